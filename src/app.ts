@@ -1,0 +1,67 @@
+import type { DataPaths } from './paths.js';
+import type { MemoryStore } from './store/memory-store.js';
+import type { BackupOutcome, BackupRequest } from './backup/types.js';
+
+// The context every REPL command, the CLI subcommands, the scheduler and the control socket receive.
+// Built once by src/app/create-app.ts (issue: the application), torn down by shutdown().
+// Each field is one seam: a real implementation by default, a fake only where a test injects a fault.
+
+/** Where lines go. The REPL writes to the terminal; `--json` CLI commands and the control socket elsewhere. */
+export interface Output {
+  /** A normal line. */
+  line(text: string): void;
+  /** `Error: …` / `Try: …` lines (through src/report.ts). */
+  error(err: unknown): void;
+  /** Shown only when debug is on. */
+  debug(text: string): void;
+  /** True when stdout is a terminal: prompts, colours and an in-place progress bar. */
+  readonly isTTY: boolean;
+}
+
+/** The chat model (issue 2: `openai` or `offline`). Summarisers reach it through the main thread too. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+export interface ChatReply {
+  text: string;
+  model: string;
+  tokensInput?: number | undefined;
+  tokensOutput?: number | undefined;
+}
+export interface ChatProvider {
+  readonly name: 'openai' | 'offline';
+  /** A short human description for the banner and /info. */
+  readonly description: string;
+  /** True when a real model answers; the offline provider returns false and summaries fall back to local ones. */
+  readonly available: boolean;
+  complete(messages: ChatMessage[], signal?: AbortSignal): Promise<ChatReply>;
+}
+
+/** The background workers (issue 3), as the backup supervisor and the REPL see them. */
+export interface WorkerControl {
+  /** Asks every running worker to park at its next safe point. */
+  pauseAll(): Promise<void>;
+  /** Resolves when every worker asked has parked; rejects on timeout naming those that did not. */
+  waitUntilAllPaused(timeoutMs: number): Promise<void>;
+  /** Resumes exactly the workers that were running before pauseAll, then pings each within timeoutMs. */
+  resumeAll(healthTimeoutMs: number): Promise<void>;
+}
+
+/** Runs backups through the supervisor machine (issue 4); the only way anything takes a backup. */
+export interface BackupService {
+  run(request: BackupRequest): Promise<BackupOutcome>;
+  /** True while a backup (or restore) runs in this process. */
+  readonly busy: boolean;
+}
+
+export interface App {
+  readonly version: string;
+  readonly paths: DataPaths;
+  readonly store: MemoryStore;
+  readonly provider: ChatProvider;
+  readonly workers: WorkerControl;
+  readonly backups: BackupService;
+  readonly out: Output;
+  debug: boolean;
+}

@@ -1,0 +1,66 @@
+import type { TableFigures } from '../../workers/copy-engine/table-figures.js';
+
+// The contract between whoever asks for a backup (the /backup command, `nu-agent backup`, the scheduler, the
+// control socket) and the service that runs it through the supervisor machine.
+
+export type BackupTrigger = 'manual' | 'cli' | 'auto' | 'external';
+
+export interface BackupRequest {
+  /** As typed by the user (quotes already removed); undefined means the default name in the working directory. */
+  destination?: string | undefined;
+  /** Directory the default name goes into when destination is undefined (auto-backup's backup directory). */
+  directory?: string | undefined;
+  force?: boolean;
+  trigger: BackupTrigger;
+  /** Cancels the backup (Ctrl-C, a timeout): the supervisor takes its path back through reopening and resuming. */
+  signal?: AbortSignal | undefined;
+  /** Step lines, progress and (in debug mode) state transitions, for whoever shows them. */
+  onEvent?: ((event: BackupEvent) => void) | undefined;
+}
+
+export type BackupEvent =
+  | { type: 'step'; text: string }
+  | { type: 'progress'; copiedBytes: number; totalBytes: number }
+  | { type: 'transition'; from: string; to: string; at: Date; msInPrevious: number };
+
+export interface BackupSuccess {
+  ok: true;
+  path: string;
+  manifestPath: string;
+  sizeBytes: number;
+  hashAlgorithm: string;
+  hash: string;
+  snapshotAt: Date;
+  durationMs: number;
+  stateDurations: Record<string, number>;
+}
+
+export interface BackupFailure {
+  ok: false;
+  /** The error to show (a NuError with a hint where we know what to do). */
+  error: Error;
+  /** Where things stand when it matters, e.g. the database could not be reopened. */
+  stateDurations: Record<string, number>;
+}
+
+export type BackupOutcome = BackupSuccess | BackupFailure;
+
+/** The JSON manifest written beside every backup (`<backup>.manifest.json`). */
+export interface BackupManifest {
+  format: 'nu-agent-backup';
+  formatVersion: 1;
+  appVersion: string;
+  duckdbVersion: string;
+  createdAt: string;
+  snapshotAt: string;
+  sourcePath: string;
+  fileName: string;
+  sizeBytes: number;
+  hash: { algorithm: string; value: string };
+  schemaVersion: number;
+  tables: TableFigures;
+  trigger: BackupTrigger;
+}
+
+export const MANIFEST_SUFFIX = '.manifest.json';
+export const manifestPathFor = (backupPath: string) => backupPath + MANIFEST_SUFFIX;

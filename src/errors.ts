@@ -1,0 +1,105 @@
+// One error type for the whole application, in the manner of Litestream's LTXError: what we were doing (op),
+// the file it concerns (path), what the user can do about it (hint) and the underlying cause.
+// Fixed messages live in the `messages` table below so that tests can match them by pattern;
+// src/report.ts is the one place that turns any error into `Error: …` / `Try: …` lines.
+
+export interface NuErrorOptions {
+  code: string;
+  hint?: string | undefined;
+  path?: string | undefined;
+  op?: string | undefined;
+  cause?: unknown;
+}
+
+export class NuError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  readonly path: string | undefined;
+  readonly op: string | undefined;
+
+  constructor(message: string, options: NuErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'NuError';
+    this.code = options.code;
+    this.hint = options.hint;
+    this.path = options.path;
+    this.op = options.op;
+  }
+}
+
+export function isNuError(err: unknown): err is NuError {
+  return err instanceof NuError;
+}
+
+/** The message of any thrown value, without a stack. */
+export function messageOf(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Node's errno code (ENOENT, EACCES, ENOSPC…) of a thrown value, if it has one. */
+export function errnoOf(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
+  return undefined;
+}
+
+const e = (code: string, message: string, hint?: string, extra: Omit<NuErrorOptions, 'code' | 'hint'> = {}) =>
+  new NuError(message, { code, hint, ...extra });
+
+/** Fixed messages. Each returns a NuError; callers add `cause` where one exists. */
+export const messages = {
+  databaseNotDuckDB: (path: string, cause?: unknown) =>
+    e(
+      'DB_NOT_DUCKDB',
+      `${path} is not a DuckDB database file`,
+      'Point --database (or NUAGENT_DATABASE) at a nu-agent memory file, or move this file away.',
+      { path, cause, op: 'open' },
+    ),
+  databaseLocked: (path: string, holder: string, cause?: unknown) =>
+    e(
+      'DB_LOCKED',
+      `${path} is in use by another process${holder ? ` (${holder})` : ''}`,
+      'Close the other nu-agent, or use `nu-agent auto-backup run`, which asks the running one to back up.',
+      { path, cause, op: 'open' },
+    ),
+  databaseDirUnwritable: (dir: string, cause?: unknown) =>
+    e(
+      'DB_DIR_UNWRITABLE',
+      `cannot write to the database directory ${dir}`,
+      'Fix its permissions, or choose another place with NUAGENT_HOME or --database.',
+      { path: dir, cause, op: 'open' },
+    ),
+  databaseOpenFailed: (path: string, cause: unknown) =>
+    e('DB_OPEN_FAILED', `cannot open ${path}: ${messageOf(cause)}`, 'Check that the file is readable and the disk is not full.', {
+      path,
+      cause,
+      op: 'open',
+    }),
+  databaseClosed: (op: string) =>
+    e('DB_CLOSED', `the database is closed (${op})`, 'This is a bug in nu-agent: please report it with /debug on output.', {
+      op,
+    }),
+  databaseHeld: (op: string, waitedMs: number) =>
+    e(
+      'DB_HELD',
+      `the database is held by a backup or restore; ${op} waited ${waitedMs} ms`,
+      'Wait for the backup to finish and try again.',
+      { op },
+    ),
+  walRemains: (path: string) =>
+    e(
+      'WAL_REMAINS',
+      `a write-ahead log is still present after closing (${path}); the .db file alone would miss commits`,
+      'Try the backup again; if it persists, restart nu-agent so DuckDB can replay and checkpoint the log.',
+      { path, op: 'close' },
+    ),
+  schemaTooNew: (path: string, found: number, known: number) =>
+    e(
+      'SCHEMA_TOO_NEW',
+      `${path} has schema version ${found}, newer than this nu-agent understands (${known})`,
+      'Upgrade nu-agent; nothing was changed in the file.',
+      { path, op: 'migrate' },
+    ),
+  unknownCommand: (name: string) => e('UNKNOWN_COMMAND', `Unknown command: ${name}.`, 'Try /help.'),
+  usage: (usage: string) => e('USAGE', `usage: ${usage}`, 'Try /help for the full list of commands.'),
+} as const;

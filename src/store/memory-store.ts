@@ -1,0 +1,260 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ARRAY, DuckDBInstance, FLOAT, arrayValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
+import { messages } from '../errors.js';
+import { readTableFigures } from '../../workers/copy-engine/table-figures.js';
+import type { TableFigures } from '../../workers/copy-engine/table-figures.js';
+import { ExclusiveQueue } from './exclusive-queue.js';
+import { openError } from './open-errors.js';
+import { migrate } from './migrate.js';
+
+// The database owner. ARCHITECTURE.md: exactly one DuckDBInstance per file per process, owned by one thread.
+// This module (and src/store/*) is the only code in src/ that imports the DuckDB client; every other component
+// reaches the memory through a MemoryStore, and worker threads through the port built on it, so nothing ever
+// keeps a handle that a close/reopen could leave stale.
+
+/** A FLOAT[N] value, for embeddings. Bound with its exact array type (ARCHITECTURE.md). */
+export class FloatVector {
+  constructor(readonly values: readonly number[]) {}
+}
+
+export type SqlParam = string | number | bigint | boolean | null | FloatVector;
+export type Row = Record<string, unknown>;
+
+/** What one can run SQL through: the store itself (queued) or a transaction / a hold (already exclusive). */
+export interface SqlRunner {
+  all<T extends Row = Row>(sql: string, params?: SqlParam[]): Promise<T[]>;
+  run(sql: string, params?: SqlParam[]): Promise<void>;
+}
+
+/** Exclusive access for a backup or restore: the write gate is closed until release(). */
+export interface HeldDatabase extends SqlRunner {
+  readonly path: string;
+  readonly isOpen: boolean;
+  /** FORCE CHECKPOINT, bounded: on timeout the statement is interrupted and this rejects. */
+  checkpoint(timeoutMs: number): Promise<void>;
+  tableFigures(): Promise<TableFigures>;
+  /** Closes connection and instance, releasing the file; rejects if a WAL is left behind. */
+  close(): Promise<void>;
+  /** Opens the same resolved path again (never re-derived from the environment). */
+  reopen(): Promise<void>;
+  /** Opens the gate; queued operations proceed. */
+  release(): void;
+}
+
+export interface StoreOptions {
+  /** Created with mode 0700 when missing (the default data directory). Other parents must exist. */
+  createParentDir?: boolean;
+}
+
+const DUCKDB_OPTIONS = {
+  // Offline by default: an extension that is not built in must fail loudly, never download (ARCHITECTURE.md).
+  autoinstall_known_extensions: 'false',
+  autoload_known_extensions: 'false',
+};
+
+export const walPaths = (dbPath: string) => [`${dbPath}.wal`, `${dbPath}.wal.checkpoint`];
+
+export class MemoryStore implements SqlRunner {
+  private instance: DuckDBInstance | undefined;
+  private connection: DuckDBConnection | undefined;
+  private readonly queue = new ExclusiveQueue();
+  private holding = false;
+
+  private constructor(readonly path: string) {}
+
+  static async open(dbPath: string, options: StoreOptions = {}): Promise<MemoryStore> {
+    const resolved = path.resolve(dbPath);
+    prepareParentDir(resolved, options.createParentDir ?? false);
+    const store = new MemoryStore(resolved);
+    await store.connect();
+    try {
+      await migrate(store.direct(), resolved, fs.existsSync(resolved));
+    } catch (err) {
+      store.disconnect();
+      throw err;
+    }
+    return store;
+  }
+
+  get isOpen(): boolean {
+    return this.connection !== undefined;
+  }
+
+  /** True while a backup or restore holds the database. */
+  get held(): boolean {
+    return this.holding;
+  }
+
+  all<T extends Row = Row>(sql: string, params: SqlParam[] = []): Promise<T[]> {
+    return this.queue.run(() => this.direct().all<T>(sql, params));
+  }
+
+  run(sql: string, params: SqlParam[] = []): Promise<void> {
+    return this.queue.run(() => this.direct().run(sql, params));
+  }
+
+  /** Runs fn inside BEGIN … COMMIT, rolled back if it throws. Nothing else runs on the connection meanwhile. */
+  transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
+    return this.queue.run(async () => {
+      const tx = this.direct();
+      await tx.run('BEGIN TRANSACTION');
+      try {
+        const result = await fn(tx);
+        await tx.run('COMMIT');
+        return result;
+      } catch (err) {
+        await tx.run('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Closes the write gate: waits (at most timeoutMs) for the operation in flight to finish, then keeps every
+   * later one waiting until release(). The in-flight statement is interrupted if the wait times out.
+   */
+  async hold(timeoutMs: number): Promise<HeldDatabase> {
+    const release = await this.queue.acquire(timeoutMs, () => this.connection?.interrupt());
+    this.holding = true;
+    let released = false;
+    const runner = () => this.direct();
+    const isOpen = () => this.isOpen;
+    return {
+      path: this.path,
+      get isOpen() {
+        return isOpen();
+      },
+      all: (sql, params) => runner().all(sql, params),
+      run: (sql, params) => runner().run(sql, params),
+      checkpoint: (ms) => this.checkpoint(ms),
+      tableFigures: () => readTableFigures(this.requireConnection('tableFigures')),
+      close: () => this.closeAndCheckWal(),
+      reopen: () => this.connect(),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.holding = false;
+        release();
+      },
+    };
+  }
+
+  /** Shuts down for good (end of the program): waits for queued work, then closes and checks the WAL. */
+  async close(): Promise<void> {
+    await this.queue.run(async () => {
+      if (this.isOpen) await this.closeAndCheckWal();
+    });
+  }
+
+  fileSize(): number {
+    try {
+      return fs.statSync(this.path).size;
+    } catch {
+      return 0;
+    }
+  }
+
+  // ---- internals ----
+
+  private async connect(): Promise<void> {
+    if (this.instance) return;
+    try {
+      this.instance = await DuckDBInstance.create(this.path, DUCKDB_OPTIONS);
+      this.connection = await this.instance.connect();
+    } catch (err) {
+      this.disconnect();
+      throw openError(this.path, err);
+    }
+  }
+
+  private disconnect(): void {
+    // Order matters: DuckDB keeps the file (and its lock) while any connection is alive (ARCHITECTURE.md).
+    this.connection?.closeSync();
+    this.connection = undefined;
+    this.instance?.closeSync();
+    this.instance = undefined;
+  }
+
+  private async closeAndCheckWal(): Promise<void> {
+    this.disconnect();
+    const left = walPaths(this.path).find((p) => fs.existsSync(p));
+    if (left) throw messages.walRemains(left);
+  }
+
+  private async checkpoint(timeoutMs: number): Promise<void> {
+    const connection = this.requireConnection('checkpoint');
+    const timer = setTimeout(() => connection.interrupt(), timeoutMs);
+    try {
+      await connection.run('FORCE CHECKPOINT');
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private requireConnection(op: string): DuckDBConnection {
+    if (!this.connection) throw messages.databaseClosed(op);
+    return this.connection;
+  }
+
+  /** Runs straight on the connection; only for code that already owns the queue. */
+  private direct(): SqlRunner {
+    return {
+      all: async <T extends Row>(sql: string, params: SqlParam[] = []) => {
+        const [values, types] = bind(params);
+        const reader = await this.requireConnection('query').runAndReadAll(sql, values, types);
+        return reader.getRowObjectsJS().map((row) => plainRow(row) as T);
+      },
+      run: async (sql: string, params: SqlParam[] = []) => {
+        const [values, types] = bind(params);
+        await this.requireConnection('query').run(sql, values, types);
+      },
+    };
+  }
+}
+
+function prepareParentDir(dbPath: string, create: boolean): void {
+  const dir = path.dirname(dbPath);
+  if (!fs.existsSync(dir)) {
+    if (!create) throw messages.databaseDirUnwritable(dir, new Error('the directory does not exist'));
+    try {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw messages.databaseDirUnwritable(dir, err);
+    }
+  }
+  try {
+    // DuckDB writes a WAL beside the file, so the directory must be writable even when the file exists.
+    fs.accessSync(dir, fs.constants.W_OK);
+    if (fs.existsSync(dbPath)) fs.accessSync(dbPath, fs.constants.R_OK | fs.constants.W_OK);
+  } catch (err) {
+    throw messages.databaseDirUnwritable(dir, err);
+  }
+}
+
+// An undefined entry in the types array means "infer from the value" (DuckDBPreparedStatement.bind).
+function bind(params: SqlParam[]): [DuckDBValue[], DuckDBType[] | undefined] {
+  if (!params.some((p) => p instanceof FloatVector)) return [params as DuckDBValue[], undefined];
+  const values: DuckDBValue[] = [];
+  const types: (DuckDBType | undefined)[] = [];
+  for (const p of params) {
+    if (p instanceof FloatVector) {
+      values.push(arrayValue([...p.values]));
+      types.push(ARRAY(FLOAT, p.values.length));
+    } else {
+      values.push(p);
+      types.push(undefined);
+    }
+  }
+  return [values, types as DuckDBType[]];
+}
+
+/** BIGINT columns arrive as bigint; callers get numbers (ids and counts stay far below 2^53). */
+function plainRow(row: Record<string, unknown>): Row {
+  const out: Row = {};
+  for (const [k, v] of Object.entries(row)) {
+    out[k] = typeof v === 'bigint' && Number.isSafeInteger(Number(v)) ? Number(v) : v;
+  }
+  return out;
+}

@@ -1,0 +1,92 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { FloatVector, MemoryStore } from '../src/store/memory-store.js';
+import { LATEST_SCHEMA_VERSION, EMBEDDING_DIMENSIONS, migrations } from '../src/store/schema.js';
+import { tempDir } from './helpers/temp-dir.js';
+
+describe('MemoryStore', () => {
+  it('creates a new database at the latest schema version', async () => {
+    const db = path.join(tempDir(), 'memory.db');
+    const store = await MemoryStore.open(db);
+    const rows = await store.all<{ v: number }>('SELECT max(version) AS v FROM schema_version');
+    expect(rows[0]?.v).toBe(LATEST_SCHEMA_VERSION);
+    await store.close();
+  });
+
+  it('migrates a file written by an older version and keeps its rows', async () => {
+    const db = path.join(tempDir(), 'old.db');
+    // Build a version-1 file by hand, the way the first release would have left it.
+    const instance = await DuckDBInstance.create(db);
+    const c = await instance.connect();
+    await c.run('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+    for (const s of migrations[0]!.statements) await c.run(s);
+    await c.run('INSERT INTO schema_version (version) VALUES (1)');
+    await c.run(`INSERT INTO conversations (title) VALUES ('kept')`);
+    c.closeSync();
+    instance.closeSync();
+
+    const store = await MemoryStore.open(db);
+    const versions = await store.all<{ version: number }>('SELECT version FROM schema_version ORDER BY version');
+    expect(versions.map((v) => v.version)).toEqual(migrations.map((m) => m.version));
+    expect(await store.all('SELECT title FROM conversations')).toEqual([{ title: 'kept' }]);
+    await store.run('INSERT INTO embeddings (kind, source_id, content, embedding, model) VALUES ($1, $2, $3, $4, $5)', [
+      'exchange',
+      1,
+      'x',
+      new FloatVector(Array.from({ length: EMBEDDING_DIMENSIONS }, () => 0.5)),
+      'test',
+    ]);
+    await store.close();
+  });
+
+  it('releases the file on close, leaves no WAL, and reopens at the same path', async () => {
+    const db = path.join(tempDir(), 'memory.db');
+    const store = await MemoryStore.open(db);
+    await store.run(`INSERT INTO conversations (title) VALUES ('a')`);
+    const held = await store.hold(1000);
+    await held.checkpoint(5000);
+    await held.close();
+    expect(fs.existsSync(db + '.wal')).toBe(false);
+    // Another instance can now open the file: the lock was really released.
+    const other = await DuckDBInstance.create(db);
+    other.closeSync();
+    await held.reopen();
+    held.release();
+    expect(await store.all('SELECT title FROM conversations')).toEqual([{ title: 'a' }]);
+    await store.close();
+  });
+
+  it('makes operations wait while a backup holds the database', async () => {
+    const store = await MemoryStore.open(path.join(tempDir(), 'memory.db'));
+    const held = await store.hold(1000);
+    let landed = false;
+    const write = store.run(`INSERT INTO conversations (title) VALUES ('late')`).then(() => (landed = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(landed).toBe(false);
+    held.release();
+    await write;
+    expect(landed).toBe(true);
+    await store.close();
+  });
+
+  it('refuses a file that is not a DuckDB database and leaves it unchanged', async () => {
+    const db = path.join(tempDir(), 'notes.db');
+    fs.writeFileSync(db, 'just some text\n'.repeat(500));
+    const before = fs.readFileSync(db);
+    await expect(MemoryStore.open(db)).rejects.toMatchObject({ code: 'DB_NOT_DUCKDB' });
+    expect(fs.readFileSync(db)).toEqual(before);
+    expect(fs.readdirSync(path.dirname(db))).toEqual(['notes.db']);
+  });
+
+  it('refuses a DuckDB file that belongs to something else', async () => {
+    const db = path.join(tempDir(), 'other.db');
+    const instance = await DuckDBInstance.create(db);
+    const c = await instance.connect();
+    await c.run('CREATE TABLE sales (id INTEGER)');
+    c.closeSync();
+    instance.closeSync();
+    await expect(MemoryStore.open(db)).rejects.toMatchObject({ code: 'DB_FOREIGN' });
+  });
+});
