@@ -70,15 +70,25 @@ export const messages = {
       { path: dir, cause, op: 'open' },
     ),
   databaseOpenFailed: (path: string, cause: unknown) =>
-    e('DB_OPEN_FAILED', `cannot open ${path}: ${messageOf(cause)}`, 'Check that the file is readable and the disk is not full.', {
-      path,
-      cause,
-      op: 'open',
-    }),
+    e(
+      'DB_OPEN_FAILED',
+      `cannot open ${path}: ${messageOf(cause)}`,
+      'Check that the file is readable and the disk is not full.',
+      {
+        path,
+        cause,
+        op: 'open',
+      },
+    ),
   databaseClosed: (op: string) =>
-    e('DB_CLOSED', `the database is closed (${op})`, 'This is a bug in nu-agent: please report it with /debug on output.', {
-      op,
-    }),
+    e(
+      'DB_CLOSED',
+      `the database is closed (${op})`,
+      'This is a bug in nu-agent: please report it with /debug on output.',
+      {
+        op,
+      },
+    ),
   databaseHeld: (op: string, waitedMs: number) =>
     e(
       'DB_HELD',

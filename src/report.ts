@@ -13,7 +13,13 @@ export function formatError(err: unknown, debug = false): string[] {
       lines.push(`  caused by: ${messageOf(cause)}`);
       cause = cause instanceof Error ? cause.cause : undefined;
     }
-    if (err instanceof Error && err.stack) lines.push(...err.stack.split('\n').slice(1).map((l) => `  ${l.trim()}`));
+    if (err instanceof Error && err.stack)
+      lines.push(
+        ...err.stack
+          .split('\n')
+          .slice(1)
+          .map((l) => `  ${l.trim()}`),
+      );
   }
   return lines;
 }

@@ -20,7 +20,9 @@ describe('MemoryStore', () => {
     // Build a version-1 file by hand, the way the first release would have left it.
     const instance = await DuckDBInstance.create(db);
     const c = await instance.connect();
-    await c.run('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())');
+    await c.run(
+      'CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())',
+    );
     for (const s of migrations[0]!.statements) await c.run(s);
     await c.run('INSERT INTO schema_version (version) VALUES (1)');
     await c.run(`INSERT INTO conversations (title) VALUES ('kept')`);
