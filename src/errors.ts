@@ -112,4 +112,23 @@ export const messages = {
     ),
   unknownCommand: (name: string) => e('UNKNOWN_COMMAND', `Unknown command: ${name}.`, 'Try /help.'),
   usage: (usage: string) => e('USAGE', `usage: ${usage}`, 'Try /help for the full list of commands.'),
+  // Backup management (issue 5): list, verify, restore, prune.
+  pruneNoPolicy: () =>
+    e(
+      'PRUNE_NO_POLICY',
+      'prune needs a rule: --keep N, --older-than DAYS, or both',
+      'For example `/backup prune --keep 5 --dry-run` shows what keeping the 5 newest would remove.',
+    ),
+  pruneKeepInvalid: (value: string) =>
+    e(
+      'PRUNE_KEEP_INVALID',
+      `--keep must be a whole number of at least 1 (got ${value}); prune never removes every backup`,
+      'Use --keep 1 or more.',
+    ),
+  pruneDaysInvalid: (value: string) =>
+    e(
+      'PRUNE_DAYS_INVALID',
+      `--older-than must be a number of days, 0 or more (got ${value})`,
+      'For example --older-than 30.',
+    ),
 } as const;
