@@ -55,6 +55,12 @@ export interface BackupService {
   readonly busy: boolean;
 }
 
+/** What the REPL session is doing: the conversation new chat messages go into. */
+export interface Session {
+  /** Undefined until the first message (or /new) of this run creates one. */
+  conversationId: number | undefined;
+}
+
 export interface App {
   readonly version: string;
   readonly paths: DataPaths;
@@ -63,5 +69,13 @@ export interface App {
   readonly workers: WorkerControl;
   readonly backups: BackupService;
   readonly out: Output;
+  readonly session: Session;
+  /** Debug output on or off for this run; /debug also persists it (appconfig `debug`). */
   debug: boolean;
+}
+
+/** The App as create-app returns it to its owner (the CLI), who alone may shut it down. */
+export interface RunningApp extends App {
+  /** Stops what was started, in reverse order (workers before the store), then closes the database. Idempotent. */
+  shutdown(): Promise<void>;
 }

@@ -110,7 +110,8 @@ export const messages = {
       'Upgrade nu-agent; nothing was changed in the file.',
       { path, op: 'migrate' },
     ),
-  unknownCommand: (name: string) => e('UNKNOWN_COMMAND', `Unknown command: ${name}.`, 'Try /help.'),
+  // One line, exactly as users know it from other REPLs; the hint is part of the sentence.
+  unknownCommand: (name: string) => e('UNKNOWN_COMMAND', `Unknown command: ${name}. Try /help.`),
   usage: (usage: string) => e('USAGE', `usage: ${usage}`, 'Try /help for the full list of commands.'),
   // Backup management (issue 5): list, verify, restore, prune.
   pruneNoPolicy: () =>
@@ -130,5 +131,50 @@ export const messages = {
       'PRUNE_DAYS_INVALID',
       `--older-than must be a number of days, 0 or more (got ${value})`,
       'For example --older-than 30.',
+    ),
+  // The application shell and the chat model (issue 2).
+  cancelled: (what: string) => e('CANCELLED', `${what} was cancelled`),
+  llmModelMissing: () =>
+    e(
+      'LLM_MODEL_MISSING',
+      'NUAGENT_LLM_URL is set but NUAGENT_LLM_MODEL is not',
+      'Set NUAGENT_LLM_MODEL to a model the server has (for example llama3.2), or unset NUAGENT_LLM_URL to run offline.',
+    ),
+  llmBadSetting: (name: string, value: string, example: string) =>
+    e('LLM_BAD_SETTING', `${name} is not valid: ${value}`, `Use for example ${name}=${example}.`),
+  llmUnreachable: (url: string, reason: string, cause?: unknown) =>
+    e(
+      'LLM_UNREACHABLE',
+      `cannot reach the model server at ${url} (${reason})`,
+      'Start the model server, or check NUAGENT_LLM_URL.',
+      {
+        cause,
+        op: 'chat',
+      },
+    ),
+  llmHttpStatus: (url: string, status: number, detail: string) =>
+    e(
+      'LLM_HTTP_STATUS',
+      `the model server at ${url} answered HTTP ${status}${detail ? `: ${detail}` : ''}`,
+      status === 401 || status === 403
+        ? 'Check NUAGENT_LLM_API_KEY.'
+        : status === 404
+          ? 'Check NUAGENT_LLM_URL (it should end in /v1) and that NUAGENT_LLM_MODEL exists on the server.'
+          : "Look at the model server's log, then try again.",
+      { op: 'chat' },
+    ),
+  llmBadResponse: (url: string, detail: string, cause?: unknown) =>
+    e(
+      'LLM_BAD_RESPONSE',
+      `the model server at ${url} sent a reply that is not an OpenAI chat completion (${detail})`,
+      'Check that NUAGENT_LLM_URL points at an OpenAI-compatible endpoint (/v1/chat/completions).',
+      { cause, op: 'chat' },
+    ),
+  llmTimeout: (url: string, timeoutMs: number) =>
+    e(
+      'LLM_TIMEOUT',
+      `the model server at ${url} did not answer within ${Math.round(timeoutMs / 100) / 10} s`,
+      'Try again, or allow more time with NUAGENT_LLM_TIMEOUT (seconds).',
+      { op: 'chat' },
     ),
 } as const;

@@ -1,0 +1,66 @@
+import type { Output } from '../app.js';
+import { formatError } from '../report.js';
+
+// The Output of the REPL and the CLI: normal lines on stdout; errors and debug lines on stderr, so a script that
+// pipes stdout keeps only what it asked for. Colours only on a terminal. While the REPL waits at its prompt,
+// a line printed by something in the background (a worker, the scheduler) would land in the middle of what the
+// user is typing: the REPL installs a prompt guard that clears the prompt first and redraws it afterwards.
+
+export interface PromptGuard {
+  /** Clears the prompt line (and what was typed) from the screen. */
+  hide(): void;
+  /** Draws it again, keeping what was typed. */
+  show(): void;
+}
+
+export interface TerminalOutputOptions {
+  /** Prompts, colours and in-place progress. Defaults to stdout being a terminal. */
+  isTTY?: boolean;
+  /** Debug lines show while this returns true (the App's debug flag). */
+  isDebug?: () => boolean;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+}
+
+const RED = ['\x1b[31m', '\x1b[39m'] as const;
+const GRAY = ['\x1b[90m', '\x1b[39m'] as const;
+
+export class TerminalOutput implements Output {
+  readonly isTTY: boolean;
+  private readonly isDebug: () => boolean;
+  private readonly stdout: NodeJS.WritableStream;
+  private readonly stderr: NodeJS.WritableStream;
+  private guard: PromptGuard | undefined;
+
+  constructor(options: TerminalOutputOptions = {}) {
+    this.stdout = options.stdout ?? process.stdout;
+    this.stderr = options.stderr ?? process.stderr;
+    this.isTTY = options.isTTY ?? Boolean((this.stdout as NodeJS.WriteStream).isTTY);
+    this.isDebug = options.isDebug ?? (() => false);
+  }
+
+  line(text: string): void {
+    this.write(this.stdout, [text]);
+  }
+
+  error(err: unknown): void {
+    this.write(this.stderr, formatError(err, this.isDebug()), RED);
+  }
+
+  debug(text: string): void {
+    if (this.isDebug()) this.write(this.stderr, [`[debug] ${text}`], GRAY);
+  }
+
+  /** Set by the REPL while it waits for input; undefined while a command runs. */
+  setPromptGuard(guard: PromptGuard | undefined): void {
+    this.guard = guard;
+  }
+
+  private write(stream: NodeJS.WritableStream, lines: string[], colour?: readonly [string, string]): void {
+    const paint = (l: string) => (colour && this.isTTY ? `${colour[0]}${l}${colour[1]}` : l);
+    const guard = this.guard;
+    guard?.hide();
+    stream.write(lines.map(paint).join('\n') + '\n');
+    guard?.show();
+  }
+}
