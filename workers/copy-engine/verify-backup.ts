@@ -1,0 +1,137 @@
+import fs from 'node:fs';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { hashFile, isHashAlgorithm } from './file-hash.js';
+import { diffTableFigures, readTableFigures } from './table-figures.js';
+import type { TableFigures } from './table-figures.js';
+
+// Checks a backup file against what it should hold: its size, its hash re-read from disk, and a full read-only
+// open in DuckDB reading every row of every table (DuckDB checks a block's checksum only when the block is read,
+// ARCHITECTURE.md). Used for a fresh copy (expected = the source's figures) and for `/backup verify` of any
+// backup, also one copied to another machine (expected = its manifest). Runs as a piscina task: it reads the
+// whole file, so it never runs on the main thread. Every check runs even after one fails, so the verdict says
+// everything that is wrong; results are plain data, safe to send across a thread.
+
+export interface ExpectedContent {
+  sizeBytes: number;
+  hash: { algorithm: string; value: string };
+  tables: TableFigures;
+}
+
+export type CheckName = 'file' | 'size' | 'hash' | 'open' | 'tables';
+
+export interface VerifyCheck {
+  name: CheckName;
+  ok: boolean;
+  detail: string;
+}
+
+export interface BackupVerification {
+  ok: boolean;
+  file: string;
+  checks: VerifyCheck[];
+  /** Tables whose count or row hash differ, including tables on one side only. */
+  mismatchedTables: string[];
+  actual: { sizeBytes?: number; hash?: string; tables?: TableFigures };
+}
+
+export interface VerifyTask {
+  file: string;
+  expected: ExpectedContent;
+}
+
+const READ_ONLY = {
+  access_mode: 'READ_ONLY',
+  // Offline: an extension that is not built in must fail loudly, never download (ARCHITECTURE.md).
+  autoinstall_known_extensions: 'false',
+  autoload_known_extensions: 'false',
+};
+
+export async function verifyBackupFile(
+  file: string,
+  expected: ExpectedContent,
+  signal?: AbortSignal,
+): Promise<BackupVerification> {
+  const checks: VerifyCheck[] = [];
+  const actual: BackupVerification['actual'] = {};
+  let mismatchedTables: string[] = [];
+  const done = () => ({ ok: checks.every((c) => c.ok), file, checks, mismatchedTables, actual });
+
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (err) {
+    checks.push({ name: 'file', ok: false, detail: `cannot read the file: ${errorText(err)}` });
+    return done();
+  }
+  if (!stat.isFile()) {
+    checks.push({ name: 'file', ok: false, detail: 'not a regular file' });
+    return done();
+  }
+
+  actual.sizeBytes = stat.size;
+  checks.push(
+    stat.size === expected.sizeBytes
+      ? { name: 'size', ok: true, detail: `${stat.size} bytes` }
+      : { name: 'size', ok: false, detail: `${stat.size} bytes, expected ${expected.sizeBytes}` },
+  );
+
+  const algorithm = expected.hash.algorithm;
+  if (!isHashAlgorithm(algorithm)) {
+    checks.push({ name: 'hash', ok: false, detail: `unknown hash algorithm ${algorithm}` });
+  } else {
+    try {
+      const hashed = hashFile(file, algorithm, signal);
+      actual.hash = hashed.hash;
+      checks.push(
+        hashed.hash === expected.hash.value.toLowerCase()
+          ? { name: 'hash', ok: true, detail: `${algorithm} ${hashed.hash}` }
+          : { name: 'hash', ok: false, detail: `${algorithm} ${hashed.hash}, expected ${expected.hash.value}` },
+      );
+    } catch (err) {
+      signal?.throwIfAborted();
+      checks.push({ name: 'hash', ok: false, detail: `cannot read the file: ${errorText(err)}` });
+    }
+  }
+
+  signal?.throwIfAborted();
+  let instance: DuckDBInstance | undefined;
+  try {
+    instance = await DuckDBInstance.create(file, READ_ONLY);
+  } catch (err) {
+    checks.push({ name: 'open', ok: false, detail: `DuckDB cannot open it read-only: ${errorText(err)}` });
+    return done();
+  }
+  checks.push({ name: 'open', ok: true, detail: 'opens read-only in DuckDB' });
+  const connection = await instance.connect();
+  try {
+    const tables = await readTableFigures(connection);
+    actual.tables = tables;
+    mismatchedTables = diffTableFigures(expected.tables, tables);
+    const rows = Object.values(tables).reduce((sum, t) => sum + t.rows, 0);
+    const count = Object.keys(tables).length;
+    checks.push(
+      mismatchedTables.length === 0
+        ? { name: 'tables', ok: true, detail: `${count} tables, ${rows} rows, every row read and matching` }
+        : { name: 'tables', ok: false, detail: `figures differ for ${mismatchedTables.join(', ')}` },
+    );
+  } catch (err) {
+    checks.push({ name: 'tables', ok: false, detail: `reading every row failed: ${errorText(err)}` });
+  } finally {
+    // Connection before instance: DuckDB keeps the file while a connection lives (ARCHITECTURE.md).
+    connection.closeSync();
+    instance.closeSync();
+  }
+  return done();
+}
+
+/** The piscina entry: `pool.run({ file, expected }, { name: 'verifyBackupTask' })` or as the default export. */
+export function verifyBackupTask(task: VerifyTask): Promise<BackupVerification> {
+  return verifyBackupFile(task.file, task.expected);
+}
+export default verifyBackupTask;
+
+function errorText(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  // DuckDB's messages can run over several lines with a stack-like tail; the first line says what happened.
+  return text.split('\n')[0] ?? text;
+}
