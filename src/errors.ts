@@ -132,6 +132,18 @@ export const messages = {
       `--older-than must be a number of days, 0 or more (got ${value})`,
       'For example --older-than 30.',
     ),
+  backupNotFound: (path: string) =>
+    e('BACKUP_NOT_FOUND', `no backup at ${path}`, 'Run /backup list (or `nu-agent backup list`) to see the backups.', {
+      path,
+      op: 'find backup',
+    }),
+  backupVerifyFailed: (path: string) =>
+    e(
+      'BACKUP_VERIFY_FAILED',
+      `${path} failed verification; nothing was changed`,
+      `Run \`/backup verify ${path}\` for the details, and choose another backup (/backup list).`,
+      { path, op: 'verify' },
+    ),
   // The application shell and the chat model (issue 2).
   cancelled: (what: string) => e('CANCELLED', `${what} was cancelled`),
   llmModelMissing: () =>
