@@ -16,6 +16,10 @@ export interface BackupRequest {
   signal?: AbortSignal | undefined;
   /** Step lines, progress and (in debug mode) state transitions, for whoever shows them. */
   onEvent?: ((event: BackupEvent) => void) | undefined;
+  /** How long to wait for the workers to pause; the service's default when undefined (auto-backup sets it). */
+  pauseTimeoutMs?: number | undefined;
+  /** How long to wait for the workers to resume and answer a health check; the service's default when undefined. */
+  resumeTimeoutMs?: number | undefined;
 }
 
 export type BackupEvent =
