@@ -189,4 +189,59 @@ export const messages = {
       'Try again, or allow more time with NUAGENT_LLM_TIMEOUT (seconds).',
       { op: 'chat' },
     ),
+  // Auto-backup and the control socket (issue 6).
+  autoBackupCronInvalid: (raw: string, detail: string) =>
+    e(
+      'AUTO_CRON_INVALID',
+      `not a valid cron expression: ${JSON.stringify(raw)} (${detail})`,
+      'Use five fields, minute hour day-of-month month day-of-week, e.g. "0 2 * * *" for 02:00 every day, or @daily.',
+    ),
+  autoBackupCronNeverFires: (expr: string) =>
+    e(
+      'AUTO_CRON_NEVER_FIRES',
+      `the cron expression "${expr}" never fires (no such date)`,
+      'Choose a date that exists, e.g. "0 2 28 2 *" rather than "0 2 30 2 *".',
+    ),
+  autoBackupTimeZoneInvalid: (zone: string) =>
+    e(
+      'AUTO_TIMEZONE_INVALID',
+      `unknown time zone: ${zone}`,
+      'Use "local" or an IANA name such as Europe/Berlin, America/New_York or UTC.',
+    ),
+  autoBackupSettingInvalid: (name: string, raw: string, expected: string) =>
+    e('AUTO_SETTING_INVALID', `${name} must be ${expected}, not ${JSON.stringify(raw)}`, `For example: ${name} 7.`),
+  autoBackupUnknownSetting: (name: string, known: string[]) =>
+    e('AUTO_SETTING_UNKNOWN', `no auto-backup setting named ${name}`, `The settings are: ${known.join(', ')}.`),
+  autoBackupDirInvalid: (dir: string, reason: string) =>
+    e(
+      'AUTO_DIR_INVALID',
+      `cannot use ${dir} as the backup directory: ${reason}`,
+      'Choose a directory you can write to.',
+      {
+        path: dir,
+      },
+    ),
+  autoBackupSkipped: (reason: string) =>
+    e(
+      'AUTO_SKIPPED',
+      `the automatic backup was skipped: ${reason}; nothing was written`,
+      'Run it again when the other backup has finished.',
+    ),
+  controlSocketUnsafe: (dir: string, reason: string) =>
+    e(
+      'CONTROL_SOCKET_UNSAFE',
+      `refusing to use ${dir} for the control socket: ${reason}`,
+      'Set NUAGENT_HOME to a short path you own.',
+      {
+        path: dir,
+        op: 'control socket',
+      },
+    ),
+  controlNoAnswer: (socket: string, reason: string) =>
+    e(
+      'CONTROL_NO_ANSWER',
+      `the running nu-agent did not answer on ${socket} (${reason})`,
+      'Check that nu-agent is still running; if it hangs, quit it and run the command again.',
+      { path: socket, op: 'control socket' },
+    ),
 } as const;
