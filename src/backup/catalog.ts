@@ -1,0 +1,142 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { TEMP_MARKER } from '../../workers/copy-engine/durable-file.js';
+import { readManifest } from './manifest.js';
+import { MANIFEST_SUFFIX, manifestPathFor } from './types.js';
+import type { BackupEntry } from './backup-entry.js';
+
+// Finds backups by their manifests (the manifest is what makes a file "a backup nu-agent made"), and flags what
+// is wrong around them: a manifest whose file is gone, a file that no longer matches its manifest, a DuckDB file
+// with no manifest (foreign: never touched by prune), the temporary file of an unfinished copy. The checks here
+// are cheap (stat and 16 header bytes); `/backup verify` re-reads the whole file.
+
+/** DuckDB's main header: an 8-byte checksum, then the magic bytes "DUCK". */
+const DUCKDB_MAGIC = Buffer.from('DUCK');
+const DUCKDB_MAGIC_OFFSET = 8;
+/** The seed's default backup name, flagged even when the file is not a DuckDB database. */
+const DEFAULT_NAME = /^memory-\d{4}-\d{2}-\d{2}-\d{6}.*\.db$/;
+
+export interface CatalogOptions {
+  /** Files never listed: the live database and its WAL, when a scanned directory holds them. */
+  exclude?: string[];
+}
+
+/** Scans each directory once (directories that resolve to the same place are merged); newest first. */
+export function catalogBackups(directories: string[], options: CatalogOptions = {}): BackupEntry[] {
+  const excluded = new Set((options.exclude ?? []).map(realPathOrSelf));
+  const seenDirs = new Set<string>();
+  const entries: BackupEntry[] = [];
+  for (const dir of directories) {
+    const real = realPathOrSelf(path.resolve(dir));
+    if (seenDirs.has(real)) continue;
+    seenDirs.add(real);
+    entries.push(...scanDirectory(path.resolve(dir), excluded));
+  }
+  return entries.sort(newestFirst);
+}
+
+export function scanDirectory(dir: string, excluded: Set<string> = new Set()): BackupEntry[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const nameSet = new Set(names);
+  const entries: BackupEntry[] = [];
+  for (const name of names) {
+    const full = path.join(dir, name);
+    if (excluded.has(realPathOrSelf(full))) continue;
+    if (name.endsWith(MANIFEST_SUFFIX)) {
+      entries.push(describeManaged(full.slice(0, -MANIFEST_SUFFIX.length)));
+    } else if (name.includes(TEMP_MARKER)) {
+      if (!name.includes(MANIFEST_SUFFIX)) entries.push(describePartial(full));
+    } else if (!nameSet.has(name + MANIFEST_SUFFIX) && !name.endsWith('.wal') && isFile(full)) {
+      if (DEFAULT_NAME.test(name) || hasDuckDBMagic(full))
+        entries.push({ path: full, state: 'foreign', problem: 'no manifest', sizeBytes: sizeOf(full) });
+    }
+  }
+  return entries;
+}
+
+/** One backup by its path: what list shows and what prune and restore check before touching it. */
+export function describeManaged(backupPath: string): BackupEntry {
+  const manifestPath = manifestPathFor(backupPath);
+  const read = readManifest(backupPath);
+  const exists = isFile(backupPath);
+  const sizeBytes = exists ? sizeOf(backupPath) : undefined;
+  if (!read.ok) {
+    if (!exists && !fs.existsSync(manifestPath)) return { path: backupPath, state: 'missing', problem: 'no such file' };
+    const state = fs.existsSync(manifestPath) ? 'damaged' : 'foreign';
+    return {
+      path: backupPath,
+      manifestPath: state === 'damaged' ? manifestPath : undefined,
+      state,
+      problem: read.reason,
+      sizeBytes,
+    };
+  }
+  const manifest = read.manifest;
+  const base = { path: backupPath, manifestPath, manifest, createdAt: new Date(manifest.createdAt), sizeBytes };
+  if (!exists) return { ...base, state: 'missing', problem: 'the backup file is missing' };
+  if (manifest.fileName !== path.basename(backupPath))
+    return { ...base, state: 'damaged', problem: `the manifest describes ${manifest.fileName}` };
+  if (sizeBytes !== manifest.sizeBytes)
+    return { ...base, state: 'damaged', problem: `size ${sizeBytes} bytes, the manifest says ${manifest.sizeBytes}` };
+  if (!hasDuckDBMagic(backupPath)) return { ...base, state: 'damaged', problem: 'not a DuckDB database file' };
+  return { ...base, state: 'ok' };
+}
+
+function describePartial(full: string): BackupEntry {
+  return {
+    path: full,
+    state: 'partial',
+    problem: 'temporary file of an unfinished copy (removed at the next start if its process is gone)',
+    sizeBytes: sizeOf(full),
+  };
+}
+
+function newestFirst(a: BackupEntry, b: BackupEntry): number {
+  const ta = a.createdAt?.getTime() ?? Number.NEGATIVE_INFINITY;
+  const tb = b.createdAt?.getTime() ?? Number.NEGATIVE_INFINITY;
+  if (ta !== tb) return ta < tb || Number.isNaN(ta) ? 1 : -1;
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}
+
+export function hasDuckDBMagic(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const header = Buffer.alloc(DUCKDB_MAGIC_OFFSET + DUCKDB_MAGIC.length);
+    const n = fs.readSync(fd, header, 0, header.length, 0);
+    return n === header.length && header.subarray(DUCKDB_MAGIC_OFFSET).equals(DUCKDB_MAGIC);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function sizeOf(file: string): number | undefined {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return undefined;
+  }
+}
+
+function realPathOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
