@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import Piscina from 'piscina';
+import { Piscina } from 'piscina';
 import { messages } from '../errors.js';
 import { workerFile } from '../threads/worker-file.js';
 import type { BackupVerification, VerifyTask } from '../../workers/copy-engine/verify-backup.js';
