@@ -189,6 +189,42 @@ export const messages = {
       'Try again, or allow more time with NUAGENT_LLM_TIMEOUT (seconds).',
       { op: 'chat' },
     ),
+  // The background workers and /search (issue 3).
+  workersNotPaused: (names: string[], timeoutMs: number) =>
+    e(
+      'WORKERS_NOT_PAUSED',
+      `background workers did not pause within ${timeoutMs} ms: ${names.join(', ')}`,
+      `Nothing was copied. Try again, or stop the worker first (/worker ${names[0] ?? '<name>'} stop).`,
+      { op: 'pause workers' },
+    ),
+  workersUnhealthy: (names: string[], timeoutMs: number) =>
+    e(
+      'WORKERS_UNHEALTHY',
+      `background workers did not answer within ${timeoutMs} ms after resuming: ${names.join(', ')}; restarting them`,
+      'Check /worker status in a moment; the workers are started again automatically.',
+      { op: 'resume workers' },
+    ),
+  unknownWorker: (name: string, known: string[]) =>
+    e('UNKNOWN_WORKER', `no background worker named ${name}`, `The workers are: ${known.join(', ')}.`),
+  embeddingsModelMissing: () =>
+    e(
+      'EMBEDDINGS_MODEL_MISSING',
+      'NUAGENT_EMBEDDINGS_URL is set but NUAGENT_EMBEDDINGS_MODEL is not',
+      'Set NUAGENT_EMBEDDINGS_MODEL (for example text-embedding-3-small), or unset NUAGENT_EMBEDDINGS_URL to use the local embedding.',
+    ),
+  embeddingsFailed: (url: string, detail: string, cause?: unknown) =>
+    e(
+      'EMBEDDINGS_FAILED',
+      `the embeddings endpoint at ${url} failed: ${detail}`,
+      'Check NUAGENT_EMBEDDINGS_URL, NUAGENT_EMBEDDINGS_MODEL and NUAGENT_EMBEDDINGS_API_KEY; failed items are retried later.',
+      { cause, op: 'embed' },
+    ),
+  searchNothingIndexed: () =>
+    e(
+      'SEARCH_EMPTY',
+      'nothing is indexed for search yet',
+      'Chat a little: finished conversations and exchanges are summarised and indexed in the background (/worker status).',
+    ),
   // Auto-backup and the control socket (issue 6).
   autoBackupCronInvalid: (raw: string, detail: string) =>
     e(
