@@ -1,0 +1,120 @@
+import path from 'node:path';
+import type { App, BackupService, ChatProvider, Output, RunningApp, WorkerControl } from '../app.js';
+import { NuError } from '../errors.js';
+import { chooseProvider } from '../llm/select.js';
+import { resolveDataPaths } from '../paths.js';
+import { TerminalOutput } from '../repl/terminal-output.js';
+import { getSetting, settings } from '../store/app-config.js';
+import { MemoryStore } from '../store/memory-store.js';
+import { appVersion } from './version.js';
+
+// Builds the App every command receives, and tears it down in the right order. Each background part (workers,
+// backups, …) is created by one small function below that returns its API and how to stop it; shutdown stops
+// the parts in reverse order of creation, so nothing that uses the database outlives it, and closes the store
+// last. Adding a part is one function and one `adopt(await createX(app))` line.
+
+export interface CreateAppOptions {
+  env?: NodeJS.ProcessEnv;
+  /** --database: overrides NUAGENT_DATABASE and the default under NUAGENT_HOME. */
+  database?: string | undefined;
+  /** --debug: debug output for this run, whatever /debug persisted. */
+  debug?: boolean | undefined;
+  /** The Output, given a way to ask whether debug is on. Defaults to the terminal. */
+  makeOutput?: (isDebug: () => boolean) => Output;
+  /** Instead of the provider the environment chooses. */
+  provider?: ChatProvider;
+  version?: string;
+}
+
+/** Something started with the App: its API, and how to stop it at shutdown. */
+export interface Part<T> {
+  api: T;
+  stop(): Promise<void>;
+}
+
+type Wiring = { -readonly [K in keyof App]: App[K] };
+
+export async function createApp(options: CreateAppOptions = {}): Promise<RunningApp> {
+  const env = options.env ?? process.env;
+  const paths = resolveDataPaths(env, options.database);
+  // Configuration errors come before the database is touched: a failed start creates and changes nothing.
+  const provider = options.provider ?? chooseProvider(env);
+  const store = await MemoryStore.open(paths.database, {
+    // Only the default data directory is ours to create (mode 0700); a --database elsewhere needs its directory.
+    createParentDir: paths.database === path.join(paths.home, 'memory.db'),
+  });
+
+  const stops: (() => Promise<void>)[] = [];
+  let closing: Promise<void> | undefined;
+  const shutdown = () => (closing ??= stopAll(stops, store));
+
+  try {
+    const persistedDebug = await getSetting(store, settings.debug);
+    // workers and backups are filled in just below, before anyone else sees the App.
+    const app = {
+      version: options.version ?? appVersion(),
+      paths,
+      store,
+      provider,
+      session: { conversationId: undefined },
+      debug: Boolean(options.debug) || persistedDebug,
+    } as Wiring;
+    const isDebug = () => app.debug;
+    app.out = options.makeOutput?.(isDebug) ?? new TerminalOutput({ isDebug });
+    const adopt = <T>(part: Part<T>): T => {
+      stops.push(() => part.stop());
+      return part.api;
+    };
+
+    app.workers = adopt(await createWorkers(app));
+    app.backups = adopt(await createBackups(app));
+
+    return Object.assign(app, { shutdown });
+  } catch (err) {
+    await shutdown().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function stopAll(stops: (() => Promise<void>)[], store: MemoryStore): Promise<void> {
+  let first: unknown;
+  for (const stop of stops.reverse()) {
+    try {
+      await stop();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  try {
+    await store.close();
+  } catch (err) {
+    first ??= err;
+  }
+  if (first !== undefined) throw first;
+}
+
+// replaced by issue 3: the background workers. Until then there are none, so pausing has nothing to wait for.
+async function createWorkers(_app: App): Promise<Part<WorkerControl>> {
+  const none: WorkerControl = {
+    pauseAll: async () => {},
+    waitUntilAllPaused: async () => {},
+    resumeAll: async () => {},
+  };
+  return { api: none, stop: async () => {} };
+}
+
+// replaced by issue 4: the backup supervisor. Until then every request fails and says so.
+async function createBackups(_app: App): Promise<Part<BackupService>> {
+  const unavailable: BackupService = {
+    busy: false,
+    run: async () => ({
+      ok: false,
+      error: new NuError('backups are not available in this build of nu-agent', {
+        code: 'BACKUP_UNAVAILABLE',
+        hint: 'Copy the database file yourself while nu-agent is not running.',
+      }),
+      stateDurations: {},
+    }),
+  };
+  return { api: unavailable, stop: async () => {} };
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { appVersion } from './app/version.js';
+import { createCliContext } from './cli/context.js';
+import { subcommands } from './cli/subcommands.js';
+import { runRepl } from './repl/repl.js';
+import { TerminalOutput } from './repl/terminal-output.js';
+
+// The entry point: `nu-agent` opens the REPL; `nu-agent <subcommand>` runs one task and exits.
+// Exit codes: 0 success, 1 something failed (the reason is on stderr as `Error:` and `Try:`).
+
+const version = appVersion();
+const cli = createCliContext(version);
+
+const program = new Command('nu-agent')
+  .description('A command-line AI agent whose long-term memory lives in one DuckDB file.')
+  .version(version, '-v, --version', 'print the version and exit')
+  .helpOption('-h, --help', 'show this help and exit')
+  .option('--database <path>', 'the memory database file (default: $NUAGENT_HOME/memory.db)')
+  .option('--debug', 'show debug output for this run (/debug on keeps it on)')
+  .showHelpAfterError('(run nu-agent --help for usage)')
+  .addHelpText(
+    'after',
+    `
+Environment:
+  NUAGENT_HOME          data directory (default ~/.nuagent, created with mode 0700)
+  NUAGENT_DATABASE      the memory database file (--database wins over it)
+  NUAGENT_LLM_URL       an OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 (unset: offline)
+  NUAGENT_LLM_MODEL     the model to ask, e.g. llama3.2
+  NUAGENT_LLM_API_KEY   sent as a Bearer token, if the server needs one
+  NUAGENT_LLM_TIMEOUT   seconds to wait for a reply (default 120)
+
+Piped input runs one command per line without prompts, e.g.
+  printf '/info\\n/exit\\n' | nu-agent`,
+  )
+  .action(async (_options, command: Command) => {
+    // Prompts, colours and line editing only when a person is at both ends.
+    const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    await cli.withApp(command, (app) => runRepl(app, { interactive, handleSignals: true }), {
+      makeOutput: (isDebug) => new TerminalOutput({ isTTY: interactive, isDebug }),
+    });
+  });
+
+for (const subcommand of subcommands) subcommand.register(program, cli);
+
+await program.parseAsync(process.argv);
+
+// Everything started has been stopped by now. Something still keeping the process alive is a bug; say so and
+// leave rather than hang a script (the timer itself does not keep the process alive).
+setTimeout(() => {
+  process.stderr.write('nu-agent: something was still running at exit; please report this with --debug output\n');
+  process.exit();
+}, 5000).unref();

@@ -1,0 +1,5 @@
+import type { CliSubcommand } from './context.js';
+
+// The `nu-agent <name>` subcommands besides the REPL. Adding one: a file in this folder exporting a
+// CliSubcommand, and one line here.
+export const subcommands: CliSubcommand[] = [];

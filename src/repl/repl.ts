@@ -1,0 +1,173 @@
+import readline from 'node:readline';
+import type { App } from '../app.js';
+import { isNuError, messageOf, messages } from '../errors.js';
+import { addCommandHistory, recentCommands } from '../store/conversations.js';
+import { bannerLines } from './banner.js';
+import { sendChatMessage } from './chat.js';
+import type { Command, CommandResult } from './command.js';
+import { commands as registry, findCommand } from './commands/index.js';
+import { parseLine } from './parse-line.js';
+import { TerminalOutput } from './terminal-output.js';
+
+// The read loop. One line at a time: a `/command` or a chat message, each run to the end before the next line
+// is read, each with its own AbortSignal. Interactive (stdin and stdout are a terminal): a prompt, line editing,
+// the command history of earlier sessions, Ctrl-C cancels the running command or, at the prompt, warns once and
+// quits the second time. Piped: no prompt and no colours; the exit code says whether any line failed.
+
+export const HISTORY_SIZE = 1000;
+
+export interface ReplOptions {
+  /** Prompt, line editing, history, Ctrl-C handling. Otherwise one line per command, no prompt. */
+  interactive: boolean;
+  input?: NodeJS.ReadableStream;
+  output?: NodeJS.WritableStream;
+  /** The commands to offer; the registry by default. */
+  commands?: readonly Command[];
+  /** Also react to SIGINT/SIGTERM/SIGHUP sent to the process (the CLI does; in-process tests do not). */
+  handleSignals?: boolean;
+}
+
+/** Runs until /exit, end of input, Ctrl-D or a second Ctrl-C. Resolves to the exit code. */
+export async function runRepl(app: App, options: ReplOptions): Promise<number> {
+  const { interactive } = options;
+  const input = options.input ?? process.stdin;
+  const output = options.output ?? process.stdout;
+  const commands = options.commands ?? registry;
+  const history = interactive ? await recentCommands(app.store, HISTORY_SIZE) : [];
+  const rl = readline.createInterface({
+    input,
+    output: interactive ? output : undefined,
+    terminal: interactive,
+    prompt: '> ',
+    history,
+    historySize: HISTORY_SIZE,
+  });
+  const lines = new LineQueue(rl);
+  let running: AbortController | undefined;
+  let warnedAtPrompt = false;
+
+  const onInterrupt = () => {
+    if (running) {
+      if (!running.signal.aborted) running.abort();
+      else app.out.line('Still stopping the command; please wait.');
+    } else if (interactive && rl.line) {
+      // Like a shell: Ctrl-C drops what was typed.
+      rl.write(null, { ctrl: true, name: 'e' });
+      rl.write(null, { ctrl: true, name: 'u' });
+    } else if (warnedAtPrompt || !interactive) {
+      lines.stop();
+    } else {
+      warnedAtPrompt = true;
+      app.out.line('(To exit, press Ctrl-C again or Ctrl-D, or type /exit.)');
+    }
+  };
+  const onTerminate = () => {
+    running?.abort();
+    lines.stop();
+  };
+  rl.on('SIGINT', onInterrupt);
+  if (options.handleSignals) {
+    process.on('SIGINT', onInterrupt);
+    process.on('SIGTERM', onTerminate);
+    process.on('SIGHUP', onTerminate);
+  }
+  const terminal = interactive && app.out instanceof TerminalOutput ? app.out : undefined;
+  const guard = {
+    hide: () => {
+      readline.cursorTo(output, 0);
+      readline.clearLine(output, 0);
+    },
+    show: () => rl.prompt(true),
+  };
+
+  let failed = false;
+  try {
+    for (const line of bannerLines(app)) app.out.line(line);
+    for (;;) {
+      if (interactive) {
+        rl.prompt();
+        terminal?.setPromptGuard(guard);
+      }
+      const line = await lines.next();
+      terminal?.setPromptGuard(undefined);
+      if (line === undefined) {
+        if (interactive) output.write('\n');
+        break;
+      }
+      warnedAtPrompt = false;
+      const parsed = parseLine(line);
+      if (parsed.kind === 'empty') continue;
+      // Not awaited: a backup holding the database must not keep the line from running (it queues behind).
+      addCommandHistory(app.store, line.trim()).catch((err) =>
+        app.out.debug(`command history not saved: ${messageOf(err)}`),
+      );
+      const controller = new AbortController();
+      running = controller;
+      try {
+        let result: CommandResult = undefined;
+        if (parsed.kind === 'chat') {
+          await sendChatMessage(app, parsed.text, controller.signal);
+        } else {
+          const command = findCommand(commands, parsed.name);
+          if (!command) throw messages.unknownCommand(`/${parsed.name}`);
+          result = await command.run(parsed.args, app, controller.signal);
+        }
+        if (result === 'exit') break;
+      } catch (err) {
+        failed = true;
+        const what = parsed.kind === 'chat' ? 'the chat message' : `/${parsed.name}`;
+        app.out.error(controller.signal.aborted && !isNuError(err) ? messages.cancelled(what) : err);
+      } finally {
+        running = undefined;
+      }
+    }
+  } finally {
+    terminal?.setPromptGuard(undefined);
+    rl.off('SIGINT', onInterrupt);
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onTerminate);
+    process.off('SIGHUP', onTerminate);
+    rl.close();
+  }
+  return failed ? 1 : 0;
+}
+
+/**
+ * Lines from readline, handed out one at a time. At the end of input the lines already read still run (a piped
+ * script); stop() drops them (the user asked to quit). next() then resolves to undefined.
+ */
+class LineQueue {
+  private readonly lines: string[] = [];
+  private inputEnded = false;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+
+  constructor(rl: readline.Interface) {
+    rl.on('line', (line) => {
+      this.lines.push(line);
+      this.notify();
+    });
+    rl.on('close', () => {
+      this.inputEnded = true;
+      this.notify();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.notify();
+  }
+
+  async next(): Promise<string | undefined> {
+    while (this.lines.length === 0 && !this.inputEnded && !this.stopped) {
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    return this.stopped ? undefined : this.lines.shift();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
