@@ -1,0 +1,117 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import type { BackupEvent } from '../backup/types.js';
+import { messages } from '../errors.js';
+import { LineSplitter, PROTOCOL_VERSION, encode, reviveEvent } from './control-protocol.js';
+import type { CommandResultMessage, Hello, ServerMessage } from './control-protocol.js';
+
+// The asking side of the control socket: `nu-agent auto-backup …` first asks a running nu-agent, and only when
+// none answers for this database does it open the database itself. "None" is decided from the socket alone
+// (no file, or a file nobody listens on), never by trying to open the database: DuckDB allows one writer.
+
+export type AskOutcome =
+  | { kind: 'none'; why: 'no socket' | 'stale socket' | 'other database'; detail?: string | undefined }
+  | { kind: 'answered'; hello: Hello; result: CommandResultMessage };
+
+export interface AskOptions {
+  socketPath: string;
+  /** The resolved database this command is about; a nu-agent holding another one is not asked. */
+  database: string;
+  args: string[];
+  cwd: string;
+  onEvent?: ((event: BackupEvent) => void) | undefined;
+  /** Time the running nu-agent has to greet us after the connection opens. */
+  helloTimeoutMs?: number;
+}
+
+export function askRunningAgent(options: AskOptions): Promise<AskOutcome> {
+  const file = options.socketPath;
+  try {
+    if (!fs.lstatSync(file).isSocket())
+      return Promise.resolve({ kind: 'none', why: 'no socket', detail: 'not a socket' });
+  } catch {
+    return Promise.resolve({ kind: 'none', why: 'no socket' });
+  }
+  return new Promise<AskOutcome>((resolve, reject) => {
+    const socket = net.connect(file);
+    socket.setEncoding('utf8');
+    const splitter = new LineSplitter(Number.MAX_SAFE_INTEGER);
+    let hello: Hello | undefined;
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    const timer = setTimeout(
+      () =>
+        settle(() => (socket.destroy(), reject(messages.controlNoAnswer(file, 'no greeting within the time allowed')))),
+      options.helloTimeoutMs ?? 5000,
+    );
+
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (!hello && (err.code === 'ECONNREFUSED' || err.code === 'ENOENT')) {
+        return settle(() => resolve({ kind: 'none', why: 'stale socket' }));
+      }
+      settle(() => reject(messages.controlNoAnswer(file, err.code ?? err.message)));
+    });
+    socket.on('close', () => {
+      settle(() => reject(messages.controlNoAnswer(file, 'the connection closed before the result arrived')));
+    });
+    socket.on('data', (chunk: string) => {
+      let lines: string[];
+      try {
+        lines = splitter.push(chunk);
+      } catch (err) {
+        return settle(() => (socket.destroy(), reject(err)));
+      }
+      for (const line of lines) {
+        let message: ServerMessage;
+        try {
+          message = JSON.parse(line) as ServerMessage;
+        } catch {
+          return settle(() => (socket.destroy(), reject(messages.controlNoAnswer(file, 'an answer that is not JSON'))));
+        }
+        if (message.type === 'hello') {
+          hello = message;
+          clearTimeout(timer);
+          if (message.protocol !== PROTOCOL_VERSION) {
+            return settle(() => {
+              socket.destroy();
+              reject(
+                messages.controlNoAnswer(
+                  file,
+                  `it speaks protocol ${message.protocol}, this nu-agent ${PROTOCOL_VERSION}`,
+                ),
+              );
+            });
+          }
+          if (!sameFile(message.database, options.database)) {
+            return settle(() => {
+              socket.destroy();
+              resolve({ kind: 'none', why: 'other database', detail: `pid ${message.pid} holds ${message.database}` });
+            });
+          }
+          socket.write(encode({ op: 'command', args: options.args, cwd: options.cwd }));
+        } else if (message.type === 'event') {
+          options.onEvent?.(reviveEvent(message.event));
+        } else if (message.type === 'result' && hello) {
+          const greeted = hello;
+          return settle(() => (socket.end(), resolve({ kind: 'answered', hello: greeted, result: message })));
+        }
+      }
+    });
+  });
+}
+
+function sameFile(a: string, b: string): boolean {
+  const real = (p: string) => {
+    try {
+      return fs.realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  return a === b || real(a) === real(b);
+}

@@ -1,0 +1,52 @@
+import { catalogBackups } from '../backup/catalog.js';
+import { pruneBackups } from '../backup/prune.js';
+import type { PlannedBackup } from '../backup/retention.js';
+import type { BackupTrigger } from '../backup/types.js';
+import type { DataPaths } from '../paths.js';
+import type { PruneCandidate, RetentionPort } from './retention-port.js';
+
+// Auto-backup's retention is backup management's prune (src/backup/prune.ts and the pure rules in
+// src/backup/retention.ts), limited to the backups the auto-backup made: a backup taken by hand into the same
+// directory is counted in status but never removed by the schedule.
+
+export const AUTO_TRIGGERS: BackupTrigger[] = ['auto', 'external'];
+
+export function retentionFor(paths: DataPaths): RetentionPort {
+  const exclude = [paths.database, `${paths.database}.wal`];
+  const candidate = (p: PlannedBackup): PruneCandidate => ({
+    path: p.entry.path,
+    createdAt: p.entry.createdAt ?? new Date(NaN),
+    sizeBytes: p.entry.sizeBytes ?? 0,
+    reason: p.reason,
+  });
+  const prune = (directory: string, retentionDays: number, minKeep: number, now: Date, dryRun: boolean) =>
+    pruneBackups({
+      directories: [directory],
+      policy: { olderThanDays: retentionDays, minKeep },
+      dryRun,
+      now,
+      exclude,
+      triggers: AUTO_TRIGGERS,
+    });
+  return {
+    async summary(directory) {
+      const ok = catalogBackups([directory], { exclude }).filter((e) => e.state === 'ok');
+      const newest = ok.find((e) => e.createdAt);
+      return {
+        count: ok.length,
+        totalBytes: ok.reduce((sum, e) => sum + (e.sizeBytes ?? 0), 0),
+        newest: newest?.createdAt ? { path: newest.path, createdAt: newest.createdAt } : undefined,
+      };
+    },
+    async plan(directory, policy, now) {
+      return prune(directory, policy.retentionDays, policy.minKeep, now, true).removed.map(candidate);
+    },
+    async apply(directory, policy, now) {
+      const result = prune(directory, policy.retentionDays, policy.minKeep, now, false);
+      return {
+        removed: result.removed.map(candidate),
+        failed: result.failed.map((f) => ({ path: f.entry.path, error: f.error })),
+      };
+    },
+  };
+}

@@ -1,0 +1,232 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { expandHome } from '../paths.js';
+import type { DataPaths } from '../paths.js';
+import { messages } from '../errors.js';
+import { LOCAL_TIME_ZONE, parseCron, parseTimeZone } from './schedule.js';
+
+// The auto-backup settings: one appconfig key per setting, each stored as a plain string (no JSON quoting),
+// each with one parser used both for what a user types and for what is read back from the database, so a
+// value that could not have been set cannot be used either. The seed read `auto_backup_cron` but wrote
+// `auto_backup_schedule`; here every key is named once, in SETTINGS below.
+
+export interface AutoBackupSettings {
+  enabled: boolean;
+  cron: string;
+  /** "local" or an IANA zone name. */
+  timeZone: string;
+  retentionDays: number;
+  minKeep: number;
+  /** Absolute path. */
+  directory: string;
+  pauseTimeoutMs: number;
+  resumeTimeoutMs: number;
+}
+
+export type SettingName = keyof AutoBackupSettings;
+
+interface SettingSpec<K extends SettingName> {
+  /** The appconfig key. */
+  key: string;
+  /** What a user types: `/backup auto set <alias> <value>`. */
+  alias: string;
+  describe: string;
+  default: (paths: DataPaths) => AutoBackupSettings[K];
+  /** From what a user typed or what is stored; throws a NuError with a hint. */
+  parse: (raw: string, current: AutoBackupSettings) => AutoBackupSettings[K];
+  /** To the stored string. */
+  store: (value: AutoBackupSettings[K]) => string;
+  /** For status. */
+  show: (value: AutoBackupSettings[K]) => string;
+}
+
+type Specs = { [K in SettingName]: SettingSpec<K> };
+
+const seconds = (ms: number) => `${ms / 1000} s`;
+
+function parseBoolean(name: string, raw: string): boolean {
+  const text = raw.trim().toLowerCase();
+  if (['true', 'on', 'yes', '1'].includes(text)) return true;
+  if (['false', 'off', 'no', '0'].includes(text)) return false;
+  throw messages.autoBackupSettingInvalid(name, raw, 'true or false');
+}
+
+function parseWhole(name: string, raw: string, min: number, max: number, unit: string): number {
+  const text = raw.trim();
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw messages.autoBackupSettingInvalid(name, raw, `a whole number of ${unit} from ${min} to ${max}`);
+  }
+  return Number(text);
+}
+
+/** An absolute directory that is, or can become, a writable directory; never the inside of a file. */
+export function parseBackupDirectory(raw: string, cwd = process.cwd()): string {
+  const text = raw.trim();
+  if (text === '') throw messages.autoBackupDirInvalid(raw, 'the path is empty');
+  const dir = path.resolve(cwd, expandHome(text));
+  let probe = dir;
+  for (;;) {
+    let stat: fs.Stats | undefined;
+    try {
+      stat = fs.statSync(probe);
+    } catch {
+      stat = undefined;
+    }
+    if (stat) {
+      if (!stat.isDirectory()) throw messages.autoBackupDirInvalid(dir, `${probe} is not a directory`);
+      try {
+        fs.accessSync(probe, fs.constants.W_OK | fs.constants.X_OK);
+      } catch {
+        throw messages.autoBackupDirInvalid(dir, `${probe} is not writable`);
+      }
+      return dir;
+    }
+    const parent = path.dirname(probe);
+    if (parent === probe) return dir;
+    probe = parent;
+  }
+}
+
+export const SETTINGS: Specs = {
+  enabled: {
+    key: 'auto_backup.enabled',
+    alias: 'enabled',
+    describe: 'run backups on the schedule while nu-agent runs',
+    default: () => false,
+    parse: (raw) => parseBoolean('enabled', raw),
+    store: (v) => String(v),
+    show: (v) => (v ? 'yes' : 'no'),
+  },
+  cron: {
+    key: 'auto_backup.cron',
+    alias: 'cron',
+    describe: 'when to back up (cron: minute hour day month weekday)',
+    default: () => '0 2 * * *',
+    parse: (raw, current) => parseCron(raw, current.timeZone),
+    store: (v) => v,
+    show: (v) => v,
+  },
+  timeZone: {
+    key: 'auto_backup.timezone',
+    alias: 'timezone',
+    describe: 'time zone of the schedule ("local" or a name such as Europe/Berlin)',
+    default: () => LOCAL_TIME_ZONE,
+    parse: (raw) => parseTimeZone(raw),
+    store: (v) => v,
+    show: (v) => v,
+  },
+  retentionDays: {
+    key: 'auto_backup.retention_days',
+    alias: 'retention',
+    describe: 'delete automatic backups older than this many days',
+    default: () => 7,
+    parse: (raw) => parseWhole('retention', raw, 0, 36500, 'days'),
+    store: (v) => String(v),
+    show: (v) => `${v} day${v === 1 ? '' : 's'}`,
+  },
+  minKeep: {
+    key: 'auto_backup.min_keep',
+    alias: 'keep',
+    describe: 'always keep at least this many of the newest backups',
+    default: () => 1,
+    parse: (raw) => parseWhole('keep', raw, 1, 100000, 'backups'),
+    store: (v) => String(v),
+    show: (v) => String(v),
+  },
+  directory: {
+    key: 'auto_backup.directory',
+    alias: 'dir',
+    describe: 'where automatic backups go',
+    default: (paths) => paths.defaultBackupDir,
+    parse: (raw) => parseBackupDirectory(raw),
+    store: (v) => v,
+    show: (v) => v,
+  },
+  pauseTimeoutMs: {
+    key: 'auto_backup.pause_timeout_seconds',
+    alias: 'pause-timeout',
+    describe: 'seconds to wait for the workers to pause',
+    default: () => 30_000,
+    parse: (raw) => parseWhole('pause-timeout', raw, 1, 3600, 'seconds') * 1000,
+    store: (v) => String(v / 1000),
+    show: seconds,
+  },
+  resumeTimeoutMs: {
+    key: 'auto_backup.resume_timeout_seconds',
+    alias: 'resume-timeout',
+    describe: 'seconds to wait for the workers to resume and answer',
+    default: () => 60_000,
+    parse: (raw) => parseWhole('resume-timeout', raw, 1, 3600, 'seconds') * 1000,
+    store: (v) => String(v / 1000),
+    show: seconds,
+  },
+};
+
+/** The order settings are listed and applied in: the zone before the cron that is checked against it. */
+export const SETTING_NAMES: SettingName[] = [
+  'enabled',
+  'timeZone',
+  'cron',
+  'retentionDays',
+  'minKeep',
+  'directory',
+  'pauseTimeoutMs',
+  'resumeTimeoutMs',
+];
+
+export function settingByAlias(alias: string): SettingName {
+  const name = SETTING_NAMES.find((n) => SETTINGS[n].alias === alias.toLowerCase());
+  if (!name)
+    throw messages.autoBackupUnknownSetting(
+      alias,
+      SETTING_NAMES.map((n) => SETTINGS[n].alias),
+    );
+  return name;
+}
+
+export function defaultSettings(paths: DataPaths): AutoBackupSettings {
+  const out = {} as Record<SettingName, unknown>;
+  for (const name of SETTING_NAMES) out[name] = SETTINGS[name].default(paths);
+  return out as unknown as AutoBackupSettings;
+}
+
+export interface LoadedSettings {
+  settings: AutoBackupSettings;
+  /** Stored values that did not parse (the default is used instead), for status to show. */
+  problems: string[];
+}
+
+/** Settings from the stored strings; a value that does not parse falls back to its default and is reported. */
+export function settingsFromStored(stored: ReadonlyMap<string, string>, paths: DataPaths): LoadedSettings {
+  const settings = defaultSettings(paths);
+  const problems: string[] = [];
+  for (const name of SETTING_NAMES) {
+    const spec = SETTINGS[name] as SettingSpec<SettingName>;
+    const raw = stored.get(spec.key);
+    if (raw === undefined) continue;
+    try {
+      // The stored directory is absolute already; parse it without touching the disk.
+      (settings as unknown as Record<SettingName, unknown>)[name] =
+        name === 'directory' ? path.resolve(raw) : spec.parse(raw, settings);
+    } catch (err) {
+      problems.push(`${spec.key} = ${JSON.stringify(raw)} is not valid (${(err as Error).message}); using the default`);
+    }
+  }
+  return { settings, problems };
+}
+
+/** Parses one value a user typed, in the context of the current settings; returns the key and string to store. */
+export function prepareSetting(
+  name: SettingName,
+  raw: string,
+  current: AutoBackupSettings,
+): { key: string; stored: string; shown: string } {
+  const spec = SETTINGS[name] as SettingSpec<SettingName>;
+  const value = spec.parse(raw, current);
+  return { key: spec.key, stored: spec.store(value), shown: spec.show(value) };
+}
+
+export function showSetting(name: SettingName, settings: AutoBackupSettings): string {
+  const spec = SETTINGS[name] as SettingSpec<SettingName>;
+  return spec.show(settings[name]);
+}

@@ -1,0 +1,203 @@
+import { messageOf } from '../errors.js';
+import { formatBytes } from '../repl/format.js';
+import type { AutoBackup } from './auto-backup.js';
+import type { BackupDirSummary, PruneCandidate } from './retention-port.js';
+import { LOCAL_TIME_ZONE, localTimeZone, longestInterval } from './schedule.js';
+import { SETTINGS } from './settings.js';
+import type { AutoBackupSettings } from './settings.js';
+import type { AutoBackupState } from './state.js';
+
+// `auto-backup status`: every setting, the schedule, the last run and its result, what the backup directory
+// holds and what the next prune would remove. A long time without a successful backup is called out in words
+// (the "dead man's switch" users of other tools asked for): an absent failure must not look like a success.
+
+/** Where the scheduler stands, as the asker knows it. */
+export type SchedulerPlace = { kind: 'here'; pid: number; active: boolean } | { kind: 'none' }; // no nu-agent is running; the CLI opened the database itself
+
+export interface StatusReport {
+  settings: AutoBackupSettings;
+  /** The zone the schedule really uses ("local" resolved). */
+  zone: string;
+  problems: string[];
+  scheduler: SchedulerPlace;
+  state: AutoBackupState;
+  now: Date;
+  /** When the last success is older than twice the longest gap of the schedule. */
+  overdue?: { sinceMs: number; expectedEveryMs: number } | undefined;
+  backups?: BackupDirSummary | { error: string } | undefined;
+  nextPrune?: PruneCandidate[] | { error: string } | undefined;
+}
+
+export async function buildStatus(auto: AutoBackup, scheduler: SchedulerPlace): Promise<StatusReport> {
+  const { settings, state, problems } = await auto.load();
+  const now = auto.now();
+  const zone = settings.timeZone === LOCAL_TIME_ZONE ? localTimeZone() : settings.timeZone;
+  const report: StatusReport = { settings, zone, problems, scheduler, state, now };
+  report.overdue = overdue(settings, state, now);
+  const retention = auto.retention;
+  if (retention) {
+    const policy = { retentionDays: settings.retentionDays, minKeep: settings.minKeep };
+    report.backups = await retention.summary(settings.directory).catch((err) => ({ error: messageOf(err) }));
+    report.nextPrune = await retention
+      .plan(settings.directory, policy, now)
+      .catch((err) => ({ error: messageOf(err) }));
+  }
+  return report;
+}
+
+/** Enabled, and the last success is older than twice the longest gap of the schedule. */
+export function overdue(
+  settings: AutoBackupSettings,
+  state: AutoBackupState,
+  now: Date,
+): { sinceMs: number; expectedEveryMs: number } | undefined {
+  if (!settings.enabled || !state.lastSuccessAt) return undefined;
+  const every = longestInterval(settings.cron, settings.timeZone, now);
+  const since = now.getTime() - state.lastSuccessAt.getTime();
+  return every !== undefined && since > 2 * every ? { sinceMs: since, expectedEveryMs: every } : undefined;
+}
+
+/** `2025-11-22 14:03:07 CET` in the given zone. */
+export function formatInZone(date: Date, zone: string): string {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone: zone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZoneName: 'short',
+  }).formatToParts(date);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')} ${get('timeZoneName')}`;
+}
+
+/** "3 d 4 h", "5 h 2 min", "40 s". */
+export function formatSpan(ms: number): string {
+  const s = Math.round(Math.abs(ms) / 1000);
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d > 0) return h > 0 ? `${d} d ${h} h` : `${d} d`;
+  if (h > 0) return m > 0 ? `${h} h ${m} min` : `${h} h`;
+  if (m > 0) return `${m} min`;
+  return `${s} s`;
+}
+
+function when(date: Date, report: StatusReport): string {
+  const diff = date.getTime() - report.now.getTime();
+  return `${formatInZone(date, report.zone)} (${diff >= 0 ? `in ${formatSpan(diff)}` : `${formatSpan(diff)} ago`})`;
+}
+
+const row = (label: string, value: string) => `  ${(label + ':').padEnd(22)}${value}`;
+
+export function formatStatus(report: StatusReport): string[] {
+  const { settings, state } = report;
+  const lines: string[] = [];
+  lines.push(`Auto-backup: ${settings.enabled ? 'enabled' : 'disabled'}`);
+
+  const warnings: string[] = [];
+  if (report.overdue) {
+    warnings.push(
+      `no successful automatic backup for ${formatSpan(report.overdue.sinceMs)}; the schedule expects one every ` +
+        `${formatSpan(report.overdue.expectedEveryMs)}`,
+    );
+  }
+  if (settings.enabled && !state.lastSuccessAt) warnings.push('no automatic backup has succeeded yet');
+  if (state.consecutiveFailures > 0) {
+    warnings.push(
+      `the last ${state.consecutiveFailures === 1 ? 'automatic backup' : `${state.consecutiveFailures} automatic backups`} failed`,
+    );
+  }
+  for (const w of warnings) lines.push(`  WARNING: ${w}`);
+
+  lines.push(
+    row(
+      'Schedule',
+      `${settings.cron} (${settings.timeZone === LOCAL_TIME_ZONE ? `local: ${report.zone}` : report.zone})`,
+    ),
+  );
+  lines.push(row('Next run', settings.enabled && state.nextRunAt ? when(state.nextRunAt, report) : 'none (disabled)'));
+  lines.push(row('Scheduler', schedulerText(report)));
+  lines.push(row('Directory', settings.directory));
+  lines.push(
+    row('Retention', `${SETTINGS.retentionDays.show(settings.retentionDays)}, keep at least ${settings.minKeep}`),
+  );
+  lines.push(
+    row(
+      'Timeouts',
+      `pause ${SETTINGS.pauseTimeoutMs.show(settings.pauseTimeoutMs)}, resume ${SETTINGS.resumeTimeoutMs.show(settings.resumeTimeoutMs)}`,
+    ),
+  );
+  for (const p of report.problems) lines.push(`  NOTE: ${p}`);
+
+  if (state.lastRunAt && state.lastStatus) {
+    const detail = state.lastStatus === 'success' ? '' : `: ${state.lastError ?? 'no reason recorded'}`;
+    lines.push(row('Last run', `${when(state.lastRunAt, report)}, ${state.lastStatus}${detail}`));
+  } else {
+    lines.push(row('Last run', 'never'));
+  }
+  lines.push(row('Last success', state.lastSuccessAt ? when(state.lastSuccessAt, report) : 'never'));
+  if (state.lastBackupPath) lines.push(row('Last backup', state.lastBackupPath));
+  lines.push(row('Consecutive failures', String(state.consecutiveFailures)));
+
+  const backups = report.backups;
+  if (!backups) lines.push(row('Backups', 'unknown (backup management is not available)'));
+  else if ('error' in backups) lines.push(row('Backups', `cannot read the directory: ${backups.error}`));
+  else lines.push(row('Backups', `${backups.count}, ${formatBytes(backups.totalBytes)} in total`));
+
+  const prune = report.nextPrune;
+  if (!prune) lines.push(row('Next prune removes', 'unknown'));
+  else if ('error' in prune) lines.push(row('Next prune removes', `cannot tell: ${prune.error}`));
+  else if (prune.length === 0) lines.push(row('Next prune removes', 'nothing'));
+  else {
+    const bytes = prune.reduce((sum, c) => sum + c.sizeBytes, 0);
+    lines.push(
+      row('Next prune removes', `${prune.length} backup${prune.length === 1 ? '' : 's'}, ${formatBytes(bytes)}`),
+    );
+    for (const c of prune) lines.push(`    ${c.path} (${c.reason})`);
+  }
+  return lines;
+}
+
+function schedulerText(report: StatusReport): string {
+  const place = report.scheduler;
+  if (place.kind === 'here') {
+    if (!report.settings.enabled) return `idle in nu-agent (pid ${place.pid}); enable to schedule`;
+    return place.active ? `running in nu-agent (pid ${place.pid})` : `not scheduled in nu-agent (pid ${place.pid})`;
+  }
+  return (
+    'no nu-agent is running: scheduled backups run only while it is open. Without it, let cron run ' +
+    `"${report.settings.cron} nu-agent auto-backup run"`
+  );
+}
+
+/** The report as plain JSON for `--json` and the control socket. */
+export function statusJson(report: StatusReport): Record<string, unknown> {
+  const iso = (d: Date | undefined) => d?.toISOString() ?? null;
+  return {
+    enabled: report.settings.enabled,
+    cron: report.settings.cron,
+    timeZone: report.settings.timeZone,
+    zone: report.zone,
+    retentionDays: report.settings.retentionDays,
+    minKeep: report.settings.minKeep,
+    directory: report.settings.directory,
+    pauseTimeoutMs: report.settings.pauseTimeoutMs,
+    resumeTimeoutMs: report.settings.resumeTimeoutMs,
+    problems: report.problems,
+    scheduler: report.scheduler,
+    nextRunAt: iso(report.state.nextRunAt),
+    lastRunAt: iso(report.state.lastRunAt),
+    lastStatus: report.state.lastStatus ?? null,
+    lastError: report.state.lastError ?? null,
+    lastBackupPath: report.state.lastBackupPath ?? null,
+    lastSuccessAt: iso(report.state.lastSuccessAt),
+    consecutiveFailures: report.state.consecutiveFailures,
+    overdue: report.overdue ?? null,
+    backups: report.backups ?? null,
+    nextPrune: report.nextPrune ?? null,
+  };
+}
