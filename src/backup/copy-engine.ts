@@ -1,0 +1,122 @@
+import { fileURLToPath } from 'node:url';
+import { MessageChannel } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { Piscina } from 'piscina';
+import { workerFile } from '../threads/worker-file.js';
+import { nodeEndpoint } from '../../workers/comlink-node.js';
+import { CANCEL_INDEX } from '../../workers/copy-engine/protocol.js';
+import type { CopyFault, CopyResult, HashResult, ProgressSink } from '../../workers/copy-engine/protocol.js';
+import type { HashAlgorithm } from '../../workers/copy-engine/file-hash.js';
+import type { BackupVerification, ExpectedContent } from '../../workers/copy-engine/verify-backup.js';
+
+// The main thread's handle on the copy engine: a small piscina pool (two threads: the copy and the hash of the
+// source run side by side) whose tasks live in workers/copy-engine/engine.ts. An AbortSignal reaches a running
+// task through shared memory (protocol.ts); progress comes back through a Comlink proxy on a MessageChannel.
+
+export class CopyEngineError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    readonly cancelled: boolean,
+  ) {
+    super(message);
+    this.name = cancelled ? 'AbortError' : 'CopyEngineError';
+  }
+}
+
+export interface CopyRequest {
+  source: string;
+  temp: string;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((copiedBytes: number, totalBytes: number) => void) | undefined;
+  fault?: CopyFault | undefined;
+}
+
+export class CopyEngine {
+  private constructor(private readonly pool: Piscina) {}
+
+  static start(): CopyEngine {
+    return new CopyEngine(
+      new Piscina({
+        filename: engineFile(),
+        minThreads: 0,
+        maxThreads: 2,
+        // Threads end soon after the last task, so an idle REPL holds no copy threads.
+        idleTimeout: 2000,
+      }),
+    );
+  }
+
+  /** Copies source to temp, fsynced, mode 0600. Rejects with CopyEngineError; the temp file is gone then. */
+  async copy(request: CopyRequest): Promise<{ bytes: number; ms: number }> {
+    const { port1, port2 } = new MessageChannel();
+    const sink: ProgressSink = { progress: (copied, total) => request.onProgress?.(copied, total) };
+    Comlink.expose(sink, nodeEndpoint(port1));
+    const cancel = cancelFlag(request.signal);
+    try {
+      const result: CopyResult = await this.pool.run(
+        {
+          source: request.source,
+          temp: request.temp,
+          cancel: cancel.buffer,
+          progressPort: port2,
+          pollMs: 100,
+          fault: request.fault,
+        },
+        { name: 'copy', transferList: [port2] },
+      );
+      if (!result.ok) throw new CopyEngineError(result.error.message, result.error.code, !!result.error.cancelled);
+      return { bytes: result.bytes, ms: result.ms };
+    } finally {
+      cancel.dispose();
+      port1.close();
+    }
+  }
+
+  /** Reads file in a pool thread and hashes it. */
+  async hash(file: string, algorithm: HashAlgorithm, signal?: AbortSignal): Promise<{ bytes: number; hash: string }> {
+    const cancel = cancelFlag(signal);
+    try {
+      const result: HashResult = await this.pool.run({ file, algorithm, cancel: cancel.buffer }, { name: 'hash' });
+      if (!result.ok) throw new CopyEngineError(result.error.message, result.error.code, !!result.error.cancelled);
+      return { bytes: result.bytes, hash: result.hash };
+    } finally {
+      cancel.dispose();
+    }
+  }
+
+  /** Size, hash re-read from disk, read-only open and every table's figures (verify-backup.ts), off the main thread. */
+  async verify(file: string, expected: ExpectedContent, signal?: AbortSignal): Promise<BackupVerification> {
+    const cancel = cancelFlag(signal);
+    try {
+      const result: BackupVerification | { cancelled: true } = await this.pool.run(
+        { file, expected, cancel: cancel.buffer },
+        { name: 'verify' },
+      );
+      if ('cancelled' in result) throw new CopyEngineError('cancelled', 'ABORT_ERR', true);
+      return result;
+    } finally {
+      cancel.dispose();
+    }
+  }
+
+  async destroy(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+/** The compiled task module, or from source the entry that registers tsx in the thread first (dev-entry.mjs). */
+function engineFile(): string {
+  const { filename } = workerFile('copy-engine/engine');
+  return filename.endsWith('.ts')
+    ? fileURLToPath(new URL('../../workers/copy-engine/dev-entry.mjs', import.meta.url))
+    : filename;
+}
+
+function cancelFlag(signal: AbortSignal | undefined) {
+  const buffer = new SharedArrayBuffer(4);
+  const set = () => Atomics.store(new Int32Array(buffer), CANCEL_INDEX, 1);
+  if (signal?.aborted) set();
+  signal?.addEventListener('abort', set, { once: true });
+  return { buffer, dispose: () => signal?.removeEventListener('abort', set) };
+}

@@ -1,0 +1,57 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { HashAlgorithm } from './file-hash.js';
+import type { ExpectedContent } from './verify-backup.js';
+
+// The copy engine's protocol: the only module both the main thread (src/backup/copy-engine.ts) and the piscina
+// tasks (engine.ts) import. Tasks return plain result objects, never throw across the thread: Comlink and
+// structured cloning keep only message/name/stack of an Error (ARCHITECTURE.md), and the main side needs the
+// errno code to say what went wrong.
+
+/** Sent by the copy task through a Comlink proxy; the task's returned value is final (a late message can follow). */
+export interface ProgressSink {
+  progress(copiedBytes: number, totalBytes: number): void;
+}
+
+/**
+ * Cancelling: one Int32 in a SharedArrayBuffer, set by the main thread when the step's AbortSignal fires. A task
+ * blocked in a synchronous loop cannot receive a message, but it can read shared memory between chunks.
+ */
+export const CANCEL_INDEX = 0;
+
+/** Fault injection for tests: the copy stops with an error once this many bytes are written. */
+export interface CopyFault {
+  failAtByte: number;
+}
+
+export interface CopyTask {
+  source: string;
+  /** Beside the destination (durable-file.ts tempPathFor); created here, removed here on failure or cancel. */
+  temp: string;
+  cancel: SharedArrayBuffer;
+  progressPort: MessagePort;
+  /** How often the destination's size is polled for progress. */
+  pollMs: number;
+  fault?: CopyFault | undefined;
+}
+
+export interface HashTask {
+  file: string;
+  algorithm: HashAlgorithm;
+  cancel: SharedArrayBuffer;
+}
+
+export interface VerifyTask {
+  file: string;
+  expected: ExpectedContent;
+  cancel: SharedArrayBuffer;
+}
+
+export interface TaskError {
+  message: string;
+  code?: string | undefined;
+  cancelled?: boolean;
+}
+
+export type CopyResult =
+  { ok: true; bytes: number; method: 'kernel' | 'injected-fault'; ms: number } | { ok: false; error: TaskError };
+export type HashResult = { ok: true; bytes: number; hash: string; ms: number } | { ok: false; error: TaskError };
