@@ -280,4 +280,134 @@ export const messages = {
       'Check that nu-agent is still running; if it hangs, quit it and run the command again.',
       { path: socket, op: 'control socket' },
     ),
+  // The backup itself (issue 4): refusals before anything is paused, then the failure of each step.
+  backupAlreadyRunning: (holder: string) =>
+    e(
+      'BACKUP_RUNNING',
+      `a backup is already running${holder ? ` (${holder})` : ''}`,
+      'Wait for it to finish, then try again.',
+      { op: 'backup' },
+    ),
+  backupSourceMissing: (path: string) =>
+    e('BACKUP_SOURCE_MISSING', `Database file not found: ${path}`, 'Check --database or NUAGENT_DATABASE.', {
+      path,
+      op: 'backup',
+    }),
+  backupSourceUnreadable: (path: string, cause?: unknown) =>
+    e('BACKUP_SOURCE_UNREADABLE', `Cannot read database file: ${path}`, 'Check the file and its permissions.', {
+      path,
+      cause,
+      op: 'backup',
+    }),
+  backupOntoLive: (destination: string, live: string) =>
+    e(
+      'BACKUP_ONTO_LIVE',
+      `${destination} is the live database${destination === live ? '' : ` (${live})`}; copying onto it would destroy it`,
+      'Choose a destination outside the database file, for example /backup ~/nuagent-backups/',
+      { path: destination, op: 'backup' },
+    ),
+  backupOntoWal: (destination: string, wal: string) =>
+    e(
+      'BACKUP_ONTO_WAL',
+      `${destination} is the live database's write-ahead log (${wal})`,
+      'Choose another destination; the .wal file beside the database belongs to DuckDB.',
+      { path: destination, op: 'backup' },
+    ),
+  backupExists: (destination: string) =>
+    e('BACKUP_EXISTS', `${destination} already exists`, 'Add --force to replace it, or choose another name.', {
+      path: destination,
+      op: 'backup',
+    }),
+  backupNotAFile: (destination: string) =>
+    e('BACKUP_NOT_A_FILE', `${destination} exists and is not a regular file`, 'Choose another destination.', {
+      path: destination,
+      op: 'backup',
+    }),
+  backupDirUncreatable: (dir: string, reason: string) =>
+    e('BACKUP_DIR_UNCREATABLE', `Cannot create destination directory ${dir}: ${reason}`, 'Choose another place.', {
+      path: dir,
+      op: 'backup',
+    }),
+  backupDirUnwritable: (dir: string) =>
+    e(
+      'BACKUP_DIR_UNWRITABLE',
+      `Destination directory is not writable: ${dir}`,
+      'Choose a directory you can write to, or fix its permissions.',
+      { path: dir, op: 'backup' },
+    ),
+  backupNoSpace: (dir: string, need: string, have: string) =>
+    e(
+      'BACKUP_NO_SPACE',
+      `Insufficient disk space in ${dir} (need ${need}, have ${have})`,
+      'Free some space there, or back up to another disk.',
+      { path: dir, op: 'backup' },
+    ),
+  backupPauseFailed: (cause: unknown) =>
+    e(
+      'BACKUP_PAUSE_FAILED',
+      `the background workers did not pause: ${messageOf(cause)}`,
+      'Nothing was copied and the workers run again. Try again in a moment; /worker status shows what they do.',
+      { cause, op: 'pause workers' },
+    ),
+  backupHoldFailed: (cause: unknown) =>
+    e(
+      'BACKUP_HOLD_FAILED',
+      `the database stayed busy: ${messageOf(cause)}`,
+      'Nothing was copied. Try again when the current chat turn has finished.',
+      { cause, op: 'hold database' },
+    ),
+  backupCheckpointFailed: (path: string, cause: unknown) =>
+    e(
+      'BACKUP_CHECKPOINT_FAILED',
+      `the checkpoint before the copy failed: ${messageOf(cause)}`,
+      'Nothing was copied and the database is open again. Try again.',
+      { path, cause, op: 'checkpoint' },
+    ),
+  backupCopyFailed: (destination: string, cause: unknown, noSpace: boolean) =>
+    e(
+      'BACKUP_COPY_FAILED',
+      `copying the database to ${destination} failed: ${messageOf(cause)}`,
+      noSpace
+        ? 'Free some space at the destination, or back up to another disk; nothing was left there.'
+        : 'Nothing was left at the destination; try again.',
+      { path: destination, cause, op: 'copy' },
+    ),
+  backupCopyUnverified: (destination: string, details: string) =>
+    e(
+      'BACKUP_COPY_UNVERIFIED',
+      `the copy for ${destination} did not match the database (${details}); it was deleted`,
+      'The database itself is unchanged. Try again; if it happens again, check that disk (for example with dmesg).',
+      { path: destination, op: 'verify' },
+    ),
+  backupCommitFailed: (destination: string, cause: unknown) =>
+    e(
+      'BACKUP_COMMIT_FAILED',
+      `could not put the verified copy in place at ${destination}: ${messageOf(cause)}`,
+      'Nothing was left at the destination; try again or choose another place.',
+      { path: destination, cause, op: 'rename' },
+    ),
+  backupReopenFailed: (database: string, backup: string | undefined, attempts: number, cause: unknown) =>
+    e(
+      'BACKUP_REOPEN_FAILED',
+      `could not reopen the database after ${attempts} attempts: ${messageOf(cause)}`,
+      `The database is intact at ${database}${backup ? ` and the new backup is at ${backup}` : ''}. ` +
+        'Quit nu-agent (/exit) and start it again; if another program holds the file, close that program first.',
+      { path: database, cause, op: 'reopen' },
+    ),
+  backupCancelled: (timeoutMs?: number) =>
+    e(
+      'BACKUP_CANCELLED',
+      timeoutMs === undefined
+        ? 'the backup was cancelled; nothing was kept'
+        : `the backup took longer than ${Math.round(timeoutMs / 1000)} s and was stopped; nothing was kept`,
+      'The database and the workers are as they were. Run /backup again when you want one.',
+      { op: 'backup' },
+    ),
+  backupResumeFailed: (cause: unknown) =>
+    e(
+      'BACKUP_RESUME_FAILED',
+      `the background workers did not all come back: ${messageOf(cause)}`,
+      'See /worker status; restarting nu-agent starts them afresh.',
+      { cause, op: 'resume workers' },
+    ),
 } as const;
