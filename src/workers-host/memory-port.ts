@@ -1,0 +1,163 @@
+import type { ChatProvider } from '../app.js';
+import type { MemoryStore } from '../store/memory-store.js';
+import {
+  conversationsToSummarize,
+  exchangesToSummarize,
+  recordFailure,
+  saveEmbedding,
+  saveSummary,
+  summariesToEmbed,
+} from '../store/work-queue.js';
+import type { RetryPolicy } from '../store/work-queue.js';
+import type {
+  ChatCallReply,
+  EmbedCallReply,
+  ItemRef,
+  MemoryPortApi,
+  PortChatMessage,
+  ReadReply,
+  WireError,
+  WorkItem,
+  WorkResult,
+  WorkerName,
+  WriteReply,
+} from '../../workers/protocol.js';
+import { describeWireError, toWireError } from '../../workers/wire-error.js';
+import type { Embedder } from './embedder.js';
+
+// The database owner's side of one worker's memory port. It is the only way a worker reaches the memory, and it
+// enforces the pause on its own, whatever the worker does: every write is checked against the worker's gate
+// when it arrives, and refused (`paused`) unless the owner currently lets that worker run. Writes it accepted
+// are counted until they are committed, so "parked" can be required to mean "and nothing of yours in flight".
+// It holds the MemoryStore itself, never a connection: a close and reopen of the store is invisible here.
+
+export type PortEvent =
+  | { type: 'written' | 'stale'; worker: WorkerName; ref: ItemRef }
+  | { type: 'failed'; worker: WorkerName; ref: ItemRef; error: string }
+  /** A write that arrived while the worker was asked to pause or stop, and was not applied. */
+  | { type: 'refused'; worker: WorkerName; ref: ItemRef };
+
+/** What the port shares with the supervisor of its worker (src/workers-host/worker-handle.ts). */
+export interface PortGate {
+  /** True while the owner lets this worker write (it is not asked to pause or stop). */
+  writesAllowed(): boolean;
+  /** Counts accepted writes until they are committed or failed. */
+  writeStarted(): void;
+  writeEnded(): void;
+  /** Results written and failures recorded, for /worker status. */
+  counted(event: PortEvent): void;
+}
+
+export interface MemoryPortDeps {
+  worker: WorkerName;
+  store: MemoryStore;
+  provider: () => ChatProvider;
+  embedder: Embedder;
+  activeConversation: () => number | undefined;
+  retry: RetryPolicy;
+  gate: PortGate;
+}
+
+export class MemoryPort {
+  /** Aborted when the worker stops, so that a model call it started does not outlive it. */
+  private readonly calls = new AbortController();
+
+  constructor(private readonly deps: MemoryPortDeps) {}
+
+  /** The object exposed over Comlink: only these methods, nothing else of the port is reachable. */
+  api(): MemoryPortApi {
+    return {
+      nextItems: (limit) => this.nextItems(limit),
+      saveResult: (result) => this.saveResult(result),
+      recordFailure: (ref, error) => this.recordFailure(ref, error),
+      chat: (messages) => this.chat(messages),
+      embed: (texts) => this.embed(texts),
+    };
+  }
+
+  close(): void {
+    this.calls.abort();
+  }
+
+  async nextItems(limit: number): Promise<ReadReply<WorkItem[]>> {
+    const { store, worker } = this.deps;
+    const n = Math.max(1, Math.min(Math.floor(limit) || 1, 256));
+    try {
+      const value: WorkItem[] =
+        worker === 'conversation-summarizer'
+          ? await conversationsToSummarize(store, this.deps.activeConversation(), n)
+          : worker === 'exchange-summarizer'
+            ? await exchangesToSummarize(store, n)
+            : await summariesToEmbed(store, this.deps.embedder.model, n);
+      return { status: 'ok', value };
+    } catch (err) {
+      return { status: 'failed', error: toWireError(err) };
+    }
+  }
+
+  async saveResult(result: WorkResult): Promise<WriteReply> {
+    const expected = this.deps.worker === 'embeddings' ? 'embedding' : 'summary';
+    if (result.type !== expected) {
+      return this.writeFailed(result.ref, { message: `${this.deps.worker} cannot write a ${result.type}` });
+    }
+    return this.write(result.ref, async () => {
+      const written =
+        result.type === 'summary'
+          ? await saveSummary(this.deps.store, result)
+          : await saveEmbedding(this.deps.store, result);
+      this.deps.gate.counted({ type: written ? 'written' : 'stale', worker: this.deps.worker, ref: result.ref });
+      return { status: written ? 'written' : 'stale' };
+    });
+  }
+
+  async recordFailure(ref: ItemRef, error: WireError): Promise<WriteReply> {
+    return this.write(ref, async () => {
+      const line = describeWireError(error);
+      await recordFailure(this.deps.store, this.deps.worker, ref, line, this.deps.retry);
+      this.deps.gate.counted({ type: 'failed', worker: this.deps.worker, ref, error: line });
+      return { status: 'written' };
+    });
+  }
+
+  async chat(chat: PortChatMessage[]): Promise<ChatCallReply> {
+    const provider = this.deps.provider();
+    if (!provider.available) return { status: 'unavailable' };
+    try {
+      const reply = await provider.complete(chat, this.calls.signal);
+      return { status: 'ok', text: reply.text, model: reply.model };
+    } catch (err) {
+      return { status: 'failed', error: toWireError(err) };
+    }
+  }
+
+  async embed(texts: string[]): Promise<EmbedCallReply> {
+    const { embedder } = this.deps;
+    if (embedder.endpoint === undefined) return { status: 'local', model: embedder.model };
+    try {
+      return { status: 'ok', vectors: await embedder.embed(texts, this.calls.signal), model: embedder.model };
+    } catch (err) {
+      return { status: 'failed', error: toWireError(err) };
+    }
+  }
+
+  /** The owner's write gate for this worker: checked on arrival, counted until committed. */
+  private async write(ref: ItemRef, apply: () => Promise<WriteReply>): Promise<WriteReply> {
+    const { gate, worker } = this.deps;
+    if (!gate.writesAllowed()) {
+      gate.counted({ type: 'refused', worker, ref });
+      return { status: 'paused' };
+    }
+    gate.writeStarted();
+    try {
+      return await apply();
+    } catch (err) {
+      return { status: 'failed', error: toWireError(err) };
+    } finally {
+      gate.writeEnded();
+    }
+  }
+
+  private writeFailed(_ref: ItemRef, error: WireError): WriteReply {
+    return { status: 'failed', error };
+  }
+}

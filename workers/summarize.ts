@@ -1,0 +1,43 @@
+import type { Remote } from 'comlink';
+import { EXTRACTIVE_MODEL, extractiveSummary } from './extractive-summary.js';
+import type { MemoryPortApi, TranscriptLine } from './protocol.js';
+
+// A summary from the chat model when one is configured (the call is made by the main thread, through the port),
+// and a local extractive summary otherwise. A model error is thrown, so the item is recorded as failed and
+// retried later; it never falls back silently to the local summary, which would then be kept for good.
+
+const MAX_MODEL_INPUT = 12_000;
+
+export interface Summary {
+  text: string;
+  model: string;
+}
+
+export async function summarize(
+  port: Remote<MemoryPortApi>,
+  instruction: string,
+  lines: TranscriptLine[],
+): Promise<Summary> {
+  const reply = await port.chat([
+    { role: 'system', content: instruction },
+    { role: 'user', content: clip(lines.map((l) => `${label(l.role)}: ${l.content}`).join('\n\n')) },
+  ]);
+  if (reply.status === 'unavailable') {
+    return { text: extractiveSummary(lines.map((l) => l.content).join('\n')), model: EXTRACTIVE_MODEL };
+  }
+  if (reply.status === 'failed') throw Object.assign(new Error(reply.error.message), reply.error);
+  const text = reply.text.trim();
+  if (!text) throw new Error(`the model ${reply.model} returned an empty summary`);
+  return { text, model: reply.model };
+}
+
+function label(role: string): string {
+  return role === 'assistant' ? 'Assistant' : role === 'user' ? 'User' : role;
+}
+
+/** Keeps the beginning (what it was about) and the end (where it got to) of a long transcript. */
+function clip(text: string): string {
+  if (text.length <= MAX_MODEL_INPUT) return text;
+  const head = Math.floor(MAX_MODEL_INPUT / 3);
+  return `${text.slice(0, head)}\n\n[…]\n\n${text.slice(text.length - (MAX_MODEL_INPUT - head))}`;
+}
