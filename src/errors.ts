@@ -137,10 +137,10 @@ export const messages = {
       path,
       op: 'find backup',
     }),
-  backupVerifyFailed: (path: string) =>
+  backupVerifyFailed: (path: string, consequence = '') =>
     e(
       'BACKUP_VERIFY_FAILED',
-      `${path} failed verification; nothing was changed`,
+      `${path} failed verification${consequence}`,
       `Run \`/backup verify ${path}\` for the details, and choose another backup (/backup list).`,
       { path, op: 'verify' },
     ),

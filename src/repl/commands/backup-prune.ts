@@ -11,7 +11,12 @@ export async function runBackupPrune(args: string[], app: App): Promise<PruneRes
   const { keepLast, olderThanDays, dryRun, dir, json } = parsePruneArgs(args);
   const policy = { keepLast, olderThanDays, minKeep: 1 };
   checkRetentionPolicy(policy);
-  const result = pruneBackups({ directories: backupDirectories(app, dir), policy, dryRun, exclude: liveFiles(app) });
+  const result = pruneBackups({
+    directories: await backupDirectories(app, dir),
+    policy,
+    dryRun,
+    exclude: liveFiles(app),
+  });
   if (json) app.out.line(JSON.stringify(pruneJson(result), null, 2));
   else for (const line of formatPruneResult(result)) app.out.line(line);
   return result;

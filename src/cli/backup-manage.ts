@@ -1,0 +1,137 @@
+import { Command } from 'commander';
+import type { App } from '../app.js';
+import { isNuError } from '../errors.js';
+import { runBackupList } from '../repl/commands/backup-list.js';
+import { runBackupPrune } from '../repl/commands/backup-prune.js';
+import { runBackupVerify } from '../repl/commands/backup-verify.js';
+import { parseListArgs, parsePruneArgs, parseVerifyArgs } from '../backup/manage-args.js';
+import { checkRetentionPolicy } from '../backup/retention.js';
+import type { CliContext, CliSubcommand } from './context.js';
+
+// `nu-agent backup list|verify|prune|restore …`: backup management without the REPL, for scripts and cron.
+// They hang under the `backup` command of src/cli/backup.ts (or create it, when that is not registered), so
+// `nu-agent backup <dest>` keeps meaning "make a backup" and these words are never taken for a destination.
+//
+// Exit codes (documented in `nu-agent backup --help`; scripts can rely on them):
+//   0  success (verify: the backup is intact; prune: everything planned was removed)
+//   1  failure (the reason is on stderr as `Error:` and `Try:`; a restore put the previous database back)
+//   2  usage: bad arguments, or a restore that needs confirmation with no terminal to ask and no --yes
+//   3  verification failed (verify's verdict, or a restore refused because the backup did not verify)
+
+export const EXIT = { ok: 0, failure: 1, usage: 2, verifyFailed: 3 } as const;
+
+export const EXIT_CODES_HELP = `
+Exit codes of backup list|verify|prune|restore:
+  0  success
+  1  failure (see the Error: and Try: lines on stderr)
+  2  usage error, or a restore that needs --yes without a terminal to confirm on
+  3  the backup failed verification`;
+
+/** Maps what a management command threw to its exit code (and prints it). */
+export function exitCodeFor(err: unknown, app: App): number {
+  app.out.error(err);
+  if (!isNuError(err)) return EXIT.failure;
+  if (err.code === 'BACKUP_VERIFY_FAILED') return EXIT.verifyFailed;
+  if (err.code === 'USAGE' || err.code.startsWith('PRUNE_') || err.code === 'RESTORE_NEEDS_CONFIRMATION')
+    return EXIT.usage;
+  return EXIT.failure;
+}
+
+/** Argument errors are found before the database is opened, and exit 2. */
+function checkedArgs<T>(cli: CliContext, command: Command, parse: () => T): T | undefined {
+  try {
+    return parse();
+  } catch (err) {
+    cli.fail(err, Boolean(cli.globalOptions(command).debug));
+    process.exitCode = EXIT.usage;
+    return undefined;
+  }
+}
+
+function asArgs(positional: (string | undefined)[], flags: Record<string, string | boolean | undefined>): string[] {
+  const args = positional.filter((p): p is string => p !== undefined);
+  for (const [name, value] of Object.entries(flags)) {
+    if (value === true) args.push(`--${name}`);
+    else if (typeof value === 'string') args.push(`--${name}`, value);
+  }
+  return args;
+}
+
+export function registerManagement(backup: Command, cli: CliContext): void {
+  const sub = (name: string, description: string) =>
+    backup
+      .command(name)
+      .description(description)
+      // Commander's own usage errors (unknown option, missing argument) exit 2 like ours; it has printed the
+      // error already, and nothing has been opened yet, so leaving at once loses nothing.
+      .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.usage));
+
+  sub('list', 'list the backups nu-agent made, flagging damaged, missing and foreign files')
+    .argument('[dir]', 'a directory to list instead of the backup directory and the working directory')
+    .option('--json', 'print JSON for scripts')
+    .action(async (dir: string | undefined, options: { json?: boolean }, command: Command) => {
+      const args = asArgs([dir], { json: options.json });
+      if (!checkedArgs(cli, command, () => parseListArgs(args))) return;
+      await cli.withApp(command, async (app) => {
+        await runBackupList(args, app);
+        return EXIT.ok;
+      });
+    });
+
+  sub('verify', 'check a backup against its manifest: size, hash, and every row read in DuckDB')
+    .argument('<file>', 'the backup file (its .manifest.json must be beside it)')
+    .option('--json', 'print JSON for scripts')
+    .action(async (file: string, options: { json?: boolean }, command: Command) => {
+      const args = asArgs([file], { json: options.json });
+      if (!checkedArgs(cli, command, () => parseVerifyArgs(args))) return;
+      await cli.withApp(command, async (app, signal) => {
+        try {
+          const outcome = await runBackupVerify(args, app, signal);
+          return outcome.ok ? EXIT.ok : EXIT.verifyFailed;
+        } catch (err) {
+          return exitCodeFor(err, app);
+        }
+      });
+    });
+
+  sub('prune', 'delete old backups nu-agent made (never the newest, never all, never a foreign file)')
+    .option('--keep <n>', 'keep the n newest verified backups')
+    .option('--older-than <days>', 'remove backups created more than this many days ago')
+    .option('--dry-run', 'print what would be removed; delete nothing')
+    .option('--dir <dir>', 'prune this directory instead of the backup directory and the working directory')
+    .option('--json', 'print JSON for scripts')
+    .action(async (options: Record<string, string | boolean | undefined>, command: Command) => {
+      const args = asArgs([], {
+        keep: options.keep,
+        'older-than': options.olderThan,
+        'dry-run': options.dryRun,
+        dir: options.dir,
+        json: options.json,
+      });
+      const parsed = checkedArgs(cli, command, () => {
+        const p = parsePruneArgs(args);
+        checkRetentionPolicy({ keepLast: p.keepLast, olderThanDays: p.olderThanDays, minKeep: 1 });
+        return p;
+      });
+      if (!parsed) return;
+      await cli.withApp(command, async (app) => {
+        const result = await runBackupPrune(args, app);
+        return result.failed.length > 0 ? EXIT.failure : EXIT.ok;
+      });
+    });
+
+  backup.addHelpText('after', EXIT_CODES_HELP);
+}
+
+/** Registered after src/cli/backup.ts: attaches to its `backup` command, or makes a bare one. */
+export const backupManageSubcommand: CliSubcommand = {
+  name: 'backup-manage',
+  register(program, cli) {
+    let backup = program.commands.find((c) => c.name() === 'backup');
+    if (!backup) {
+      backup = new Command('backup').description('manage backups of the memory database');
+      program.addCommand(backup);
+    }
+    registerManagement(backup, cli);
+  },
+};
