@@ -3,8 +3,6 @@ import { Command } from 'commander';
 import { appVersion } from './app/version.js';
 import { createCliContext } from './cli/context.js';
 import { subcommands } from './cli/subcommands.js';
-import { runRepl } from './repl/repl.js';
-import { TerminalOutput } from './repl/terminal-output.js';
 
 // The entry point: `nu-agent` opens the REPL; `nu-agent <subcommand>` runs one task and exits.
 // Exit codes: 0 success, 1 something failed (the reason is on stderr as `Error:` and `Try:`).
@@ -36,6 +34,10 @@ Piped input runs one command per line without prompts, e.g.
   .action(async (_options, command: Command) => {
     // Prompts, colours and line editing only when a person is at both ends.
     const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    const [{ runRepl }, { TerminalOutput }] = await Promise.all([
+      import('./repl/repl.js'),
+      import('./repl/terminal-output.js'),
+    ]);
     await cli.withApp(command, (app) => runRepl(app, { interactive, handleSignals: true }), {
       makeOutput: (isDebug) => new TerminalOutput({ isTTY: interactive, isDebug }),
     });

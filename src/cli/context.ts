@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { App, Output } from '../app.js';
-import { createApp } from '../app/create-app.js';
 import { formatError } from '../report.js';
 
 // What a CLI subcommand (src/cli/<name>.ts, listed in src/cli/subcommands.ts) gets to work with. The global
@@ -55,6 +54,8 @@ export function createCliContext(version: string): CliContext {
       const global = globalOptions(command);
       let app;
       try {
+        // Loaded here, not at the top: --help and --version should not wait for the database client to load.
+        const { createApp } = await import('../app/create-app.js');
         app = await createApp({ database: global.database, debug: global.debug, makeOutput: options.makeOutput });
       } catch (err) {
         fail(err, Boolean(global.debug));

@@ -129,7 +129,8 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     process.off('SIGHUP', onTerminate);
     rl.close();
   }
-  return failed ? 1 : 0;
+  // Only a script cares; at a terminal the person saw each error as it happened.
+  return failed && !interactive ? 1 : 0;
 }
 
 /**
