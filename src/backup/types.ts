@@ -37,6 +37,8 @@ export interface BackupSuccess {
   snapshotAt: Date;
   durationMs: number;
   stateDurations: Record<string, number>;
+  /** Things that went wrong without spoiling the backup (a worker that did not come back, a run not recorded). */
+  warnings?: Error[] | undefined;
 }
 
 export interface BackupFailure {
@@ -45,6 +47,8 @@ export interface BackupFailure {
   error: Error;
   /** Where things stand when it matters, e.g. the database could not be reopened. */
   stateDurations: Record<string, number>;
+  /** Further errors after the first (a failed resume after a failed copy). */
+  warnings?: Error[] | undefined;
 }
 
 export type BackupOutcome = BackupSuccess | BackupFailure;
