@@ -144,6 +144,57 @@ export const messages = {
       `Run \`/backup verify ${path}\` for the details, and choose another backup (/backup list).`,
       { path, op: 'verify' },
     ),
+  restoreNeedsConfirmation: (file: string) =>
+    e(
+      'RESTORE_NEEDS_CONFIRMATION',
+      `restoring ${file} replaces the current memory, and there is no terminal to confirm on`,
+      'Add --yes to confirm (a safety backup of the current database is taken first).',
+      { path: file, op: 'restore' },
+    ),
+  restoreOntoLive: (file: string) =>
+    e(
+      'RESTORE_ONTO_LIVE',
+      `${file} is the live database (or its write-ahead log), not a backup`,
+      'Choose a backup file: /backup list shows them.',
+      { path: file, op: 'restore' },
+    ),
+  restoreSafetyBackupFailed: (cause: unknown) =>
+    e(
+      'RESTORE_SAFETY_BACKUP_FAILED',
+      `the safety backup of the current database failed, so nothing was restored: ${messageOf(cause)}`,
+      'Fix what the safety backup needs (space, the backup directory) and run the restore again.',
+      { cause, op: 'restore' },
+    ),
+  restoreNoSpace: (dir: string, need: string, have: string) =>
+    e(
+      'RESTORE_NO_SPACE',
+      `not enough space beside the database in ${dir} for the restored copy (need ${need}, have ${have})`,
+      'Free some space there; nothing was changed.',
+      { path: dir, op: 'restore' },
+    ),
+  restoreMismatch: (file: string, details: string) =>
+    e(
+      'RESTORE_MISMATCH',
+      `the restored database does not hold what ${file}'s manifest says (${details})`,
+      `Run \`/backup verify ${file}\`; choose another backup if it fails.`,
+      { path: file, op: 'restore check' },
+    ),
+  restoreRolledBack: (file: string, cause: unknown) =>
+    e(
+      'RESTORE_ROLLED_BACK',
+      `restoring ${file} failed (${messageOf(cause)}); the previous database was put back`,
+      'Your memory is as it was before the restore. Run /backup verify on the backup, or choose another one.',
+      { path: file, cause, op: 'restore' },
+    ),
+  restoreRollbackFailed: (database: string, previous: string, safety: string | undefined, cause: unknown) =>
+    e(
+      'RESTORE_ROLLBACK_FAILED',
+      `the restore failed and the previous database could not be reopened: ${messageOf(cause)}`,
+      `Quit nu-agent (/exit). The previous database is at ${previous}` +
+        (safety ? ` and its safety backup at ${safety}` : '') +
+        `; copy it to ${database} and start nu-agent again.`,
+      { path: database, cause, op: 'restore' },
+    ),
   // The application shell and the chat model (issue 2).
   cancelled: (what: string) => e('CANCELLED', `${what} was cancelled`),
   llmModelMissing: () =>
