@@ -98,7 +98,7 @@ export class MemoryPort {
   async saveResult(result: WorkResult): Promise<WriteReply> {
     const expected = this.deps.worker === 'embeddings' ? 'embedding' : 'summary';
     if (result.type !== expected) {
-      return this.writeFailed(result.ref, { message: `${this.deps.worker} cannot write a ${result.type}` });
+      return { status: 'failed', error: { message: `${this.deps.worker} cannot write a ${result.type}` } };
     }
     return this.write(result.ref, async () => {
       const written =
@@ -155,9 +155,5 @@ export class MemoryPort {
     } finally {
       gate.writeEnded();
     }
-  }
-
-  private writeFailed(_ref: ItemRef, error: WireError): WriteReply {
-    return { status: 'failed', error };
   }
 }

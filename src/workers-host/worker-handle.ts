@@ -51,6 +51,8 @@ export interface HandleOptions {
   hooks?: HooksSpec | undefined;
   /** Every write, refusal and failure of this worker (tests, the benchmark, debug output). */
   onEvent?: ((event: PortEvent) => void) | undefined;
+  /** The thread died unexpectedly; a restart is scheduled (status() already shows it). */
+  onCrash?: ((name: WorkerName, error: string) => void) | undefined;
 }
 
 interface Thread {
@@ -297,6 +299,7 @@ export class WorkerHandle {
       this.restartDue = true;
       this.apply();
     }, delay);
+    this.options.onCrash?.(this.name, this.lastError);
   }
 
   private cancelRestart(): void {

@@ -47,6 +47,7 @@ export interface WorkerManagerOptions {
   /** Test and benchmark seam: a hooks module per worker (see HooksSpec). */
   hooks?: Partial<Record<WorkerName, HooksSpec>>;
   onEvent?: (event: PortEvent) => void;
+  onCrash?: (name: WorkerName, error: string) => void;
 }
 
 export const DEFAULT_SETTINGS = { batchSize: 16, idlePollMs: 5_000 } as const;
@@ -88,6 +89,7 @@ export class WorkerManager implements WorkerControl {
             if (event.type === 'written' && name !== 'embeddings') this.handles.get('embeddings')?.nudge();
             options.onEvent?.(event);
           },
+          onCrash: options.onCrash,
         }),
       ]),
     );
