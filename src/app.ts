@@ -1,6 +1,7 @@
 import type { DataPaths } from './paths.js';
 import type { MemoryStore } from './store/memory-store.js';
 import type { BackupOutcome, BackupRequest } from './backup/types.js';
+import type { AutoBackupRuntime } from './auto-backup/runtime.js';
 
 // The context every REPL command, the CLI subcommands, the scheduler and the control socket receive.
 // Built once by src/app/create-app.ts (issue: the application), torn down by shutdown().
@@ -68,6 +69,8 @@ export interface App {
   readonly provider: ChatProvider;
   readonly workers: WorkerControl;
   readonly backups: BackupService;
+  /** Scheduled backups (issue 6): settings, runs, status; the REPL starts its scheduler and control socket. */
+  readonly autoBackup: AutoBackupRuntime;
   readonly out: Output;
   readonly session: Session;
   /** Debug output on or off for this run; /debug also persists it (appconfig `debug`). */

@@ -9,7 +9,7 @@ import { askRunningAgent } from '../src/auto-backup/control-client.js';
 import { MAX_SOCKET_PATH_BYTES, controlSocketPath } from '../src/auto-backup/control-protocol.js';
 import { ControlServer } from '../src/auto-backup/control-server.js';
 import type { Handler } from '../src/auto-backup/control-server.js';
-import { startAutoBackup } from '../src/auto-backup/runtime.js';
+import { createAutoBackupPart } from '../src/auto-backup/runtime.js';
 import { resolveDataPaths } from '../src/paths.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { FakeBackupService } from './helpers/fake-backup-service.js';
@@ -160,8 +160,9 @@ describe('the auto-backup behind the socket', () => {
     const backups = new FakeBackupService();
     const lines: string[] = [];
     const out: Output = { line: (t) => lines.push(t), error: () => {}, debug: () => {}, isTTY: false };
-    const part = await startAutoBackup({ paths, store, backups, out, version: 'test', background: true });
+    const part = await createAutoBackupPart({ paths, store, backups, out, version: 'test' });
     cleanups.push(() => part.stop());
+    await part.api.startBackground();
     const socketPath = controlSocketPath(paths);
     expect(part.api.control?.path).toBe(socketPath);
 

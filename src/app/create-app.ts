@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { App, BackupService, ChatProvider, Output, RunningApp, WorkerControl } from '../app.js';
+import { createAutoBackupPart } from '../auto-backup/runtime.js';
 import { NuError } from '../errors.js';
 import { chooseProvider } from '../llm/select.js';
 import { resolveDataPaths } from '../paths.js';
@@ -68,6 +69,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
 
     app.workers = adopt(await createWorkers(app));
     app.backups = adopt(await createBackups(app));
+    app.autoBackup = adopt(await createAutoBackupPart(app));
 
     return Object.assign(app, { shutdown });
   } catch (err) {

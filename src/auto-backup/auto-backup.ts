@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { BackupService } from '../app.js';
 import type { BackupEvent } from '../backup/types.js';
-import { messageOf } from '../errors.js';
+import { isNuError, messageOf } from '../errors.js';
 import type { DataPaths } from '../paths.js';
 import type { AutoBackupConfigStore } from './config-store.js';
 import type { PruneCandidate, RetentionPort } from './retention-port.js';
@@ -160,7 +160,14 @@ export class AutoBackup {
       pauseTimeoutMs: settings.pauseTimeoutMs,
       resumeTimeoutMs: settings.resumeTimeoutMs,
     });
-    if (!outcome.ok) return this.fail(outcome.error, startedAt, options);
+    if (!outcome.ok) {
+      // The service's own guard (another backup started between our check and the call, or in another
+      // process holding the backup lock) means the same as the check above: skipped, not failed.
+      if (isNuError(outcome.error) && outcome.error.code === 'BACKUP_RUNNING') {
+        return this.skip(outcome.error.message, options);
+      }
+      return this.fail(outcome.error, startedAt, options);
+    }
 
     const recordError = await this.record({ status: 'success', at: startedAt, path: outcome.path }, settings);
     let pruned: PruneCandidate[] = [];
@@ -194,7 +201,9 @@ export class AutoBackup {
   private async fail(error: Error, at: Date, options: RunOptions): Promise<AutoRunResult> {
     const recordError = await this.record({ status: 'failed', at, error: messageOf(error) });
     if (options.unattended) {
-      this.addNotice(`The automatic backup at ${at.toLocaleString()} failed: ${messageOf(error)}`);
+      this.addNotice(
+        `The automatic backup at ${at.toLocaleString()} failed: ${messageOf(error)}. See /backup auto status.`,
+      );
     }
     return { status: 'failed', error, recordError };
   }

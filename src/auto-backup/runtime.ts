@@ -16,9 +16,11 @@ import { AutoBackupScheduler } from './scheduler.js';
 import type { SchedulerPlace } from './status.js';
 import { formatSpan, overdue } from './status.js';
 
-// The auto-backup as a part of the running application: the AutoBackup itself, and, in the process that holds
-// the database for a while (the REPL), the scheduler and the control socket. create-app adopts it like any
-// other part, so shutdown stops the schedule, cancels a run in progress and removes the socket.
+// The auto-backup as a part of the running application. Every process that opens the database gets the
+// AutoBackup (so `nu-agent auto-backup run` without a REPL records and prunes exactly as the scheduler does);
+// the REPL alone, while it runs, also starts the background: the scheduler and the control socket. create-app
+// adopts the part like any other, so shutdown stops the schedule, cancels a run in progress and removes the
+// socket.
 
 export interface AutoBackupRuntime {
   readonly auto: AutoBackup;
@@ -33,37 +35,53 @@ export interface AutoBackupRuntime {
   ): Promise<AutoCommandResult>;
   /** Lines to show before the next prompt (a failed automatic backup, a long time without one); once each. */
   takeNotices(): string[];
+  /** The REPL starts: schedule (with one catch-up of a missed run) and listen on the control socket. */
+  startBackground(): Promise<void>;
+  /** The REPL ends: stop both; a run in progress is cancelled and awaited. */
+  stopBackground(): Promise<void>;
 }
 
-export interface AutoBackupRuntimeDeps {
+export interface AutoBackupAppParts {
   paths: DataPaths;
   store: Pick<MemoryStore, 'all' | 'transaction'>;
   backups: BackupService;
   out: Output;
   version: string;
-  /** The REPL: schedule and listen on the control socket. One-shot CLI commands do neither. */
-  background: boolean;
+}
+
+export interface AutoBackupPartOptions {
+  /** The clock seam. */
   now?: () => Date;
+  /** Backup management's prune by default. */
   retention?: RetentionPort;
 }
 
-export async function startAutoBackup(deps: AutoBackupRuntimeDeps): Promise<{
-  api: AutoBackupRuntime;
-  stop(): Promise<void>;
-}> {
+export async function createAutoBackupPart(
+  app: AutoBackupAppParts,
+  options: AutoBackupPartOptions = {},
+): Promise<{ api: AutoBackupRuntime; stop(): Promise<void> }> {
   const auto = new AutoBackup({
-    config: appConfigStore(deps.store),
-    backups: deps.backups,
-    paths: deps.paths,
-    retention: deps.retention ?? retentionFor(deps.paths),
-    now: deps.now,
+    config: appConfigStore(app.store),
+    backups: app.backups,
+    paths: app.paths,
+    retention: options.retention ?? retentionFor(app.paths),
+    now: options.now,
   });
-  const log = (text: string) => deps.out.debug(text);
+  const log = (text: string) => app.out.debug(text);
   let scheduler: AutoBackupScheduler | undefined;
   let control: ControlServer | undefined;
 
   const place = (): SchedulerPlace =>
-    deps.background ? { kind: 'here', pid: process.pid, active: scheduler?.active ?? false } : { kind: 'none' };
+    scheduler ? { kind: 'here', pid: process.pid, active: scheduler.active } : { kind: 'none' };
+
+  const stopBackground = async () => {
+    const [c, s] = [control, scheduler];
+    control = undefined;
+    scheduler = undefined;
+    await c?.close();
+    await s?.stop();
+  };
+
   const api: AutoBackupRuntime = {
     auto,
     get scheduler() {
@@ -75,41 +93,48 @@ export async function startAutoBackup(deps: AutoBackupRuntimeDeps): Promise<{
     place,
     command: (args, context) => runAutoCommand(args, { auto, scheduler: place(), ...context }),
     takeNotices: () => auto.takeNotices(),
+    async startBackground() {
+      if (scheduler) return;
+      await noticeFromLastTime(auto);
+      scheduler = new AutoBackupScheduler(auto, { log });
+      await scheduler.start();
+      control = await listen(app, api, log);
+    },
+    stopBackground,
   };
-
-  if (deps.background) {
-    await noticeFromLastTime(auto);
-    scheduler = new AutoBackupScheduler(auto, { log });
-    await scheduler.start();
-    try {
-      control = new ControlServer({
-        socketPath: controlSocketPath(deps.paths),
-        hello: { pid: process.pid, version: deps.version, database: deps.paths.database },
-        handle: (args, context) => api.command(args, { ...context, trigger: 'external' }),
-        log,
-      });
-      const listening = await control.listen();
-      if (!listening.listening) {
-        log(`control socket: not listening: ${listening.reason}`);
-        control = undefined;
-      }
-    } catch (err) {
-      // Without the socket, `nu-agent auto-backup` from outside cannot reach us; everything else still works.
-      deps.out.line(
-        `Note: the control socket could not be opened (${messageOf(err)}); auto-backup from outside will not reach this nu-agent.`,
-      );
-      control = undefined;
-    }
-  }
 
   return {
     api,
     async stop() {
-      await control?.close();
-      await scheduler?.stop();
+      await stopBackground();
       await auto.idle();
     },
   };
+}
+
+async function listen(
+  app: AutoBackupAppParts,
+  api: AutoBackupRuntime,
+  log: (text: string) => void,
+): Promise<ControlServer | undefined> {
+  try {
+    const control = new ControlServer({
+      socketPath: controlSocketPath(app.paths),
+      hello: { pid: process.pid, version: app.version, database: app.paths.database },
+      handle: (args, context) => api.command(args, { ...context, trigger: 'external' }),
+      log,
+    });
+    const listening = await control.listen();
+    if (listening.listening) return control;
+    log(`control socket: not listening: ${listening.reason}`);
+  } catch (err) {
+    // Without the socket, `nu-agent auto-backup` from outside cannot reach us; everything else still works.
+    app.out.line(
+      `Note: the control socket could not be opened (${messageOf(err)}); ` +
+        '`nu-agent auto-backup` from another terminal will not reach this nu-agent.',
+    );
+  }
+  return undefined;
 }
 
 /** At start-up: the last automatic backup failed, or none succeeded for a long time. */

@@ -1,3 +1,4 @@
+import { autoBackupSubcommand } from './auto-backup.js';
 import { backupManageSubcommand } from './backup-manage.js';
 import type { CliSubcommand } from './context.js';
 
@@ -6,4 +7,5 @@ import type { CliSubcommand } from './context.js';
 export const subcommands: CliSubcommand[] = [
   // After `backup` (src/cli/backup.ts) when that is listed: it adds list/verify/prune/restore under it.
   backupManageSubcommand,
+  autoBackupSubcommand,
 ];

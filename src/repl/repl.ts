@@ -83,7 +83,10 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
   let failed = false;
   try {
     for (const line of bannerLines(app)) app.out.line(line);
+    // Scheduled backups and the control socket live exactly as long as the REPL (issue 6).
+    await app.autoBackup.startBackground();
     for (;;) {
+      for (const notice of app.autoBackup.takeNotices()) app.out.line(`Notice: ${notice}`);
       if (interactive) {
         rl.prompt();
         terminal?.setPromptGuard(guard);
@@ -128,6 +131,7 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     process.off('SIGTERM', onTerminate);
     process.off('SIGHUP', onTerminate);
     rl.close();
+    await app.autoBackup.stopBackground().catch((err) => app.out.error(err));
   }
   // Only a script cares; at a terminal the person saw each error as it happened.
   return failed && !interactive ? 1 : 0;

@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import { askRunningAgent } from '../auto-backup/control-client.js';
+import { controlSocketPath, fromWireError } from '../auto-backup/control-protocol.js';
+import { AUTO_USAGE } from '../auto-backup/commands.js';
+import { eventPrinter } from '../auto-backup/event-lines.js';
+import { resolveDataPaths } from '../paths.js';
+import { formatError } from '../report.js';
+import type { CliContext, CliSubcommand } from './context.js';
+
+// `nu-agent auto-backup status|enable|disable|run|cron|retention|dir|…`: what a user runs from a shell, and what
+// cron or a systemd timer runs (`nu-agent auto-backup run`). DuckDB allows one writer, so when a nu-agent is
+// already running on this database the command must not open it: it asks that nu-agent over the control
+// socket and prints its progress and result. Only when no nu-agent answers for this database does it open the
+// database itself, and then it runs through the same BackupService, records the same state and prunes the same
+// way as the scheduler.
+
+const HELP = `
+Commands:
+  status                 settings, next run, last run and result, backups and what prune would remove
+  enable | disable       turn scheduled backups on or off (they run while nu-agent is open)
+  run                    back up now into the backup directory, then apply retention
+  cron "<expr>"          when to back up, e.g. "0 2 * * *" (quote it: the shell expands *)
+  retention <days>       remove automatic backups older than this after each success
+  keep <n>               but always keep the newest n
+  dir <path>             where automatic backups go
+  timezone <zone>        "local" or e.g. Europe/Berlin
+  pause-timeout <s>      seconds to wait for the background workers to pause
+  resume-timeout <s>     seconds to wait for them to resume
+
+With nu-agent open, the command goes to it (a control socket in the data directory); otherwise it opens the
+database itself. For backups without nu-agent open, add to your crontab:
+  0 2 * * * nu-agent auto-backup run
+
+Exit codes: 0 success, 1 failure (see Error:/Try: on stderr), 75 skipped because another backup was running.`;
+
+export const autoBackupSubcommand: CliSubcommand = {
+  name: 'auto-backup',
+  register(program: Command, cli: CliContext) {
+    program
+      .command('auto-backup')
+      .description('scheduled backups: status, enable, disable, run, and their settings')
+      .argument('[words...]', AUTO_USAGE.replace(/^auto /, ''))
+      .option('--json', 'print the result as JSON')
+      .addHelpText('after', HELP)
+      .action(async (words: string[], options: { json?: boolean }, command: Command) => {
+        await runAutoBackupCli(words.length > 0 ? words : ['status'], Boolean(options.json), command, cli);
+      });
+  },
+};
+
+async function runAutoBackupCli(args: string[], json: boolean, command: Command, cli: CliContext): Promise<void> {
+  const global = cli.globalOptions(command);
+  const debug = Boolean(global.debug);
+  const stdout = (text: string) => process.stdout.write(text + '\n');
+  const onEvent = json ? undefined : eventPrinter(stdout, (t) => (debug ? stdout(t) : undefined));
+  const paths = resolveDataPaths(process.env, global.database);
+
+  let asked;
+  try {
+    asked = await askRunningAgent({
+      socketPath: controlSocketPath(paths),
+      database: paths.database,
+      args,
+      cwd: process.cwd(),
+      onEvent,
+    });
+  } catch (err) {
+    cli.fail(err, debug);
+    return;
+  }
+
+  if (asked.kind === 'answered') {
+    const { result, hello } = asked;
+    if (debug) stdout(`(answered by nu-agent pid ${hello.pid} over ${controlSocketPath(paths)})`);
+    if (json) stdout(JSON.stringify(result.data ?? null, null, 2));
+    else for (const line of result.lines) stdout(line);
+    if (result.error) process.stderr.write(formatError(fromWireError(result.error), debug).join('\n') + '\n');
+    process.exitCode = result.exitCode;
+    return;
+  }
+
+  if (debug) stdout(`(no nu-agent answers for this database: ${asked.why}; opening it here)`);
+  await cli.withApp(command, async (app, signal) => {
+    const result = await app.autoBackup.command(args, { cwd: process.cwd(), trigger: 'external', onEvent, signal });
+    if (json) app.out.line(JSON.stringify(result.data ?? null, null, 2));
+    else for (const line of result.lines) app.out.line(line);
+    if (result.error) app.out.error(result.error);
+    return result.exitCode;
+  });
+}

@@ -1,0 +1,32 @@
+import type { App } from '../../app.js';
+import { eventPrinter } from '../../auto-backup/event-lines.js';
+
+// `/backup auto status|enable|disable|run|cron <expr>|retention <days>|keep <n>|dir <path>|timezone <zone>|
+// pause-timeout <s>|resume-timeout <s>` (with `--json` for status): the /backup command hands over everything
+// after the word `auto`. The words are interpreted in src/auto-backup/commands.ts, the same code that answers
+// `nu-agent auto-backup` from another terminal over the control socket.
+
+export const BACKUP_AUTO_HELP = [
+  '/backup auto [status|enable|disable|run]',
+  '/backup auto cron <expr>|retention <days>|keep <n>|dir <path>|timezone <zone>|pause-timeout <s>|resume-timeout <s>',
+  '  scheduled backups while nu-agent runs: status shows the schedule, the last result and what prune would remove',
+];
+
+export async function runBackupAuto(args: string[], app: App, signal: AbortSignal): Promise<void> {
+  const json = args.includes('--json');
+  const words = args.filter((a) => a !== '--json');
+  const result = await app.autoBackup.command(words, {
+    cwd: process.cwd(),
+    trigger: 'auto',
+    onEvent: json
+      ? undefined
+      : eventPrinter(
+          (t) => app.out.line(t),
+          (t) => app.out.debug(t),
+        ),
+    signal,
+  });
+  if (json) app.out.line(JSON.stringify(result.data ?? null, null, 2));
+  else for (const line of result.lines) app.out.line(line);
+  if (result.error) throw result.error;
+}
