@@ -6,6 +6,4 @@ const tsx = await import('tsx/esm/api');
 tsx.register();
 const engine = await import('./engine.ts');
 
-export const copy = engine.copy;
-export const hash = engine.hash;
-export const verify = engine.verify;
+export default engine.default;

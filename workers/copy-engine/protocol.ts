@@ -24,6 +24,7 @@ export interface CopyFault {
 }
 
 export interface CopyTask {
+  op: 'copy';
   source: string;
   /** Beside the destination (durable-file.ts tempPathFor); created here, removed here on failure or cancel. */
   temp: string;
@@ -35,16 +36,20 @@ export interface CopyTask {
 }
 
 export interface HashTask {
+  op: 'hash';
   file: string;
   algorithm: HashAlgorithm;
   cancel: SharedArrayBuffer;
 }
 
 export interface VerifyTask {
+  op: 'verify';
   file: string;
   expected: ExpectedContent;
   cancel: SharedArrayBuffer;
 }
+
+export type EngineTask = CopyTask | HashTask | VerifyTask;
 
 export interface TaskError {
   message: string;

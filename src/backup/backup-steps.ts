@@ -1,0 +1,340 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { App } from '../app.js';
+import { errnoOf, isNuError, messages } from '../errors.js';
+import type { HeldDatabase } from '../store/memory-store.js';
+import { commitTempFile, removeStaleTempFiles, tempPathFor } from '../../workers/copy-engine/durable-file.js';
+import type { TableFigures } from '../../workers/copy-engine/table-figures.js';
+import type { CopyFault } from '../../workers/copy-engine/protocol.js';
+import type { StepInput, StepName } from '../../state-machines/backup-machine.js';
+import { acquireBackupLock } from './backup-lock.js';
+import type { BackupLock } from './backup-lock.js';
+import { CopyEngine, CopyEngineError } from './copy-engine.js';
+import { resolveDestination } from './destination.js';
+import { clearInflight, noteInflight } from './inflight.js';
+import { writeManifest } from './manifest.js';
+import type { BackupEvent, BackupManifest, BackupRequest } from './types.js';
+import { validateBackup } from './validate.js';
+import type { StatFs, ValidatedBackup } from './validate.js';
+
+// The steps of one backup, each the body of an invoked actor of the supervisor (state-machines/backup-machine.ts)
+// and each doing exactly one thing against the App. The run object below is where a step leaves what a later
+// step needs (the held database, the temporary file, the figures); the machine itself only sequences.
+
+export const HASH_ALGORITHM = 'xxh3-128';
+
+export type BackupDeps = Pick<App, 'store' | 'workers' | 'paths' | 'version'>;
+
+/** Fault injection for tests, through the service's options (never module mocking). */
+export interface BackupFaults {
+  statfs?: StatFs;
+  /** Runs on the held, open database before FORCE CHECKPOINT; throw to fail the checkpoint. */
+  beforeCheckpoint?: () => Promise<void> | void;
+  /** The copy engine writes this many bytes, then fails like a full disk. */
+  copy?: CopyFault;
+  /** Runs on the finished temporary file before verification (e.g. flips a byte). */
+  afterCopy?: (tempFile: string) => void;
+  /** Runs before each reopen attempt (1, 2, …); throw to make that attempt fail. */
+  beforeReopen?: (attempt: number) => void;
+}
+
+export interface StepTimeouts {
+  pauseMs: number;
+  holdMs: number;
+  checkpointMs: number;
+  resumeMs: number;
+  /** Waits before each reopen attempt after the first. */
+  reopenDelaysMs: number[];
+}
+
+type StepArgs = { input: StepInput; signal: AbortSignal };
+export type StepFn = (args: StepArgs) => Promise<void>;
+
+export class BackupRun {
+  lock: BackupLock | undefined;
+  target: ValidatedBackup | undefined;
+  held: HeldDatabase | undefined;
+  pauseRequested = false;
+  figures: TableFigures | undefined;
+  schemaVersion = 0;
+  duckdbVersion = 'unknown';
+  snapshotAt: Date | undefined;
+  temp: string | undefined;
+  copied: { bytes: number; hash: string } | undefined;
+  committed: { path: string; manifestPath: string } | undefined;
+  readonly warnings: Error[] = [];
+  private engine: CopyEngine | undefined;
+  private manifestWritten: string | undefined;
+  private createdDirs: string[] = [];
+  /** Steps the supervisor left on a cancel; cleanup waits for them before removing what they wrote. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly deps: BackupDeps,
+    private readonly request: BackupRequest,
+    private readonly timeouts: StepTimeouts,
+    private readonly faults: BackupFaults = {},
+    private readonly emit: (event: BackupEvent) => void = () => {},
+  ) {}
+
+  steps(): Record<StepName, StepFn> {
+    return {
+      lock: () => this.takeLock(),
+      validate: () => this.validate(),
+      pause: () => this.pause(),
+      hold: () => this.hold(),
+      checkpoint: () => this.checkpoint(),
+      close: () => this.close(),
+      transfer: ({ signal }) => this.track(this.transfer(signal)),
+      verify: ({ signal }) => this.track(this.verify(signal)),
+      commit: () => this.commit(),
+      discard: () => this.discard(),
+      reopen: () => this.reopen(),
+      check: async () => {},
+      resume: () => this.resume(),
+      record: async () => {}, // the service records, knowing the outcome and the durations
+    };
+  }
+
+  private async takeLock(): Promise<void> {
+    this.lock = await acquireBackupLock(this.deps.paths.backupLock);
+  }
+
+  private async validate(): Promise<void> {
+    const { path: destination } = resolveDestination({
+      destination: this.request.destination,
+      directory: this.request.directory,
+    });
+    this.target = validateBackup({
+      source: this.deps.store.path,
+      destination,
+      force: this.request.force ?? false,
+      statfs: this.faults.statfs,
+    });
+    this.engine ??= CopyEngine.start(); // its threads load while the workers pause
+  }
+
+  private async pause(): Promise<void> {
+    this.pauseRequested = true;
+    try {
+      await this.deps.workers.pauseAll();
+      await this.deps.workers.waitUntilAllPaused(this.request.pauseTimeoutMs ?? this.timeouts.pauseMs);
+    } catch (err) {
+      throw messages.backupPauseFailed(err);
+    }
+  }
+
+  private async hold(): Promise<void> {
+    try {
+      this.held = await this.deps.store.hold(this.timeouts.holdMs);
+    } catch (err) {
+      throw isNuError(err) ? err : messages.backupHoldFailed(err);
+    }
+  }
+
+  private async checkpoint(): Promise<void> {
+    const held = this.requireHeld();
+    try {
+      await this.faults.beforeCheckpoint?.();
+      await held.checkpoint(this.timeouts.checkpointMs);
+      this.figures = await held.tableFigures();
+      const [version] = await held.all<{ v: number | null; d: string }>(
+        `SELECT (SELECT max(version) FROM schema_version) AS v, version() AS d`,
+      );
+      this.schemaVersion = Number(version?.v ?? 0);
+      this.duckdbVersion = String(version?.d ?? 'unknown');
+      this.snapshotAt = new Date();
+    } catch (err) {
+      throw messages.backupCheckpointFailed(held.path, err);
+    }
+  }
+
+  private async close(): Promise<void> {
+    await this.requireHeld().close(); // rejects with walRemains if a WAL is left beside the file
+  }
+
+  private async transfer(signal: AbortSignal): Promise<void> {
+    const target = this.requireTarget();
+    const destination = target.destination;
+    this.makeDirectory(path.dirname(destination));
+    removeStaleTempFiles(path.dirname(destination));
+    const temp = tempPathFor(destination);
+    this.temp = temp;
+    noteInflight(this.deps.paths.backupLock, { temp, destination });
+    this.engine ??= CopyEngine.start();
+    // The hash of the source runs beside the copy; if either fails, the other is stopped.
+    const local = new AbortController();
+    const stop = () => local.abort();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      const [copy, hash] = await Promise.all([
+        this.engine
+          .copy({
+            source: this.deps.store.path,
+            temp,
+            signal: local.signal,
+            fault: this.faults.copy,
+            onProgress: (copiedBytes, totalBytes) => this.emit({ type: 'progress', copiedBytes, totalBytes }),
+          })
+          .catch((err: unknown) => {
+            stop();
+            throw err;
+          }),
+        this.engine.hash(this.deps.store.path, HASH_ALGORITHM, local.signal).catch((err: unknown) => {
+          stop();
+          throw err;
+        }),
+      ]);
+      if (hash.bytes !== copy.bytes) throw new Error(`read ${hash.bytes} bytes to hash, copied ${copy.bytes}`);
+      this.copied = { bytes: copy.bytes, hash: hash.hash };
+    } catch (err) {
+      fs.rmSync(temp, { force: true });
+      if (err instanceof CopyEngineError && err.cancelled) throw err;
+      throw messages.backupCopyFailed(destination, err, errnoOf(err) === 'ENOSPC');
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+    this.faults.afterCopy?.(temp);
+  }
+
+  private async verify(signal: AbortSignal): Promise<void> {
+    const target = this.requireTarget();
+    const copied = this.copied;
+    if (!this.temp || !copied || !this.figures) throw new Error('verify ran before the copy finished');
+    this.engine ??= CopyEngine.start();
+    const verdict = await this.engine.verify(
+      this.temp,
+      { sizeBytes: copied.bytes, hash: { algorithm: HASH_ALGORITHM, value: copied.hash }, tables: this.figures },
+      signal,
+    );
+    if (!verdict.ok) {
+      const details = verdict.checks
+        .filter((c) => !c.ok)
+        .map((c) => `${c.name}: ${c.detail}`)
+        .join('; ');
+      throw messages.backupCopyUnverified(target.destination, details);
+    }
+  }
+
+  /** Manifest first, then the rename: a full disk stops us before an old backup at that name is replaced. */
+  private async commit(): Promise<void> {
+    const target = this.requireTarget();
+    const copied = this.copied;
+    if (!this.temp || !copied || !this.figures || !this.snapshotAt) throw new Error('commit ran before verify');
+    const destination = target.destination;
+    const manifest: BackupManifest = {
+      format: 'nu-agent-backup',
+      formatVersion: 1,
+      appVersion: this.deps.version,
+      duckdbVersion: this.duckdbVersion,
+      createdAt: new Date().toISOString(),
+      snapshotAt: this.snapshotAt.toISOString(),
+      sourcePath: this.deps.store.path,
+      fileName: path.basename(destination),
+      sizeBytes: copied.bytes,
+      hash: { algorithm: HASH_ALGORITHM, value: copied.hash },
+      schemaVersion: this.schemaVersion,
+      tables: this.figures,
+      trigger: this.request.trigger,
+    };
+    try {
+      this.manifestWritten = writeManifest(destination, manifest);
+      commitTempFile(this.temp, destination);
+    } catch (err) {
+      throw messages.backupCommitFailed(destination, err);
+    }
+    this.temp = undefined;
+    this.committed = { path: destination, manifestPath: this.manifestWritten };
+    clearInflight(this.deps.paths.backupLock);
+  }
+
+  /** After a failure or cancel: waits for the step that was left, then removes what this run wrote. */
+  private async discard(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+    if (this.temp) fs.rmSync(this.temp, { force: true });
+    this.temp = undefined;
+    if (this.manifestWritten && !this.committed) fs.rmSync(this.manifestWritten, { force: true });
+    for (const dir of this.createdDirs.reverse()) rmdirIfEmpty(dir);
+    this.createdDirs = [];
+    clearInflight(this.deps.paths.backupLock);
+  }
+
+  private async reopen(): Promise<void> {
+    const held = this.requireHeld();
+    const delays = [0, ...this.timeouts.reopenDelaysMs];
+    let last: unknown;
+    for (let attempt = 1; attempt <= delays.length; attempt++) {
+      if (delays[attempt - 1]) await sleep(delays[attempt - 1]!);
+      try {
+        this.faults.beforeReopen?.(attempt);
+        await held.reopen();
+        return;
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw messages.backupReopenFailed(held.path, this.committed?.path, delays.length, last);
+  }
+
+  /** Opens the gate and resumes the workers; a worker that does not come back is a warning, not a failed backup. */
+  private async resume(): Promise<void> {
+    this.held?.release();
+    this.held = undefined;
+    if (!this.pauseRequested) return;
+    try {
+      await this.deps.workers.resumeAll(this.request.resumeTimeoutMs ?? this.timeouts.resumeMs);
+    } catch (err) {
+      this.warnings.push(messages.backupResumeFailed(err));
+    }
+  }
+
+  /** Last resort if the supervisor itself broke: never leave the gate shut or the workers parked. */
+  async emergencyCleanup(): Promise<void> {
+    await this.discard().catch(() => undefined);
+    if (this.held && !this.held.isOpen) await this.reopen().catch((err: unknown) => this.warnings.push(err as Error));
+    await this.resume().catch(() => undefined);
+  }
+
+  /** Releases what the run holds besides the database: the lock and the copy threads. */
+  async finish(): Promise<void> {
+    await this.engine?.destroy().catch(() => undefined);
+    this.engine = undefined;
+    await this.lock?.release();
+    this.lock = undefined;
+  }
+
+  private track(promise: Promise<void>): Promise<void> {
+    this.inFlight.add(promise);
+    const forget = () => this.inFlight.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  private makeDirectory(dir: string): void {
+    if (!this.target?.createDirectory || fs.existsSync(dir)) return;
+    const missing: string[] = [];
+    for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) missing.unshift(d);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.createdDirs.push(...missing);
+  }
+
+  private requireHeld(): HeldDatabase {
+    if (!this.held) throw new Error('the database is not held');
+    return this.held;
+  }
+
+  private requireTarget(): ValidatedBackup {
+    if (!this.target) throw new Error('the destination was not validated');
+    return this.target;
+  }
+}
+
+function rmdirIfEmpty(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    // not empty (someone else's files) or already gone
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
