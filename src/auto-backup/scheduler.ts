@@ -17,6 +17,7 @@ export interface SchedulerOptions {
 export class AutoBackupScheduler {
   private job: Cron | undefined;
   private started = false;
+  private starting: Promise<{ catchingUp: boolean; missedAt?: Date | undefined }> | undefined;
   private catchUp: Promise<AutoRunResult> | undefined;
   private readonly abort = new AbortController();
   private rescheduling: Promise<void> = Promise.resolve();
@@ -41,7 +42,12 @@ export class AutoBackupScheduler {
    * Loads the settings, catches up a missed run (in the background: the prompt does not wait for a backup) and
    * schedules the next ones. Resolves once the decision is made; `whenCaughtUp()` waits for the catch-up run.
    */
-  async start(): Promise<{ catchingUp: boolean; missedAt?: Date | undefined }> {
+  start(): Promise<{ catchingUp: boolean; missedAt?: Date | undefined }> {
+    this.starting ??= this.begin();
+    return this.starting;
+  }
+
+  private async begin(): Promise<{ catchingUp: boolean; missedAt?: Date | undefined }> {
     this.started = true;
     const { settings, state } = await this.auto.load();
     const now = this.auto.now();
@@ -59,6 +65,7 @@ export class AutoBackupScheduler {
 
   /** The catch-up run started by start(), if any. */
   async whenCaughtUp(): Promise<AutoRunResult | undefined> {
+    await this.starting;
     return this.catchUp;
   }
 
