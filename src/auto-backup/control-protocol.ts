@@ -63,7 +63,10 @@ export function toWireError(err: unknown): WireError {
 }
 
 export function fromWireError(wire: WireError): NuError {
-  return new NuError(wire.message, { code: wire.code ?? 'REMOTE_ERROR', hint: wire.hint });
+  const error = new NuError(wire.message, { code: wire.code ?? 'REMOTE_ERROR', hint: wire.hint });
+  // The stack would point here, not where it happened (in the other process); debug output shows none.
+  error.stack = '';
+  return error;
 }
 
 /** Revives the Date inside a transition event after JSON. */
