@@ -72,3 +72,12 @@ export async function fillRows(store: MemoryStore, conversations: number, from =
 export function serviceFor(fixture: BackupFixture, options: BackupServiceOptions = {}) {
   return createBackupService(fixture.deps, options);
 }
+
+/** About 290 bytes of file per row of random text that does not compress: 100k rows make a ~29 MB file. */
+export async function fillBulk(store: MemoryStore, rows: number): Promise<void> {
+  await store.run(
+    `INSERT INTO messages (conversation_id, role, content)
+     SELECT i, 'user', array_to_string(list_transform(range(16), k -> md5((random() + k)::VARCHAR)), '')
+       FROM range(${rows}) t(i)`,
+  );
+}

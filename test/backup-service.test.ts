@@ -1,0 +1,263 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { describe, expect, it } from 'vitest';
+import { readManifest } from '../src/backup/manifest.js';
+import type { BackupEvent, BackupFailure, BackupOutcome } from '../src/backup/types.js';
+import type { NuError } from '../src/errors.js';
+import { listBackupRuns } from '../src/store/backup-runs.js';
+import { backupFixture, fillBulk, recordingWorkers, serviceFor } from './helpers/backup-app.js';
+import type { BackupFixture } from './helpers/backup-app.js';
+
+// The whole supervisor against real DuckDB files and real copy-engine threads; faults come in only through the
+// service's seams (BackupFaults) or a WorkerControl whose functions fail.
+
+async function countIn(file: string, table: string): Promise<number> {
+  const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+  const connection = await instance.connect();
+  try {
+    const reader = await connection.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM ${table}`);
+    return Number(reader.getRowObjectsJS()[0]?.n);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+async function liveCount(fixture: BackupFixture, table = 'conversations'): Promise<number> {
+  const rows = await fixture.store.all<{ n: number }>(`SELECT count(*) AS n FROM ${table}`);
+  return Number(rows[0]?.n);
+}
+
+/** Everything in dir except the database itself and the lock beside it. */
+function leftovers(dir: string): string[] {
+  return fs.readdirSync(dir).filter((n) => !n.startsWith('memory.db') && n !== 'home');
+}
+
+function failed(outcome: BackupOutcome): BackupFailure & { error: NuError } {
+  expect(outcome.ok).toBe(false);
+  return outcome as BackupFailure & { error: NuError };
+}
+
+/** The database is open and takes writes again. */
+async function expectUsable(fixture: BackupFixture): Promise<void> {
+  expect(fixture.store.isOpen).toBe(true);
+  expect(fixture.store.held).toBe(false);
+  await fixture.store.run(`INSERT INTO appconfig (key, value) VALUES ('after-backup', 'yes')`);
+}
+
+describe('backup service', () => {
+  it('makes a verified copy with a manifest, pausing and resuming the workers around it', async () => {
+    const fixture = await backupFixture(120);
+    const events: BackupEvent[] = [];
+    const destination = path.join(fixture.dir, 'backups', 'nested', 'b.db');
+    let lateWrite: Promise<void> | undefined;
+    const service = serviceFor(fixture, {
+      // A write that arrives while the backup holds the database waits for it, and is not in the copy.
+      faults: {
+        beforeCheckpoint: () => {
+          lateWrite = fixture.store.run(`INSERT INTO conversations (id, title) VALUES (100000, 'late')`);
+        },
+      },
+    });
+    const outcome = await service.run({ trigger: 'manual', destination, onEvent: (e) => events.push(e) });
+
+    expect(outcome.ok, outcome.ok ? '' : String(outcome.error)).toBe(true);
+    if (!outcome.ok) return;
+    expect(outcome.path).toBe(destination);
+    expect(outcome.hashAlgorithm).toBe('xxh3-128');
+    expect(outcome.hash).toMatch(/^[0-9a-f]{32}$/);
+    expect(fs.statSync(destination).size).toBe(outcome.sizeBytes);
+    expect(fs.statSync(destination).mode & 0o777).toBe(0o600);
+    expect(await countIn(destination, 'conversations')).toBe(120);
+    await lateWrite;
+    expect(await liveCount(fixture)).toBe(121);
+
+    const manifest = readManifest(destination);
+    expect(manifest.ok && manifest.manifest.hash).toEqual({ algorithm: 'xxh3-128', value: outcome.hash });
+    expect(manifest.ok && manifest.manifest.tables.conversations?.rows).toBe(120);
+    expect(fs.readdirSync(path.dirname(destination)).sort()).toEqual(['b.db', 'b.db.manifest.json']);
+
+    expect(fixture.deps.workers.calls).toEqual(['pauseAll', 'waitUntilAllPaused', 'resumeAll']);
+    expect(events.filter((e) => e.type === 'step').map((e) => e.type === 'step' && e.text)).toEqual([
+      'Pausing background workers...',
+      'Checkpointing the database...',
+      'Closing database connections...',
+      expect.stringMatching(/^Backing up database\.\.\. \(.+\)$/),
+      'Verifying backup...',
+      'Reopening database...',
+      'Resuming background workers...',
+    ]);
+    const transitions = events.filter((e) => e.type === 'transition');
+    expect(transitions.map((t) => t.type === 'transition' && t.to).at(-1)).toBe('done');
+    expect(Object.keys(outcome.stateDurations)).toContain('transferring');
+
+    await expectUsable(fixture);
+    const [run] = await listBackupRuns(fixture.store);
+    expect(run).toMatchObject({ result: 'success', path: destination, hash: outcome.hash, trigger: 'manual' });
+    expect(run?.stateDurations.verifying).toBeGreaterThanOrEqual(0);
+    await fixture.close();
+  });
+
+  it('resumes workers and leaves no temporary file when the copy fails half-way', async () => {
+    const fixture = await backupFixture(200);
+    const destination = path.join(fixture.dir, 'b.db');
+    const half = Math.floor(fixture.store.fileSize() / 2);
+    const outcome = await serviceFor(fixture, { faults: { copy: { failAtByte: half } } }).run({
+      trigger: 'manual',
+      destination,
+    });
+    const { error } = failed(outcome);
+    expect(error.code).toBe('BACKUP_COPY_FAILED');
+    expect(error.message).toMatch(/no space left/);
+    expect(error.hint).toMatch(/Free some space/);
+    expect(leftovers(fixture.dir)).toEqual([]);
+    expect(fixture.deps.workers.calls).toEqual(['pauseAll', 'waitUntilAllPaused', 'resumeAll']);
+    await expectUsable(fixture);
+    expect((await listBackupRuns(fixture.store))[0]?.result).toBe('failed');
+    await fixture.close();
+  });
+
+  it('aborts, naming the worker, and resumes when a worker will not pause', async () => {
+    const workers = recordingWorkers({
+      waitUntilAllPaused: async (ms) => {
+        throw new Error(`conversation-summarizer did not pause within ${ms} ms`);
+      },
+    });
+    const fixture = await backupFixture(10, workers);
+    const outcome = await serviceFor(fixture, { timeouts: { pauseMs: 50 } }).run({
+      trigger: 'manual',
+      destination: path.join(fixture.dir, 'b.db'),
+    });
+    const { error } = failed(outcome);
+    expect(error.code).toBe('BACKUP_PAUSE_FAILED');
+    expect(error.message).toContain('conversation-summarizer did not pause within 50 ms');
+    expect(workers.calls).toEqual(['pauseAll', 'waitUntilAllPaused', 'resumeAll']);
+    expect(leftovers(fixture.dir)).toEqual([]);
+    await expectUsable(fixture);
+    await fixture.close();
+  });
+
+  it('resumes and keeps the database open when the checkpoint fails', async () => {
+    const fixture = await backupFixture(10);
+    const outcome = await serviceFor(fixture, {
+      faults: {
+        beforeCheckpoint: () => {
+          throw new Error('Could not checkpoint: injected');
+        },
+      },
+    }).run({ trigger: 'manual', destination: path.join(fixture.dir, 'b.db') });
+    const { error } = failed(outcome);
+    expect(error.code).toBe('BACKUP_CHECKPOINT_FAILED');
+    expect(Object.keys(outcome.stateDurations)).not.toContain('closing');
+    expect(fixture.deps.workers.calls.at(-1)).toBe('resumeAll');
+    expect(leftovers(fixture.dir)).toEqual([]);
+    await expectUsable(fixture);
+    await fixture.close();
+  });
+
+  it('catches a corrupt copy in verification, deletes it and reports failure', async () => {
+    const fixture = await backupFixture(300);
+    const destination = path.join(fixture.dir, 'b.db');
+    const flipByte = (file: string) => {
+      const fd = fs.openSync(file, 'r+');
+      const at = Math.floor(fs.fstatSync(fd).size / 2);
+      const byte = Buffer.alloc(1);
+      fs.readSync(fd, byte, 0, 1, at);
+      byte[0] = byte[0]! ^ 0xff;
+      fs.writeSync(fd, byte, 0, 1, at);
+      fs.closeSync(fd);
+    };
+    const outcome = await serviceFor(fixture, { faults: { afterCopy: flipByte } }).run({
+      trigger: 'manual',
+      destination,
+    });
+    const { error } = failed(outcome);
+    expect(error.code).toBe('BACKUP_COPY_UNVERIFIED');
+    expect(error.message).toMatch(/hash: xxh3-128 [0-9a-f]{32}, expected/);
+    expect(fs.existsSync(destination)).toBe(false);
+    expect(leftovers(fixture.dir)).toEqual([]);
+    await expectUsable(fixture);
+    await fixture.close();
+  });
+
+  it('retries a failed reopen with backoff and succeeds', async () => {
+    const fixture = await backupFixture(20);
+    const attempts: number[] = [];
+    const outcome = await serviceFor(fixture, {
+      timeouts: { reopenDelaysMs: [10, 20, 40] },
+      faults: {
+        beforeReopen: (attempt) => {
+          attempts.push(attempt);
+          if (attempt < 3) throw new Error(`IO Error: could not open (attempt ${attempt})`);
+        },
+      },
+    }).run({ trigger: 'manual', destination: path.join(fixture.dir, 'b.db') });
+    expect(outcome.ok).toBe(true);
+    expect(attempts).toEqual([1, 2, 3]);
+    await expectUsable(fixture);
+    expect(await liveCount(fixture)).toBe(20);
+    await fixture.close();
+  });
+
+  it('says where the intact database and the new backup are when the database cannot be reopened', async () => {
+    const fixture = await backupFixture(20);
+    const destination = path.join(fixture.dir, 'b.db');
+    const outcome = await serviceFor(fixture, {
+      timeouts: { reopenDelaysMs: [5, 5] },
+      faults: {
+        beforeReopen: () => {
+          throw new Error('IO Error: Could not set lock on file');
+        },
+      },
+    }).run({ trigger: 'manual', destination });
+    const { error } = failed(outcome);
+    expect(error.code).toBe('BACKUP_REOPEN_FAILED');
+    expect(error.message).toContain('after 3 attempts');
+    expect(error.hint).toContain(`The database is intact at ${fixture.store.path}`);
+    expect(error.hint).toContain(`the new backup is at ${destination}`);
+    expect(fixture.deps.workers.calls.at(-1)).toBe('resumeAll');
+    expect(await countIn(destination, 'conversations')).toBe(20);
+    expect(await countIn(fixture.store.path, 'conversations')).toBe(20);
+    await fixture.close();
+  });
+
+  it('cancels during the copy: the copy stops, nothing is kept, the workers resume', async () => {
+    const fixture = await backupFixture(10);
+    await fillBulk(fixture.store, 100_000);
+    const destination = path.join(fixture.dir, 'b.db');
+    const controller = new AbortController();
+    const transitions: string[] = [];
+    const outcome = await serviceFor(fixture).run({
+      trigger: 'manual',
+      destination,
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'progress') controller.abort();
+        if (e.type === 'transition') transitions.push(`${e.from}>${e.to}`);
+      },
+    });
+    const { error } = failed(outcome);
+    expect(error.code).toBe('BACKUP_CANCELLED');
+    expect(transitions).toContain('transferring>discarding');
+    expect(fs.existsSync(destination)).toBe(false);
+    expect(leftovers(fixture.dir)).toEqual([]);
+    expect(fixture.deps.workers.calls.at(-1)).toBe('resumeAll');
+    await expectUsable(fixture);
+    expect((await listBackupRuns(fixture.store))[0]?.result).toBe('cancelled');
+    await fixture.close();
+  });
+
+  it('refuses a second backup while one runs in this process', async () => {
+    const fixture = await backupFixture(50);
+    const service = serviceFor(fixture);
+    const first = service.run({ trigger: 'manual', destination: path.join(fixture.dir, 'a.db') });
+    expect(service.busy).toBe(true);
+    const second = await service.run({ trigger: 'manual', destination: path.join(fixture.dir, 'b.db') });
+    expect(failed(second).error.code).toBe('BACKUP_RUNNING');
+    expect((await first).ok).toBe(true);
+    expect(service.busy).toBe(false);
+    expect(fs.existsSync(path.join(fixture.dir, 'b.db'))).toBe(false);
+    await fixture.close();
+  });
+});
