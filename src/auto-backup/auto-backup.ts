@@ -85,8 +85,12 @@ export class AutoBackup {
   }
 
   /** Called after any setting changes (the scheduler reschedules). */
-  onChange(listener: () => void): void {
+  onChange(listener: () => void): () => void {
     this.changeListeners.push(listener);
+    return () => {
+      const at = this.changeListeners.indexOf(listener);
+      if (at >= 0) this.changeListeners.splice(at, 1);
+    };
   }
 
   /**

@@ -11,7 +11,8 @@ import type { CommandRequest, Hello, ServerMessage } from './control-protocol.js
 // `nu-agent auto-backup …` in another process never has to open the database (DuckDB allows one writer).
 // The socket is owner-only: created under umask 0177 and chmod 0600, inside the 0700 data directory. A socket
 // file left by a crashed process refuses connections (ECONNREFUSED): it is removed and replaced. A socket that
-// answers belongs to a live nu-agent and is left alone.
+// answers belongs to a live nu-agent and is left alone. A backup asked for over the socket runs to its end even
+// if the asker goes away (its result is recorded in the auto-backup state); only shutting down cancels it.
 
 export type Handler = (
   args: string[],

@@ -21,12 +21,13 @@ export class AutoBackupScheduler {
   private catchUp: Promise<AutoRunResult> | undefined;
   private readonly abort = new AbortController();
   private rescheduling: Promise<void> = Promise.resolve();
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly auto: AutoBackup,
     private readonly options: SchedulerOptions = {},
   ) {
-    auto.onChange(() => void this.reschedule());
+    this.unsubscribe = auto.onChange(() => void this.reschedule());
   }
 
   /** When the next scheduled run is (undefined when disabled or not started). */
@@ -92,6 +93,7 @@ export class AutoBackupScheduler {
   /** Stops the schedule; a run in progress is cancelled (the supervisor resumes everything) and awaited. */
   async stop(): Promise<void> {
     this.started = false;
+    this.unsubscribe();
     this.job?.stop();
     this.job = undefined;
     await this.rescheduling;
