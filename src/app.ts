@@ -1,4 +1,6 @@
 import type { DataPaths } from './paths.js';
+import type { WorkerName, WorkerStatus } from '../workers/protocol.js';
+import type { Embedder } from './workers-host/embedder.js';
 import type { MemoryStore } from './store/memory-store.js';
 import type { BackupOutcome, BackupRequest } from './backup/types.js';
 import type { AutoBackupRuntime } from './auto-backup/runtime.js';
@@ -49,6 +51,22 @@ export interface WorkerControl {
   resumeAll(healthTimeoutMs: number): Promise<void>;
 }
 
+/** The workers as the REPL sees them (issue 3): the pause protocol, plus what /worker and /search need. */
+export interface WorkerAdmin extends WorkerControl {
+  readonly names: readonly WorkerName[];
+  status(): WorkerStatus[];
+  /** Starts every worker (the REPL does, for as long as it runs); a one-shot CLI command starts none. */
+  startAll(): void;
+  start(name: string): void;
+  stop(name: string): Promise<void>;
+  pause(name: string): void;
+  resume(name: string): void;
+  /** Wakes idle workers: there are new chat rows to process. */
+  nudge(): void;
+  /** Where /search gets the vector of its query (the same model as the stored vectors). */
+  readonly embedder: Embedder;
+}
+
 /** Runs backups through the supervisor machine (issue 4); the only way anything takes a backup. */
 export interface BackupService {
   run(request: BackupRequest): Promise<BackupOutcome>;
@@ -68,6 +86,8 @@ export interface App {
   readonly store: MemoryStore;
   readonly provider: ChatProvider;
   readonly workers: WorkerControl;
+  /** The same workers, as /worker and /search use them. */
+  readonly workerAdmin: WorkerAdmin;
   readonly backups: BackupService;
   /** Scheduled backups (issue 6): settings, runs, status; the REPL starts its scheduler and control socket. */
   readonly autoBackup: AutoBackupRuntime;

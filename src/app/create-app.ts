@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { App, BackupService, ChatProvider, Output, RunningApp, WorkerControl } from '../app.js';
+import type { App, BackupService, ChatProvider, Output, RunningApp, WorkerAdmin } from '../app.js';
 import { createAutoBackupPart } from '../auto-backup/runtime.js';
 import { NuError } from '../errors.js';
 import { chooseProvider } from '../llm/select.js';
@@ -7,6 +7,10 @@ import { resolveDataPaths } from '../paths.js';
 import { TerminalOutput } from '../repl/terminal-output.js';
 import { getSetting, settings } from '../store/app-config.js';
 import { MemoryStore } from '../store/memory-store.js';
+import { EMBEDDING_DIMENSIONS } from '../store/schema.js';
+import { embedderFromEnv } from '../workers-host/embedder.js';
+import type { Embedder } from '../workers-host/embedder.js';
+import { WorkerManager } from '../workers-host/worker-manager.js';
 import { appVersion } from './version.js';
 
 // Builds the App every command receives, and tears it down in the right order. Each background part (workers,
@@ -40,6 +44,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   const paths = resolveDataPaths(env, options.database);
   // Configuration errors come before the database is touched: a failed start creates and changes nothing.
   const provider = options.provider ?? chooseProvider(env);
+  const embedder = embedderFromEnv(env, EMBEDDING_DIMENSIONS);
   const store = await MemoryStore.open(paths.database, {
     // Only the default data directory is ours to create (mode 0700); a --database elsewhere needs its directory.
     createParentDir: paths.database === path.join(paths.home, 'memory.db'),
@@ -67,7 +72,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
       return part.api;
     };
 
-    app.workers = adopt(await createWorkers(app));
+    app.workerAdmin = adopt(await createWorkers(app, embedder));
+    app.workers = app.workerAdmin;
     app.backups = adopt(await createBackups(app));
     app.autoBackup = adopt(await createAutoBackupPart(app));
 
@@ -95,14 +101,16 @@ async function stopAll(stops: (() => Promise<void>)[], store: MemoryStore): Prom
   if (first !== undefined) throw first;
 }
 
-// replaced by issue 3: the background workers. Until then there are none, so pausing has nothing to wait for.
-async function createWorkers(_app: App): Promise<Part<WorkerControl>> {
-  const none: WorkerControl = {
-    pauseAll: async () => {},
-    waitUntilAllPaused: async () => {},
-    resumeAll: async () => {},
-  };
-  return { api: none, stop: async () => {} };
+// The background workers (issue 3): created here with their embedder, started by the REPL for as long as it
+// runs. Stopped at shutdown before the store closes: they hold only the memory port, never a handle.
+async function createWorkers(app: App, embedder: Embedder): Promise<Part<WorkerAdmin>> {
+  const manager = new WorkerManager({
+    store: app.store,
+    provider: () => app.provider,
+    activeConversation: () => app.session.conversationId,
+    embedder,
+  });
+  return { api: manager, stop: () => manager.stopAll() };
 }
 
 // replaced by issue 4: the backup supervisor. Until then every request fails and says so.

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import type { ChatProvider, WorkerControl } from '../app.js';
+import type { ChatProvider, WorkerAdmin } from '../app.js';
 import { messages } from '../errors.js';
 import type { MemoryStore } from '../store/memory-store.js';
 import { EMBEDDING_DIMENSIONS } from '../store/schema.js';
@@ -52,7 +52,7 @@ export interface WorkerManagerOptions {
 
 export const DEFAULT_SETTINGS = { batchSize: 16, idlePollMs: 5_000 } as const;
 
-export class WorkerManager implements WorkerControl {
+export class WorkerManager implements WorkerAdmin {
   readonly embedder: Embedder;
   private readonly handles: Map<WorkerName, WorkerHandle>;
   private paused = false;
