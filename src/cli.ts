@@ -45,6 +45,17 @@ Piped input runs one command per line without prompts, e.g.
 
 for (const subcommand of subcommands) subcommand.register(program, cli);
 
+// A reader that goes away (`nu-agent | head -1`) is like being asked to stop: whatever runs is cancelled and the
+// database is closed cleanly, instead of an EPIPE crash that leaves the write-ahead log behind.
+let outputGone = false;
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', () => {
+    if (outputGone) return;
+    outputGone = true;
+    process.emit('SIGTERM', 'SIGTERM');
+  });
+}
+
 await program.parseAsync(process.argv);
 
 // Everything started has been stopped by now. Something still keeping the process alive is a bug; say so and

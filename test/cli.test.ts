@@ -55,6 +55,22 @@ describe('nu-agent, piped', () => {
   });
 });
 
+describe('nu-agent, when the reader of its output goes away', () => {
+  it('stops and closes the database cleanly instead of crashing', async () => {
+    const home = path.join(tempDir(), 'home');
+    const child = startCli([], { env: { NUAGENT_HOME: home } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await waitForOutput(child, 'Memory: ');
+    child.stdout.destroy(); // like `nu-agent | head -4`
+    child.stdin.write('/help\n');
+    expect(await exited).toBe(0);
+    expect(stderr).toBe('');
+    expect(fs.readdirSync(home)).toEqual(['memory.db']); // no write-ahead log left behind
+  });
+});
+
 describe('nu-agent flags', () => {
   it('prints its version and its help', async () => {
     const v = await runCli(['--version']);
