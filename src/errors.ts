@@ -270,12 +270,6 @@ export const messages = {
       'Check NUAGENT_EMBEDDINGS_URL, NUAGENT_EMBEDDINGS_MODEL and NUAGENT_EMBEDDINGS_API_KEY; failed items are retried later.',
       { cause, op: 'embed' },
     ),
-  searchNothingIndexed: () =>
-    e(
-      'SEARCH_EMPTY',
-      'nothing is indexed for search yet',
-      'Chat a little: finished conversations and exchanges are summarised and indexed in the background (/worker status).',
-    ),
   // Auto-backup and the control socket (issue 6).
   autoBackupCronInvalid: (raw: string, detail: string) =>
     e(

@@ -85,6 +85,8 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     for (const line of bannerLines(app)) app.out.line(line);
     // Scheduled backups and the control socket live exactly as long as the REPL (issue 6).
     await app.autoBackup.startBackground();
+    // So do the background workers (issue 3); shutdown stops them before the store closes.
+    app.workerAdmin.startAll();
     for (;;) {
       for (const notice of app.autoBackup.takeNotices()) app.out.line(`Notice: ${notice}`);
       if (interactive) {
@@ -110,6 +112,7 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
         let result: CommandResult = undefined;
         if (parsed.kind === 'chat') {
           await sendChatMessage(app, parsed.text, controller.signal);
+          app.workerAdmin.nudge(); // a completed exchange is new work for the summarisers
         } else {
           const command = findCommand(commands, parsed.name);
           if (!command) throw messages.unknownCommand(`/${parsed.name}`);
