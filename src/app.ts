@@ -3,6 +3,7 @@ import type { WorkerName, WorkerStatus } from '../workers/protocol.js';
 import type { Embedder } from './workers-host/embedder.js';
 import type { MemoryStore } from './store/memory-store.js';
 import type { BackupOutcome, BackupRequest } from './backup/types.js';
+import type { RestoreOutcome, RestoreRequest } from './backup/restore-types.js';
 import type { AutoBackupRuntime } from './auto-backup/runtime.js';
 
 // The context every REPL command, the CLI subcommands, the scheduler and the control socket receive.
@@ -70,6 +71,12 @@ export interface WorkerAdmin extends WorkerControl {
 /** Runs backups through the supervisor machine (issue 4); the only way anything takes a backup. */
 export interface BackupService {
   run(request: BackupRequest): Promise<BackupOutcome>;
+  /**
+   * Replaces the live database with a verified backup through the same supervisor (issue 5), inside the same
+   * one-run-at-a-time guard; on failure after the replacement the previous database is put back. Optional so
+   * that fakes which only back up stay valid.
+   */
+  restore?(request: RestoreRequest): Promise<RestoreOutcome>;
   /** True while a backup (or restore) runs in this process. */
   readonly busy: boolean;
 }
@@ -78,6 +85,12 @@ export interface BackupService {
 export interface Session {
   /** Undefined until the first message (or /new) of this run creates one. */
   conversationId: number | undefined;
+  /**
+   * Asks the person at the terminal a question and resolves to the line they answer (undefined if input ended).
+   * Set by the interactive REPL only: without it nobody can answer, and a command that needs a yes (restore)
+   * refuses with a hint instead of waiting.
+   */
+  ask?: ((question: string, signal: AbortSignal) => Promise<string | undefined>) | undefined;
 }
 
 export interface App {

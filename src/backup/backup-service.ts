@@ -7,6 +7,8 @@ import type { RecordInput, StepName, SupervisorOutput } from '../../state-machin
 import { BackupRun, HASH_ALGORITHM } from './backup-steps.js';
 import type { BackupDeps, BackupFaults, StepTimeouts } from './backup-steps.js';
 import { cleanupAfterCrash } from './inflight.js';
+import { runRestoreOnce } from './restore-service.js';
+import type { RestoreFaults } from './restore-steps.js';
 import { runSupervisor } from './supervisor.js';
 import type { StepImplementation } from './supervisor.js';
 import type { BackupEvent, BackupFailure, BackupOutcome, BackupRequest } from './types.js';
@@ -21,6 +23,8 @@ export interface BackupServiceOptions {
   /** Stops a run that takes longer than this (cancel reason `timeout`); no limit when undefined. */
   timeoutMs?: number | undefined;
   faults?: BackupFaults;
+  /** Fault injection for restores (issue 5: restore-steps.ts). */
+  restoreFaults?: RestoreFaults;
 }
 
 export interface BackupServiceHandle extends BackupService {
@@ -40,7 +44,8 @@ export function createBackupService(deps: BackupDeps, options: BackupServiceOpti
   // Start-up: remove what a backup killed mid-copy left behind (never anything at a final name).
   cleanupAfterCrash(deps.paths.backupLock);
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
-  let running: Promise<BackupOutcome> | undefined;
+  // A backup or a restore: never two at once in this process.
+  let running: Promise<unknown> | undefined;
 
   return {
     get busy() {
@@ -49,6 +54,22 @@ export function createBackupService(deps: BackupDeps, options: BackupServiceOpti
     run(request) {
       if (running) return Promise.resolve(failure(messages.backupAlreadyRunning('in this process'), {}));
       const promise = runOnce(deps, request, timeouts, options);
+      running = promise;
+      const clear = () => {
+        running = undefined;
+      };
+      promise.then(clear, clear);
+      return promise;
+    },
+    restore(request) {
+      if (running) {
+        const error = messages.backupAlreadyRunning('in this process');
+        return Promise.resolve({ ok: false, error, rolledBack: false, stateDurations: {}, warnings: [] });
+      }
+      const promise = runRestoreOnce(deps, request, timeouts, {
+        timeoutMs: options.timeoutMs,
+        faults: options.restoreFaults,
+      });
       running = promise;
       const clear = () => {
         running = undefined;

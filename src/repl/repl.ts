@@ -43,6 +43,24 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     historySize: HISTORY_SIZE,
   });
   const lines = new LineQueue(rl);
+  if (interactive) {
+    // A command that needs a yes (/backup restore) asks through the session. readline hands the next line to a
+    // pending question instead of emitting 'line', so the answer never reaches the queue as a command.
+    app.session.ask = (question, signal) =>
+      new Promise((resolve) => {
+        if (signal.aborted) return resolve(undefined);
+        const done = (answer: string | undefined) => {
+          signal.removeEventListener('abort', aborted);
+          rl.off('close', closed);
+          resolve(answer);
+        };
+        const aborted = () => done(undefined);
+        const closed = () => done(undefined);
+        signal.addEventListener('abort', aborted, { once: true });
+        rl.once('close', closed);
+        rl.question(question, { signal }, done);
+      });
+  }
   let running: AbortController | undefined;
   let warnedAtPrompt = false;
 
@@ -129,6 +147,7 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     }
   } finally {
     terminal?.setPromptGuard(undefined);
+    app.session.ask = undefined;
     rl.off('SIGINT', onInterrupt);
     process.off('SIGINT', onInterrupt);
     process.off('SIGTERM', onTerminate);

@@ -1,0 +1,285 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { errnoOf, messages } from '../errors.js';
+import { formatBytes } from '../repl/format.js';
+import { migrate } from '../store/migrate.js';
+import { walPaths } from '../store/memory-store.js';
+import { LATEST_SCHEMA_VERSION } from '../store/schema.js';
+import { commitTempFile, fsyncDirectory, fsyncFile, tempPathFor } from '../../workers/copy-engine/durable-file.js';
+import { diffTableFigures } from '../../workers/copy-engine/table-figures.js';
+import type { StepName } from '../../state-machines/backup-machine.js';
+import { BackupRun } from './backup-steps.js';
+import type { BackupDeps, StepFn, StepTimeouts } from './backup-steps.js';
+import { describeManaged } from './catalog.js';
+import { CopyEngine, CopyEngineError } from './copy-engine.js';
+import type { RestoreRequest } from './restore-types.js';
+import type { BackupEvent } from './types.js';
+import type { StatFs } from './validate.js';
+
+// The steps of a restore, run by the same supervisor as a backup (state-machines/backup-machine.ts, kind
+// 'restore'). Pausing, holding, checkpointing, closing, reopening and resuming are the backup's own steps
+// (a BackupRun inside this one); what differs is what moves: the verified backup is copied to a temporary file
+// beside the live database, verified again there against its manifest, and renamed onto the live name
+// (fsync, rename, fsync the directory), so a crash at any moment leaves either the old database or the restored
+// one at that name, never a torn file.
+//
+// The previous database stays beside it (a hard link made before the rename, so it costs no space) until the
+// restored one has been reopened and checked. If reopening or checking fails, the previous file is renamed back,
+// any WAL the restored file left is removed (DuckDB would replay it into the wrong database), the previous one
+// is reopened, and the step fails with "the previous database was put back". The machine then resumes as after
+// any failure.
+
+/** Fault injection for tests, through the service's options (never module mocking). */
+export interface RestoreFaults {
+  statfs?: StatFs | undefined;
+  /** Runs on the temporary copy before it is verified (e.g. flips a byte). */
+  afterCopy?: ((tempFile: string) => void) | undefined;
+  /** Runs before the restored file is reopened; throw to make the reopen fail. */
+  beforeReopenRestored?: (() => void) | undefined;
+  /** Runs after the restored file was reopened, before it is checked; throw to fail the check half-way. */
+  beforeCheck?: (() => Promise<void> | void) | undefined;
+}
+
+/** Room kept beyond the backup's size for the filesystem's own blocks. */
+const SPACE_MARGIN = 256 * 1024;
+
+export class RestoreRun {
+  private readonly base: BackupRun;
+  private engine: CopyEngine | undefined;
+  private temp: string | undefined;
+  /** The previous database, kept beside the live name from commit until the restored one checks out. */
+  private previous: string | undefined;
+  private previousWals: [from: string, to: string][] = [];
+  committed = false;
+  /** The restored database was reopened and checked: nothing to roll back any more. */
+  settled = false;
+  rolledBack = false;
+
+  constructor(
+    private readonly deps: BackupDeps,
+    private readonly request: RestoreRequest,
+    private readonly timeouts: StepTimeouts,
+    private readonly faults: RestoreFaults = {},
+    private readonly emit: (event: BackupEvent) => void = () => {},
+  ) {
+    this.base = new BackupRun(deps, { trigger: request.trigger, signal: request.signal }, timeouts, {}, emit);
+  }
+
+  get warnings(): Error[] {
+    return this.base.warnings;
+  }
+
+  private get live(): string {
+    return this.deps.store.path;
+  }
+
+  steps(): Record<StepName, StepFn> {
+    const shared = this.base.steps();
+    return {
+      lock: shared.lock,
+      validate: () => this.validate(),
+      pause: shared.pause,
+      hold: shared.hold,
+      checkpoint: () => this.checkpoint(),
+      close: shared.close,
+      transfer: ({ signal }) => this.transfer(signal),
+      verify: ({ signal }) => this.verify(signal),
+      commit: () => this.commit(),
+      discard: () => this.discard(),
+      reopen: (args) => this.reopen(() => shared.reopen(args)),
+      check: () =>
+        this.check(() => shared.reopen({ input: { kind: 'restore' }, signal: new AbortController().signal })),
+      resume: shared.resume,
+      record: shared.record,
+    };
+  }
+
+  /** Refuses before anything is paused: the backup changed since it was verified, is the live file, is too new. */
+  private async validate(): Promise<void> {
+    const { file, manifest } = this.request;
+    const real = realPath(file);
+    if ([this.live, ...walPaths(this.live)].map(realPath).includes(real)) throw messages.restoreOntoLive(file);
+    const entry = describeManaged(file);
+    if (entry.state !== 'ok' || entry.manifest?.hash.value !== manifest.hash.value)
+      throw messages.backupVerifyFailed(
+        file,
+        `: it changed since it was verified (${entry.problem ?? 'new manifest'})`,
+      );
+    if (manifest.schemaVersion > LATEST_SCHEMA_VERSION)
+      throw messages.schemaTooNew(file, manifest.schemaVersion, LATEST_SCHEMA_VERSION);
+    this.checkSpace(path.dirname(this.live), manifest.sizeBytes + SPACE_MARGIN);
+  }
+
+  private checkSpace(dir: string, need: number): void {
+    let have: number;
+    try {
+      const s = (this.faults.statfs ?? fs.statfsSync)(dir);
+      have = Number(s.bavail) * Number(s.bsize);
+    } catch {
+      return; // an unknown figure skips the check; it never means zero (ARCHITECTURE.md)
+    }
+    if (Number.isFinite(have) && have < need) throw messages.restoreNoSpace(dir, formatBytes(need), formatBytes(have));
+  }
+
+  /** Only the checkpoint: the previous database's figures are not needed, so its rows are not read during the pause. */
+  private async checkpoint(): Promise<void> {
+    const held = this.base.held;
+    if (!held) throw new Error('the database is not held');
+    try {
+      await held.checkpoint(this.timeouts.checkpointMs);
+    } catch (err) {
+      throw messages.backupCheckpointFailed(held.path, err);
+    }
+  }
+
+  /** The backup to a temporary file beside the live database: same directory, so the rename is atomic. */
+  private async transfer(signal: AbortSignal): Promise<void> {
+    const temp = tempPathFor(this.live);
+    this.temp = temp;
+    this.engine ??= CopyEngine.start();
+    try {
+      await this.engine.copy({
+        source: this.request.file,
+        temp,
+        signal,
+        onProgress: (copiedBytes, totalBytes) => this.emit({ type: 'progress', copiedBytes, totalBytes }),
+      });
+    } catch (err) {
+      fs.rmSync(temp, { force: true });
+      this.temp = undefined;
+      if (err instanceof CopyEngineError && err.cancelled) throw err;
+      throw messages.backupCopyFailed(temp, err, errnoOf(err) === 'ENOSPC');
+    }
+    this.faults.afterCopy?.(temp);
+  }
+
+  /** The copy against the manifest, as read back from this disk: the file that will become the live one. */
+  private async verify(signal: AbortSignal): Promise<void> {
+    if (!this.temp) throw new Error('verify ran before the copy finished');
+    const { manifest } = this.request;
+    this.engine ??= CopyEngine.start();
+    const verdict = await this.engine.verify(
+      this.temp,
+      { sizeBytes: manifest.sizeBytes, hash: manifest.hash, tables: manifest.tables },
+      signal,
+    );
+    if (!verdict.ok) {
+      const failed = verdict.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
+      throw messages.backupVerifyFailed(this.request.file, ` once copied beside the database (${failed.join('; ')})`);
+    }
+  }
+
+  /** Keeps the previous file under a second name, moves its WAL (if any) with it, renames the copy onto the live name. */
+  private async commit(): Promise<void> {
+    if (!this.temp) throw new Error('commit ran before verify');
+    const previous = `${this.live}.before-restore`;
+    fs.rmSync(previous, { force: true });
+    try {
+      fs.linkSync(this.live, previous);
+    } catch {
+      // No hard links on this filesystem: a real copy, made durable like any other.
+      fs.copyFileSync(this.live, previous);
+      fsyncFile(previous);
+    }
+    this.previous = previous;
+    for (const wal of walPaths(this.live)) {
+      if (!fs.existsSync(wal)) continue;
+      const aside = previous + wal.slice(this.live.length);
+      fs.renameSync(wal, aside);
+      this.previousWals.push([aside, wal]);
+    }
+    commitTempFile(this.temp, this.live);
+    this.temp = undefined;
+    this.committed = true;
+  }
+
+  /** After a failure or cancel before the restored file is in place: removes the copy; the live file is untouched. */
+  private async discard(): Promise<void> {
+    if (this.temp) fs.rmSync(this.temp, { force: true });
+    this.temp = undefined;
+    if (!this.committed) this.forgetPrevious();
+  }
+
+  private async reopen(reopenShared: () => Promise<void>): Promise<void> {
+    if (!this.committed) return reopenShared(); // the previous database never left its place
+    try {
+      this.faults.beforeReopenRestored?.();
+      await reopenShared();
+    } catch (err) {
+      await this.rollBack(err, reopenShared);
+    }
+  }
+
+  /** The reopened database holds exactly the backup's rows; then it is brought to this version's schema. */
+  private async check(reopenShared: () => Promise<void>): Promise<void> {
+    if (!this.committed) return;
+    const held = this.base.held;
+    if (!held) throw new Error('the database is not held');
+    try {
+      await this.faults.beforeCheck?.();
+      const differ = diffTableFigures(this.request.manifest.tables, await held.tableFigures());
+      if (differ.length > 0) throw messages.restoreMismatch(this.request.file, `tables ${differ.join(', ')}`);
+      await migrate(held, this.live, true);
+    } catch (err) {
+      await held.close().catch(() => undefined); // a WAL it leaves is removed by the roll-back
+      await this.rollBack(err, reopenShared);
+    }
+    this.settled = true;
+    this.forgetPrevious();
+  }
+
+  /** Puts the previous database back at the live name and reopens it; always throws, saying what happened. */
+  private async rollBack(cause: unknown, reopenShared: () => Promise<void>): Promise<never> {
+    const previous = this.previous;
+    if (!previous) throw cause;
+    try {
+      this.emit({ type: 'step', text: 'Restore failed; putting the previous database back...' });
+      for (const wal of walPaths(this.live)) fs.rmSync(wal, { force: true });
+      fs.renameSync(previous, this.live);
+      for (const [aside, wal] of this.previousWals) fs.renameSync(aside, wal);
+      fsyncDirectory(path.dirname(this.live));
+      this.previous = undefined;
+      this.previousWals = [];
+      await reopenShared();
+    } catch (err) {
+      throw messages.restoreRollbackFailed(this.live, this.previous ?? this.live, undefined, err);
+    }
+    this.rolledBack = true;
+    throw messages.restoreRolledBack(this.request.file, cause);
+  }
+
+  private forgetPrevious(): void {
+    if (this.previous) fs.rmSync(this.previous, { force: true });
+    for (const [aside] of this.previousWals) fs.rmSync(aside, { force: true });
+    this.previous = undefined;
+    this.previousWals = [];
+  }
+
+  /** If the supervisor itself broke: the previous database back in place if the restored one is not settled. */
+  async emergencyCleanup(): Promise<void> {
+    if (this.temp) fs.rmSync(this.temp, { force: true });
+    this.temp = undefined;
+    const held = this.base.held;
+    if (this.committed && !this.settled && this.previous && held) {
+      await held.close().catch(() => undefined);
+      await this.rollBack(new Error('the supervisor stopped'), () => held.reopen()).catch((err: unknown) =>
+        this.base.warnings.push(err as Error),
+      );
+    }
+    await this.base.emergencyCleanup();
+  }
+
+  async finish(): Promise<void> {
+    await this.engine?.destroy().catch(() => undefined);
+    this.engine = undefined;
+    await this.base.finish();
+  }
+}
+
+function realPath(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}

@@ -1,0 +1,111 @@
+import path from 'node:path';
+import type { App } from '../app.js';
+import { NuError, messages } from '../errors.js';
+import { expandHome } from '../paths.js';
+import { formatTime } from '../repl/format.js';
+import { backupDirectories } from './backup-dirs.js';
+import type { RestoreOutcome } from './restore-types.js';
+import type { BackupEvent, BackupTrigger } from './types.js';
+import { formatVerifyOutcome, verifyBackup } from './verify.js';
+import type { VerifyOptions } from './verify.js';
+
+// `/backup restore <file>` and `nu-agent backup restore <file>`, in the order that keeps the memory safe:
+// 1. verify the backup against its manifest (nothing is paused or changed if it fails);
+// 2. ask for confirmation (--yes skips it; with nobody to ask and no --yes, refuse and say how);
+// 3. take a safety backup of the current database through the normal backup path;
+// 4. run the supervisor in restore mode (the BackupService), which puts the previous database back if
+//    anything fails after the replacement.
+
+/** Asks the person at the terminal; resolves to their answer, or undefined when nobody can answer. */
+export type Ask = (question: string, signal: AbortSignal) => Promise<string | undefined>;
+
+export interface RestoreFlowOptions {
+  yes: boolean;
+  trigger: BackupTrigger;
+  signal: AbortSignal;
+  ask?: Ask | undefined;
+  onEvent?: ((event: BackupEvent) => void) | undefined;
+  verify?: VerifyOptions['runTask'];
+}
+
+export type RestoreFlowResult =
+  { restored: true; file: string; safetyBackup: string; outcome: RestoreOutcome } | { restored: false; file: string };
+
+export async function restoreFromBackup(
+  app: App,
+  file: string,
+  options: RestoreFlowOptions,
+): Promise<RestoreFlowResult> {
+  const restore = app.backups.restore?.bind(app.backups);
+  if (!restore) {
+    throw new NuError('restoring is not available in this build of nu-agent', {
+      code: 'RESTORE_UNAVAILABLE',
+      hint: 'Quit nu-agent and copy the backup over the database file yourself.',
+    });
+  }
+  const resolved = path.resolve(expandHome(file));
+
+  const verified = await verifyBackup(resolved, { signal: options.signal, runTask: options.verify });
+  for (const line of formatVerifyOutcome(verified)) app.out.line(line);
+  if (!verified.ok || !verified.manifest) throw messages.backupVerifyFailed(resolved, '; nothing was changed');
+  const manifest = verified.manifest;
+
+  if (!options.yes) {
+    const conversations = manifest.tables.conversations?.rows;
+    const what = conversations === undefined ? '' : `, ${conversations} conversations`;
+    const question =
+      `Replace the current memory with this backup (created ${formatTime(new Date(manifest.createdAt))}${what})? ` +
+      'A safety backup of the current database is taken first. [y/N] ';
+    if (!options.ask) throw messages.restoreNeedsConfirmation(resolved);
+    const answer = await options.ask(question, options.signal);
+    if (answer === undefined || options.signal.aborted || !/^y(es)?$/i.test(answer.trim())) {
+      app.out.line('Restore cancelled; nothing was changed.');
+      return { restored: false, file: resolved };
+    }
+  }
+
+  app.out.line('Taking a safety backup of the current database...');
+  const [backupDir] = await backupDirectories(app);
+  const safety = await app.backups.run({
+    trigger: options.trigger,
+    destination: path.join(backupDir!, `memory-before-restore-${stamp(new Date())}.db`),
+    signal: options.signal,
+    onEvent: options.onEvent,
+  });
+  if (!safety.ok) throw messages.restoreSafetyBackupFailed(safety.error);
+  app.out.line(`Safety backup: ${safety.path}`);
+
+  const outcome = await restore({
+    file: resolved,
+    manifest,
+    trigger: options.trigger,
+    signal: options.signal,
+    onEvent: options.onEvent,
+  });
+  for (const warning of outcome.warnings) app.out.error(warning);
+  if (!outcome.ok) {
+    if (!outcome.rolledBack && !(outcome.error instanceof NuError)) {
+      throw new NuError(
+        `restoring ${resolved} failed: ${outcome.error.message}; the current database was not changed`,
+        {
+          code: 'RESTORE_FAILED',
+          hint: `The safety backup is at ${safety.path}.`,
+          cause: outcome.error,
+        },
+      );
+    }
+    throw outcome.error;
+  }
+  // The conversation this session was writing to belongs to the replaced memory.
+  app.session.conversationId = undefined;
+  app.out.line(`Restored ${resolved} (created ${formatTime(new Date(manifest.createdAt))}).`);
+  app.out.line(`The memory before the restore is kept in ${safety.path}.`);
+  return { restored: true, file: resolved, safetyBackup: safety.path, outcome };
+}
+
+/** 2025-06-30-120000-123: the default backup names' form (local time), with milliseconds so two never collide. */
+function stamp(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const ms = String(d.getMilliseconds()).padStart(3, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}-${ms}`;
+}

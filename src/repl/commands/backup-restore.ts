@@ -1,0 +1,26 @@
+import type { App } from '../../app.js';
+import { eventPrinter } from '../../auto-backup/event-lines.js';
+import { parseRestoreArgs } from '../../backup/manage-args.js';
+import { restoreFromBackup } from '../../backup/restore.js';
+import type { RestoreFlowResult } from '../../backup/restore.js';
+import type { BackupTrigger } from '../../backup/types.js';
+
+/** `/backup restore <file> [--yes]`: verify, confirm, safety backup, then the supervisor in restore mode. */
+export async function runBackupRestore(
+  args: string[],
+  app: App,
+  signal: AbortSignal,
+  trigger: BackupTrigger = 'manual',
+): Promise<RestoreFlowResult> {
+  const { file, yes } = parseRestoreArgs(args);
+  return restoreFromBackup(app, file, {
+    yes,
+    trigger,
+    signal,
+    ask: app.session.ask,
+    onEvent: eventPrinter(
+      (line) => app.out.line(line),
+      (line) => app.out.debug(line),
+    ),
+  });
+}
