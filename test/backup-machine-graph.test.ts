@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { getAdjacencyMap, getSimplePaths } from 'xstate/graph';
-import type { AnyMachineSnapshot, EventObject } from 'xstate';
+import type { TraversalOptions } from 'xstate/graph';
+import type { EventFromLogic, SnapshotFrom } from 'xstate';
 import { backupMachine } from '../state-machines/backup-machine.js';
+import type { SupervisorInput } from '../state-machines/backup-machine.js';
+
+type Snapshot = SnapshotFrom<typeof backupMachine>;
+type Event = EventFromLogic<typeof backupMachine>;
+/** The done/error events XState sends itself when an invoked actor settles (not in the machine's event union). */
+const internal = (event: { type: string; output?: unknown; error?: unknown }) => event as unknown as Event;
 
 // Walks every path of the supervisor with every outcome of every step (done, error) and a cancel at every
 // point, and proves the promises the machine makes: nothing is left paused, held or closed on any path.
@@ -18,20 +25,20 @@ function invokeId(state: string): string | undefined {
 }
 
 /** For any snapshot: the step it waits for succeeds, fails, or the user cancels. */
-function eventsFor(snapshot: AnyMachineSnapshot): EventObject[] {
+function eventsFor(snapshot: Snapshot): Event[] {
   const id = invokeId(String(snapshot.value));
   if (!id) return [];
   return [
-    { type: `xstate.done.actor.${id}`, output: undefined } as EventObject,
-    { type: `xstate.error.actor.${id}`, error: new Error(`${id} failed`) } as EventObject,
-    { type: 'CANCEL', reason: 'cancelled' } as EventObject,
+    internal({ type: `xstate.done.actor.${id}`, output: undefined }),
+    internal({ type: `xstate.error.actor.${id}`, error: new Error(`${id} failed`) }),
+    { type: 'CANCEL', reason: 'cancelled' },
   ];
 }
 
-const traversal = {
+const traversal: TraversalOptions<Snapshot, Event, SupervisorInput> = {
   events: eventsFor,
-  input: { kind: 'backup' as const },
-  serializeState: (s: AnyMachineSnapshot) =>
+  input: { kind: 'backup' },
+  serializeState: (s) =>
     JSON.stringify({ value: s.value, c: { ...s.context, error: s.context.error !== undefined, laterErrors: 0 } }),
 };
 
@@ -41,7 +48,7 @@ describe('backup supervisor graph', () => {
   const edges = new Map<string, Set<string>>();
   for (const node of Object.values(adjacency)) {
     const from = String(node.state.value);
-    for (const transition of Object.values(node.transitions)) {
+    for (const transition of Object.values(node.transitions) as { state: Snapshot }[]) {
       const set = edges.get(from) ?? new Set<string>();
       set.add(String(transition.state.value));
       edges.set(from, set);

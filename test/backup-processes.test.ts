@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBackupService } from '../src/backup/backup-service.js';
+import type { BackupFailure } from '../src/backup/types.js';
 import type { NuError } from '../src/errors.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { TEMP_MARKER } from '../workers/copy-engine/durable-file.js';
@@ -61,7 +62,7 @@ describe('backups across processes', () => {
         destination: path.join(fixture.dir, 'b.db'),
       });
       expect(outcome.ok).toBe(false);
-      const error = (outcome as { error: NuError }).error;
+      const error = (outcome as BackupFailure).error as NuError;
       expect(error.code).toBe('BACKUP_RUNNING');
       expect(error.message).toContain(`process ${other.child.pid}`);
       expect(fixture.deps.workers.calls).toEqual([]);
@@ -105,7 +106,7 @@ describe('backups across processes', () => {
       // …and its lock goes stale within seconds, after which backups work again.
       let outcome = await service.run({ trigger: 'manual', destination });
       for (let i = 0; !outcome.ok && i < 20; i++) {
-        expect((outcome as { error: NuError }).error.code).toBe('BACKUP_RUNNING');
+        expect(((outcome as BackupFailure).error as NuError).code).toBe('BACKUP_RUNNING');
         await new Promise((r) => setTimeout(r, 500));
         outcome = await service.run({ trigger: 'manual', destination });
       }

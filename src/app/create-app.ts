@@ -1,12 +1,12 @@
 import path from 'node:path';
 import type { App, BackupService, ChatProvider, Output, RunningApp, WorkerAdmin } from '../app.js';
 import { createAutoBackupPart } from '../auto-backup/runtime.js';
-import { NuError } from '../errors.js';
 import { chooseProvider } from '../llm/select.js';
 import { resolveDataPaths } from '../paths.js';
 import { TerminalOutput } from '../repl/terminal-output.js';
 import { getSetting, settings } from '../store/app-config.js';
 import { MemoryStore } from '../store/memory-store.js';
+import { createBackupService } from '../backup/backup-service.js';
 import { EMBEDDING_DIMENSIONS } from '../store/schema.js';
 import { embedderFromEnv } from '../workers-host/embedder.js';
 import type { Embedder } from '../workers-host/embedder.js';
@@ -113,18 +113,9 @@ async function createWorkers(app: App, embedder: Embedder): Promise<Part<WorkerA
   return { api: manager, stop: () => manager.stopAll() };
 }
 
-// replaced by issue 4: the backup supervisor. Until then every request fails and says so.
-async function createBackups(_app: App): Promise<Part<BackupService>> {
-  const unavailable: BackupService = {
-    busy: false,
-    run: async () => ({
-      ok: false,
-      error: new NuError('backups are not available in this build of nu-agent', {
-        code: 'BACKUP_UNAVAILABLE',
-        hint: 'Copy the database file yourself while nu-agent is not running.',
-      }),
-      stateDurations: {},
-    }),
-  };
-  return { api: unavailable, stop: async () => {} };
+// The backup supervisor (issue 4). Start-up removes what a backup killed mid-copy left; shutdown waits for a run
+// in progress (the REPL cancels it first), so the store never closes under a backup.
+async function createBackups(app: App): Promise<Part<BackupService>> {
+  const service = createBackupService(app);
+  return { api: service, stop: () => service.stop() };
 }

@@ -150,7 +150,7 @@ function stepLine(state: string, run: BackupRun): string | undefined {
     case 'closing':
       return 'Closing database connections...';
     case 'transferring':
-      return `Backing up database... (${formatBytes(run.target?.sourceBytes ?? 0)})`;
+      return `Backing up database... (${formatBytes(run.liveFileBytes())})`;
     case 'verifying':
       return 'Verifying backup...';
     case 'discarding':

@@ -288,6 +288,11 @@ export class BackupRun {
     }
   }
 
+  /** The size of the database file now (after the checkpoint it holds everything). */
+  liveFileBytes(): number {
+    return this.deps.store.fileSize();
+  }
+
   /** Last resort if the supervisor itself broke: never leave the gate shut or the workers parked. */
   async emergencyCleanup(): Promise<void> {
     await this.discard().catch(() => undefined);

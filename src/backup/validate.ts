@@ -59,7 +59,8 @@ export function validateBackup(input: ValidationInput): ValidatedBackup {
   }
 
   const free = freeBytes(ancestor, input.statfs ?? fs.statfsSync);
-  const need = sourceBytes + SPACE_MARGIN;
+  // The checkpoint moves what the WAL holds into the file before the copy: count both.
+  const need = sourceBytes + walPaths(source).reduce((sum, w) => sum + sizeOf(w), 0) + SPACE_MARGIN;
   if (free !== undefined && free < need) throw messages.backupNoSpace(ancestor, formatBytes(need), formatBytes(free));
 
   return { source, destination, sourceBytes, createDirectory, replaces: existing !== undefined };
@@ -142,6 +143,14 @@ function lstatOrUndefined(p: string): fs.Stats | undefined {
     return fs.lstatSync(p);
   } catch {
     return undefined;
+  }
+}
+
+function sizeOf(p: string): number {
+  try {
+    return fs.statSync(p).size;
+  } catch {
+    return 0;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { backupCommand } from './backup.js';
 import { debugCommand } from './debug.js';
 import { exitCommand } from './exit.js';
 import { helpCommand } from './help.js';
@@ -16,6 +17,7 @@ export const commands: Command[] = [
   historyCommand,
   searchCommand,
   workerCommand,
+  backupCommand,
   infoCommand,
   debugCommand,
   exitCommand,

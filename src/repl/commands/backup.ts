@@ -1,0 +1,96 @@
+import type { App } from '../../app.js';
+import { backupOutcomeJson, formatBackupSuccess } from '../../backup/outcome-format.js';
+import { createProgressDisplay } from '../../backup/progress-display.js';
+import type { BackupOutcome, BackupTrigger } from '../../backup/types.js';
+import { messages } from '../../errors.js';
+import type { Command } from '../command.js';
+import { BACKUP_AUTO_HELP, runBackupAuto } from './backup-auto.js';
+import { runBackupList } from './backup-list.js';
+import { runBackupPrune } from './backup-prune.js';
+import { runBackupRestore } from './backup-restore.js';
+import { runBackupVerify } from './backup-verify.js';
+
+// `/backup [<destination>] [--force] [--json]` takes a backup through the supervisor (app.backups); the words
+// list, verify, restore, prune and auto hand over to their own files. A destination that is one of those words
+// is written `./list`.
+
+const USAGE = '/backup [<destination>] [--force] [--json]';
+
+export interface BackupArgs {
+  destination?: string | undefined;
+  force: boolean;
+  json: boolean;
+}
+
+export function parseBackupArgs(args: readonly string[]): BackupArgs {
+  const parsed: BackupArgs = { force: false, json: false };
+  for (const arg of args) {
+    if (arg === '--force' || arg === '-f') parsed.force = true;
+    else if (arg === '--json') parsed.json = true;
+    else if (arg.startsWith('-') && arg !== '-') throw messages.usage(USAGE);
+    else if (parsed.destination === undefined) parsed.destination = arg;
+    else throw messages.usage(USAGE);
+  }
+  return parsed;
+}
+
+/** Runs one backup, showing steps and progress (or JSON), and throws its error when it failed. */
+export async function runBackup(
+  args: BackupArgs,
+  app: App,
+  signal: AbortSignal,
+  trigger: BackupTrigger = 'manual',
+): Promise<BackupOutcome> {
+  const display = args.json ? undefined : createProgressDisplay(app.out);
+  let outcome: BackupOutcome;
+  try {
+    outcome = await app.backups.run({
+      destination: args.destination,
+      force: args.force,
+      trigger,
+      signal,
+      onEvent: display?.onEvent,
+    });
+  } finally {
+    display?.stop();
+  }
+  if (args.json) {
+    app.out.line(JSON.stringify(backupOutcomeJson(outcome), null, 2));
+    if (!outcome.ok) throw outcome.error;
+    return outcome;
+  }
+  for (const warning of outcome.warnings ?? []) app.out.error(warning);
+  if (!outcome.ok) throw outcome.error;
+  for (const line of formatBackupSuccess(outcome)) app.out.line(line);
+  return outcome;
+}
+
+export const backupCommand: Command = {
+  name: 'backup',
+  help: [
+    USAGE,
+    '  back up the memory database: no argument writes memory-YYYY-MM-DD-HHMMSS.db in the working directory;',
+    '  a directory receives that name inside it; ~ expands; --force replaces an existing file',
+    '/backup list [DIR] [--json] | verify <file> | restore <file> [--yes] | prune [--keep N] [--older-than DAYS] [--dry-run]',
+    ...BACKUP_AUTO_HELP,
+  ],
+  async run(args, app, signal) {
+    const [first, ...rest] = args;
+    switch (first) {
+      case 'list':
+        return runBackupList(rest, app);
+      case 'verify':
+        await runBackupVerify(rest, app, signal);
+        return;
+      case 'restore':
+        await runBackupRestore(rest, app, signal);
+        return;
+      case 'prune':
+        await runBackupPrune(rest, app);
+        return;
+      case 'auto':
+        return runBackupAuto(rest, app, signal);
+    }
+    await runBackup(parseBackupArgs(args), app, signal);
+  },
+};
