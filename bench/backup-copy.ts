@@ -39,7 +39,7 @@ export async function benchBackupCopy(options: CopyBenchOptions): Promise<CopyBe
   const log = options.log ?? (() => {});
   const source = path.join(options.dir, `copy-bench-${options.sizeMiB}.bin`);
   writeRandomFile(source, options.sizeMiB);
-  fs.readFileSync(source).length; // in the page cache, like a database file just checkpointed and closed
+  void fs.readFileSync(source).length; // in the page cache, like a database file just checkpointed and closed
   const engine = CopyEngine.start();
   const samples = {
     cp: [] as number[],
