@@ -241,6 +241,8 @@ export class BackupRun {
       this.manifestWritten = writeManifest(destination, manifest);
       commitTempFile(this.temp, destination);
     } catch (err) {
+      // Renamed but the directory could not be synced: that file is ours and unconfirmed, so it goes too.
+      if (!fs.existsSync(this.temp) && fs.existsSync(destination)) fs.rmSync(destination, { force: true });
       throw messages.backupCommitFailed(destination, err);
     }
     this.temp = undefined;
