@@ -3,7 +3,6 @@ import * as Comlink from 'comlink';
 import { nodeEndpoint } from '../comlink-node.js';
 import { fsyncFile } from './durable-file.js';
 import { HASH_CHUNK_BYTES, createHasher } from './file-hash.js';
-import { verifyBackupFile } from './verify-backup.js';
 import type { BackupVerification } from './verify-backup.js';
 import { CANCEL_INDEX } from './protocol.js';
 import type {
@@ -131,6 +130,8 @@ export async function verify(task: VerifyTask): Promise<BackupVerification | { c
     if (cancelled(task.cancel)) controller.abort();
   }, 20);
   try {
+    // Loaded on first use: DuckDB's bindings take ~300 ms to load, and the copy and hash threads never need them.
+    const { verifyBackupFile } = await import('./verify-backup.js');
     return await verifyBackupFile(task.file, task.expected, controller.signal);
   } catch (err) {
     if (controller.signal.aborted) return { cancelled: true };
