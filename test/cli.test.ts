@@ -125,7 +125,9 @@ describe('nu-agent refuses a database it cannot use, and changes nothing', () =>
     const home = path.join(tempDir(), 'home');
     const holder = startCli([], { env: { NUAGENT_HOME: home } });
     const held = collect(holder);
-    await waitForOutput(holder, 'Memory: ');
+    // Once it has answered a command, whatever it sets up at start (a control socket, say) is in place.
+    holder.stdin.write('/info\n');
+    await waitForOutput(holder, 'Rows:');
     const before = fs.readdirSync(home).sort();
 
     const [error, hint, ...rest] = await refused([], { env: { NUAGENT_HOME: home } });
