@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
+import type { Output } from '../app.js';
+import type { AutoCommandResult } from '../auto-backup/commands.js';
+import { AUTO_USAGE } from '../auto-backup/commands.js';
 import { askRunningAgent } from '../auto-backup/control-client.js';
 import { controlSocketPath, fromWireError } from '../auto-backup/control-protocol.js';
-import { AUTO_USAGE } from '../auto-backup/commands.js';
-import { eventPrinter } from '../auto-backup/event-lines.js';
+import { createProgressDisplay } from '../backup/progress-display.js';
+import type { BackupEvent } from '../backup/types.js';
 import { resolveDataPaths } from '../paths.js';
-import { formatError } from '../report.js';
+import { TerminalOutput } from '../repl/terminal-output.js';
 import type { CliContext, CliSubcommand } from './context.js';
 
 // `nu-agent auto-backup status|enable|disable|run|cron|retention|dir|…`: what a user runs from a shell, and what
@@ -49,11 +52,10 @@ export const autoBackupSubcommand: CliSubcommand = {
 };
 
 async function runAutoBackupCli(args: string[], json: boolean, command: Command, cli: CliContext): Promise<void> {
-  const global = cli.globalOptions(command);
-  const debug = Boolean(global.debug);
-  const stdout = (text: string) => process.stdout.write(text + '\n');
-  const onEvent = json ? undefined : eventPrinter(stdout, (t) => (debug ? stdout(t) : undefined));
-  const paths = resolveDataPaths(process.env, global.database);
+  const debug = Boolean(cli.globalOptions(command).debug);
+  const paths = resolveDataPaths(process.env, cli.globalOptions(command).database);
+  const out = new TerminalOutput({ isDebug: () => debug });
+  const display = json ? undefined : createProgressDisplay(out);
 
   let asked;
   try {
@@ -62,29 +64,42 @@ async function runAutoBackupCli(args: string[], json: boolean, command: Command,
       database: paths.database,
       args,
       cwd: process.cwd(),
-      onEvent,
+      onEvent: display?.onEvent,
     });
   } catch (err) {
     cli.fail(err, debug);
     return;
+  } finally {
+    display?.stop();
   }
 
   if (asked.kind === 'answered') {
     const { result, hello } = asked;
-    if (debug) stdout(`(answered by nu-agent pid ${hello.pid} over ${controlSocketPath(paths)})`);
-    if (json) stdout(JSON.stringify(result.data ?? null, null, 2));
-    else for (const line of result.lines) stdout(line);
-    if (result.error) process.stderr.write(formatError(fromWireError(result.error), debug).join('\n') + '\n');
-    process.exitCode = result.exitCode;
+    out.debug(`answered by nu-agent pid ${hello.pid} over ${controlSocketPath(paths)}`);
+    process.exitCode = show(out, json, {
+      ...result,
+      error: result.error ? fromWireError(result.error) : undefined,
+    });
     return;
   }
 
-  if (debug) stdout(`(no nu-agent answers for this database: ${asked.why}; opening it here)`);
+  out.debug(`no nu-agent answers for this database (${asked.why}); opening it here`);
   await cli.withApp(command, async (app, signal) => {
-    const result = await app.autoBackup.command(args, { cwd: process.cwd(), trigger: 'external', onEvent, signal });
-    if (json) app.out.line(JSON.stringify(result.data ?? null, null, 2));
-    else for (const line of result.lines) app.out.line(line);
-    if (result.error) app.out.error(result.error);
-    return result.exitCode;
+    const progress = json ? undefined : createProgressDisplay(app.out);
+    try {
+      const onEvent = progress ? (e: BackupEvent) => progress.onEvent(e) : undefined;
+      const result = await app.autoBackup.command(args, { cwd: process.cwd(), trigger: 'external', onEvent, signal });
+      return show(app.out, json, result);
+    } finally {
+      progress?.stop();
+    }
   });
+}
+
+/** Prints the result (lines or JSON, then the error) and returns the exit code. */
+function show(out: Output, json: boolean, result: AutoCommandResult): number {
+  if (json) out.line(JSON.stringify(result.data ?? null, null, 2));
+  else for (const line of result.lines) out.line(line);
+  if (result.error) out.error(result.error);
+  return result.exitCode;
 }

@@ -1,5 +1,5 @@
 import type { App } from '../../app.js';
-import { eventPrinter } from '../../auto-backup/event-lines.js';
+import { createProgressDisplay } from '../../backup/progress-display.js';
 
 // `/backup auto status|enable|disable|run|cron <expr>|retention <days>|keep <n>|dir <path>|timezone <zone>|
 // pause-timeout <s>|resume-timeout <s>` (with `--json` for status): the /backup command hands over everything
@@ -15,17 +15,18 @@ export const BACKUP_AUTO_HELP = [
 export async function runBackupAuto(args: string[], app: App, signal: AbortSignal): Promise<void> {
   const json = args.includes('--json');
   const words = args.filter((a) => a !== '--json');
-  const result = await app.autoBackup.command(words, {
-    cwd: process.cwd(),
-    trigger: 'auto',
-    onEvent: json
-      ? undefined
-      : eventPrinter(
-          (t) => app.out.line(t),
-          (t) => app.out.debug(t),
-        ),
-    signal,
-  });
+  const display = json ? undefined : createProgressDisplay(app.out);
+  let result;
+  try {
+    result = await app.autoBackup.command(words, {
+      cwd: process.cwd(),
+      trigger: 'auto',
+      onEvent: display?.onEvent,
+      signal,
+    });
+  } finally {
+    display?.stop();
+  }
   if (json) app.out.line(JSON.stringify(result.data ?? null, null, 2));
   else for (const line of result.lines) app.out.line(line);
   if (result.error) throw result.error;

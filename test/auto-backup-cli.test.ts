@@ -1,0 +1,111 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { probe } from '../src/auto-backup/control-server.js';
+import type { BackupManifest } from '../src/backup/types.js';
+import { collect, runCli, startCli } from './helpers/run-cli.js';
+import { tempDir } from './helpers/temp-dir.js';
+
+// `nu-agent auto-backup …` end to end: the compiled CLI as child processes, a temp NUAGENT_HOME, a real REPL
+// holding the database, a real control socket, the real backup service.
+
+async function until(check: () => boolean | Promise<boolean>) {
+  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
+}
+
+function setup() {
+  const home = path.join(tempDir(), 'home');
+  return { home, env: { NUAGENT_HOME: home }, socket: path.join(home, 'control.sock') };
+}
+
+/** A REPL reading from a pipe that stays open, up once its control socket answers. */
+async function startRepl(env: NodeJS.ProcessEnv, socket: string) {
+  const child = startCli([], { env });
+  const finished = collect(child);
+  await until(async () => child.exitCode !== null || (await probe(socket)) === 'live');
+  if (child.exitCode !== null) throw new Error(`the REPL exited: ${JSON.stringify(await finished)}`);
+  return { child, finished };
+}
+
+function createdPath(stdout: string): string {
+  const match = /Automatic backup created: (\/\S+) \(/.exec(stdout);
+  if (!match) throw new Error(`no backup path in: ${stdout}`);
+  return match[1]!;
+}
+
+const manifestOf = (file: string) => JSON.parse(fs.readFileSync(`${file}.manifest.json`, 'utf8')) as BackupManifest;
+
+describe('nu-agent auto-backup', () => {
+  it('asks the running REPL over the control socket, which backs up while it holds the database', async () => {
+    const { env, home, socket } = setup();
+    const repl = await startRepl(env, socket);
+
+    const run = await runCli(['--debug', 'auto-backup', 'run'], '', { env });
+    expect(run.stderr).not.toContain('Error:');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain(`answered by nu-agent pid ${repl.child.pid} over ${socket}`);
+    expect(run.stdout).toContain('Verifying backup...');
+    const file = createdPath(run.stdout);
+    expect(path.dirname(file)).toBe(path.join(home, 'backups'));
+    expect(manifestOf(file).trigger).toBe('external');
+
+    const badCron = await runCli(['auto-backup', 'cron', '0 2 30 2 *'], '', { env });
+    expect(badCron.code).toBe(1);
+    expect(badCron.stderr).toMatch(/^Error: the cron expression "0 2 30 2 \*" never fires/);
+    expect(badCron.stderr).toMatch(/\nTry: /);
+
+    const enable = await runCli(['auto-backup', 'enable'], '', { env });
+    expect(enable.code).toBe(0);
+    expect(enable.stdout).toMatch(/^Auto-backup enabled\.\nNext run: /);
+
+    const status = await runCli(['auto-backup', 'status'], '', { env });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(new RegExp(`Scheduler: +running in nu-agent \\(pid ${repl.child.pid}\\)`));
+    expect(status.stdout).toMatch(/Last run: .*, success\n/);
+    expect(status.stdout).toContain(`Last backup:          ${file}`);
+    expect(status.stdout).toMatch(/Backups: +1, /);
+
+    repl.child.stdin.end('/exit\n');
+    expect((await repl.finished).code).toBe(0);
+    expect(fs.existsSync(socket)).toBe(false);
+  });
+
+  it('opens the database itself when no nu-agent is running', async () => {
+    const { env, home } = setup();
+    const run = await runCli(['--debug', 'auto-backup', 'run'], '', { env });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('no nu-agent answers for this database (no socket); opening it here');
+    const file = createdPath(run.stdout);
+    expect(path.dirname(file)).toBe(path.join(home, 'backups'));
+    expect(manifestOf(file).trigger).toBe('external');
+
+    const status = await runCli(['auto-backup', 'status', '--json'], '', { env });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      lastStatus: 'success',
+      lastBackupPath: file,
+      consecutiveFailures: 0,
+      scheduler: { kind: 'none' },
+      backups: { count: 1 },
+    });
+  });
+
+  it('replaces the stale socket a killed nu-agent left, and backs up without it meanwhile', async () => {
+    const { env, socket } = setup();
+    const crashed = await startRepl(env, socket);
+    crashed.child.kill('SIGKILL');
+    await crashed.finished;
+    expect(await probe(socket)).toBe('stale');
+
+    const run = await runCli(['--debug', 'auto-backup', 'run'], '', { env });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('no nu-agent answers for this database (stale socket); opening it here');
+    expect(fs.existsSync(createdPath(run.stdout))).toBe(true);
+
+    const again = await startRepl(env, socket);
+    const status = await runCli(['--debug', 'auto-backup', 'status'], '', { env });
+    expect(status.stderr).toContain(`answered by nu-agent pid ${again.child.pid}`);
+    expect(status.stdout).toMatch(/Last run: .*, success\n/);
+    again.child.stdin.end();
+    expect((await again.finished).code).toBe(0);
+  });
+});
