@@ -24,7 +24,8 @@ export interface RestoreFlowOptions {
   trigger: BackupTrigger;
   signal: AbortSignal;
   ask?: Ask | undefined;
-  onEvent?: ((event: BackupEvent) => void) | undefined;
+  /** A fresh display for each run (the safety backup, the restore): step lines, progress, transitions. */
+  display?: (() => { onEvent(event: BackupEvent): void; stop(): void }) | undefined;
   verify?: VerifyOptions['runTask'];
 }
 
@@ -66,22 +67,27 @@ export async function restoreFromBackup(
 
   app.out.line('Taking a safety backup of the current database...');
   const [backupDir] = await backupDirectories(app);
-  const safety = await app.backups.run({
-    trigger: options.trigger,
-    destination: path.join(backupDir!, `memory-before-restore-${stamp(new Date())}.db`),
-    signal: options.signal,
-    onEvent: options.onEvent,
-  });
+  const safetyDisplay = options.display?.();
+  const safety = await app.backups
+    .run({
+      trigger: options.trigger,
+      destination: path.join(backupDir!, `memory-before-restore-${stamp(new Date())}.db`),
+      signal: options.signal,
+      onEvent: safetyDisplay?.onEvent,
+    })
+    .finally(() => safetyDisplay?.stop());
   if (!safety.ok) throw messages.restoreSafetyBackupFailed(safety.error);
   app.out.line(`Safety backup: ${safety.path}`);
 
+  app.out.line(`Restoring ${resolved}...`);
+  const restoreDisplay = options.display?.();
   const outcome = await restore({
     file: resolved,
     manifest,
     trigger: options.trigger,
     signal: options.signal,
-    onEvent: options.onEvent,
-  });
+    onEvent: restoreDisplay?.onEvent,
+  }).finally(() => restoreDisplay?.stop());
   for (const warning of outcome.warnings) app.out.error(warning);
   if (!outcome.ok) {
     if (!outcome.rolledBack && !(outcome.error instanceof NuError)) {

@@ -1,16 +1,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Piscina } from 'piscina';
 import { messages } from '../errors.js';
-import { workerFile } from '../threads/worker-file.js';
 import type { BackupVerification, VerifyTask } from '../../workers/copy-engine/verify-backup.js';
+import { CopyEngine } from './copy-engine.js';
 import { readManifest } from './manifest.js';
 import { manifestPathFor } from './types.js';
 import type { BackupManifest } from './types.js';
 
 // `/backup verify <file>` and the first step of a restore: the backup against its own manifest, so it works on a
 // backup copied to another machine (the manifest travels with it). The whole-file read and the DuckDB open run
-// in a piscina thread (workers/copy-engine/verify-backup.ts) so the REPL stays responsive.
+// in a copy-engine thread (workers/copy-engine/verify-backup.ts) so the REPL stays responsive.
 
 export interface VerifyOutcome {
   ok: boolean;
@@ -23,16 +22,16 @@ export interface VerifyOutcome {
   notes: string[];
 }
 
-/** Runs one verification task; a seam so tests and the supervisor can run it elsewhere. */
+/** Runs one verification task; a seam so tests can run it elsewhere. */
 export type RunVerifyTask = (task: VerifyTask, signal?: AbortSignal) => Promise<BackupVerification>;
 
+/** In a copy-engine thread (the same piscina tasks a backup verifies its fresh copy with). */
 export const runVerifyTaskInThread: RunVerifyTask = async (task, signal) => {
-  const { filename, execArgv } = workerFile('copy-engine/verify-backup');
-  const pool = new Piscina<VerifyTask, BackupVerification>({ filename, execArgv, minThreads: 0, maxThreads: 1 });
+  const engine = CopyEngine.start();
   try {
-    return await pool.run(task, { name: 'verifyBackupTask', signal: signal ?? null });
+    return await engine.verify(task.file, task.expected, signal);
   } finally {
-    await pool.destroy();
+    await engine.destroy();
   }
 };
 

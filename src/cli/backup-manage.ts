@@ -1,10 +1,18 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
 import { Command } from 'commander';
 import type { App } from '../app.js';
+import { acquireBackupLock } from '../backup/backup-lock.js';
+import type { BackupLock } from '../backup/backup-lock.js';
+import type { Ask } from '../backup/restore.js';
 import { isNuError } from '../errors.js';
+import { resolveDataPaths } from '../paths.js';
+import { runBackupRestore } from '../repl/commands/backup-restore.js';
 import { runBackupList } from '../repl/commands/backup-list.js';
 import { runBackupPrune } from '../repl/commands/backup-prune.js';
 import { runBackupVerify } from '../repl/commands/backup-verify.js';
-import { parseListArgs, parsePruneArgs, parseVerifyArgs } from '../backup/manage-args.js';
+import { parseListArgs, parsePruneArgs, parseRestoreArgs, parseVerifyArgs } from '../backup/manage-args.js';
 import { checkRetentionPolicy } from '../backup/retention.js';
 import type { CliContext, CliSubcommand } from './context.js';
 
@@ -120,7 +128,56 @@ export function registerManagement(backup: Command, cli: CliContext): void {
       });
     });
 
+  sub('restore', 'replace the memory with a backup: verify, confirm, safety backup, then swap it in')
+    .argument('<file>', 'the backup file (its .manifest.json must be beside it)')
+    .option('--yes', 'do not ask for confirmation (needed when there is no terminal)')
+    .action(async (file: string, options: { yes?: boolean }, command: Command) => {
+      const args = asArgs([file], { yes: options.yes });
+      if (!checkedArgs(cli, command, () => parseRestoreArgs(args))) return;
+      // Like `nu-agent backup`: the lock first, so this process never opens the file during another one's
+      // closed window (that one's reopen would fail). A fresh data directory has nothing to lock yet.
+      const { database, backupLock } = resolveDataPaths(process.env, cli.globalOptions(command).database);
+      let lock: BackupLock | undefined;
+      try {
+        if (fs.existsSync(path.dirname(database))) lock = await acquireBackupLock(backupLock);
+      } catch (err) {
+        cli.fail(err, Boolean(cli.globalOptions(command).debug));
+        return;
+      }
+      try {
+        await cli.withApp(command, async (app, signal) => {
+          app.session.ask = terminalAsk();
+          try {
+            const result = await runBackupRestore(args, app, signal, 'cli');
+            return result.restored ? EXIT.ok : EXIT.failure;
+          } catch (err) {
+            return exitCodeFor(err, app);
+          }
+        });
+      } finally {
+        await lock?.release();
+      }
+    });
+
   backup.addHelpText('after', EXIT_CODES_HELP);
+}
+
+/** A yes/no question on the terminal, when there is one at both ends; otherwise nobody can answer. */
+function terminalAsk(): Ask | undefined {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) return undefined;
+  return (question, signal) =>
+    new Promise((resolve) => {
+      const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+      const finish = (answer: string | undefined) => {
+        signal.removeEventListener('abort', aborted);
+        rl.close();
+        resolve(answer);
+      };
+      const aborted = () => finish(undefined);
+      signal.addEventListener('abort', aborted, { once: true });
+      rl.once('close', () => resolve(undefined));
+      rl.question(question, finish);
+    });
 }
 
 /** Registered after src/cli/backup.ts: attaches to its `backup` command, or makes a bare one. */

@@ -124,12 +124,6 @@ export async function verifyBackupFile(
   return done();
 }
 
-/** The piscina entry: `pool.run({ file, expected }, { name: 'verifyBackupTask' })` or as the default export. */
-export function verifyBackupTask(task: VerifyTask): Promise<BackupVerification> {
-  return verifyBackupFile(task.file, task.expected);
-}
-export default verifyBackupTask;
-
 function errorText(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
   // DuckDB's messages can run over several lines with a stack-like tail; the first line says what happened.

@@ -1,6 +1,6 @@
 import type { App } from '../../app.js';
-import { eventPrinter } from '../../auto-backup/event-lines.js';
 import { parseRestoreArgs } from '../../backup/manage-args.js';
+import { createProgressDisplay } from '../../backup/progress-display.js';
 import { restoreFromBackup } from '../../backup/restore.js';
 import type { RestoreFlowResult } from '../../backup/restore.js';
 import type { BackupTrigger } from '../../backup/types.js';
@@ -13,14 +13,6 @@ export async function runBackupRestore(
   trigger: BackupTrigger = 'manual',
 ): Promise<RestoreFlowResult> {
   const { file, yes } = parseRestoreArgs(args);
-  return restoreFromBackup(app, file, {
-    yes,
-    trigger,
-    signal,
-    ask: app.session.ask,
-    onEvent: eventPrinter(
-      (line) => app.out.line(line),
-      (line) => app.out.debug(line),
-    ),
-  });
+  const display = () => createProgressDisplay(app.out);
+  return restoreFromBackup(app, file, { yes, trigger, signal, ask: app.session.ask, display });
 }
