@@ -318,6 +318,13 @@ export const messages = {
         op: 'control socket',
       },
     ),
+  autoBackupDatabaseBusy: (lockedMessage: string, cause: unknown) =>
+    e(
+      'AUTO_DATABASE_BUSY',
+      `${lockedMessage}, and that process does not take requests (only an open nu-agent REPL answers on the control socket)`,
+      'Run it again when that process has finished (a one-shot command such as `nu-agent backup` holds the database only while it runs).',
+      { cause, op: 'auto-backup' },
+    ),
   controlNoAnswer: (socket: string, reason: string) =>
     e(
       'CONTROL_NO_ANSWER',

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -87,6 +88,36 @@ describe('nu-agent auto-backup', () => {
       scheduler: { kind: 'none' },
       backups: { count: 1 },
     });
+  });
+
+  it('says so when a process that cannot be asked holds the database', async () => {
+    const { env, home } = setup();
+    const init = await runCli(['auto-backup', 'status'], '', { env });
+    expect(init.code).toBe(0);
+    // Another DuckDB writer on the file, with no control socket: what a one-shot `nu-agent backup` looks like.
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { DuckDBInstance } from '@duckdb/node-api';
+         const db = await DuckDBInstance.create(${JSON.stringify(path.join(home, 'memory.db'))});
+         await db.connect();
+         console.log('holding');
+         setInterval(() => {}, 1000);`,
+      ],
+      { cwd: path.resolve(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+      const run = await runCli(['auto-backup', 'run'], '', { env });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/^Error: .*memory\.db is in use by another process.*does not take requests/);
+      expect(run.stderr).toMatch(/\nTry: Run it again when that process has finished/);
+      expect(fs.existsSync(path.join(home, 'backups'))).toBe(false);
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 
   it('replaces the stale socket a killed nu-agent left, and backs up without it meanwhile', async () => {

@@ -6,6 +6,7 @@ import { askRunningAgent } from '../auto-backup/control-client.js';
 import { controlSocketPath, fromWireError } from '../auto-backup/control-protocol.js';
 import { createProgressDisplay } from '../backup/progress-display.js';
 import type { BackupEvent } from '../backup/types.js';
+import { isNuError, messages } from '../errors.js';
 import { resolveDataPaths } from '../paths.js';
 import { TerminalOutput } from '../repl/terminal-output.js';
 import type { CliContext, CliSubcommand } from './context.js';
@@ -84,16 +85,25 @@ async function runAutoBackupCli(args: string[], json: boolean, command: Command,
   }
 
   out.debug(`no nu-agent answers for this database (${asked.why}); opening it here`);
-  await cli.withApp(command, async (app, signal) => {
-    const progress = json ? undefined : createProgressDisplay(app.out);
-    try {
-      const onEvent = progress ? (e: BackupEvent) => progress.onEvent(e) : undefined;
-      const result = await app.autoBackup.command(args, { cwd: process.cwd(), trigger: 'external', onEvent, signal });
-      return show(app.out, json, result);
-    } finally {
-      progress?.stop();
-    }
-  });
+  await cli.withApp(
+    command,
+    async (app, signal) => {
+      const progress = json ? undefined : createProgressDisplay(app.out);
+      try {
+        const onEvent = progress ? (e: BackupEvent) => progress.onEvent(e) : undefined;
+        const result = await app.autoBackup.command(args, { cwd: process.cwd(), trigger: 'external', onEvent, signal });
+        return show(app.out, json, result);
+      } finally {
+        progress?.stop();
+      }
+    },
+    {
+      // No nu-agent answered on the socket, yet something holds the database: a one-shot command, which cannot
+      // be asked. Say that, rather than the usual hint to use this very command.
+      openError: (err) =>
+        isNuError(err) && err.code === 'DB_LOCKED' ? messages.autoBackupDatabaseBusy(err.message, err) : err,
+    },
+  );
 }
 
 /** Prints the result (lines or JSON, then the error) and returns the exit code. */

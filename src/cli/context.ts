@@ -14,6 +14,8 @@ export interface GlobalOptions {
 export interface WithAppOptions {
   /** The Output, given a way to ask whether debug is on (for `--json`, say). Defaults to the terminal. */
   makeOutput?: (isDebug: () => boolean) => Output;
+  /** Replaces an error of opening the App (a locked database, say) with one that fits this subcommand. */
+  openError?: (err: unknown) => unknown;
 }
 
 export interface CliContext {
@@ -58,7 +60,7 @@ export function createCliContext(version: string): CliContext {
         const { createApp } = await import('../app/create-app.js');
         app = await createApp({ database: global.database, debug: global.debug, makeOutput: options.makeOutput });
       } catch (err) {
-        fail(err, Boolean(global.debug));
+        fail(options.openError ? options.openError(err) : err, Boolean(global.debug));
         return;
       }
       const controller = new AbortController();
