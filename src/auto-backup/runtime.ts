@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { BackupService, Output } from '../app.js';
 import type { BackupEvent } from '../backup/types.js';
 import { messageOf } from '../errors.js';
@@ -117,6 +118,11 @@ async function listen(
   api: AutoBackupRuntime,
   log: (text: string) => void,
 ): Promise<ControlServer | undefined> {
+  if (!fs.existsSync(app.paths.home)) {
+    // --database elsewhere and no data directory: nowhere to put the socket, and nothing to create it for.
+    log(`control socket: not listening: ${app.paths.home} does not exist`);
+    return undefined;
+  }
   try {
     const control = new ControlServer({
       socketPath: controlSocketPath(app.paths),
