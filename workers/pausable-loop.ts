@@ -5,6 +5,7 @@ import type {
   ItemHooks,
   ItemRef,
   MemoryPortApi,
+  ReadReply,
   WireError,
   WorkItem,
   WorkResult,
@@ -41,7 +42,9 @@ export async function runPausableLoop<I extends WorkItem>(options: LoopOptions<I
   const { gate, port, job, hooks, hookContext } = options;
   for (;;) {
     if ((await gate.safePoint()) === 'stop') return;
-    const read = await port.nextItems(options.batchSize);
+    // A read cannot write: a pause asked meanwhile is acknowledged at once (what it returns is only used after
+    // resume, and each write checks the item is still what was read).
+    const read = await gate.pure<ReadReply<WorkItem[]>>(port.nextItems(options.batchSize));
     const items = read.status === 'ok' ? (read.value as I[]) : [];
     if (items.length === 0) {
       // Nothing to do, or the read failed (it is simply tried again): wait for work or a request.

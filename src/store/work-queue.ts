@@ -18,6 +18,24 @@ import type { MemoryStore, SqlRunner } from './memory-store.js';
 // overwrite newer content or land on a different row that happens to have the same id; it is simply dropped
 // ("stale") and the item is handed out again if it still needs work.
 
+/**
+ * Asked once a write's turn in the store's queue has come, inside its transaction and before it changes
+ * anything: false withdraws the write (it is rolled back untouched and rejects with WriteWithdrawn). The memory
+ * port uses it so that a write still waiting in line when its worker is asked to pause is never applied.
+ */
+export type WriteGuard = () => boolean;
+
+export class WriteWithdrawn extends Error {
+  constructor() {
+    super('the write was withdrawn before it started');
+    this.name = 'WriteWithdrawn';
+  }
+}
+
+function check(guard: WriteGuard | undefined): void {
+  if (guard && !guard()) throw new WriteWithdrawn();
+}
+
 /** The job names used in failed_jobs, one per worker. */
 export type JobName = 'conversation-summarizer' | 'exchange-summarizer' | 'embeddings';
 
@@ -116,8 +134,9 @@ export async function summariesToEmbed(db: SqlRunner, model: string, limit: numb
 }
 
 /** Writes one summary; false when the item changed since it was read (nothing written). */
-export function saveSummary(store: MemoryStore, result: SummaryResult): Promise<boolean> {
+export function saveSummary(store: MemoryStore, result: SummaryResult, guard?: WriteGuard): Promise<boolean> {
   return store.transaction(async (tx) => {
+    check(guard);
     const { ref } = result;
     const written =
       ref.kind === 'conversation'
@@ -141,9 +160,10 @@ export function saveSummary(store: MemoryStore, result: SummaryResult): Promise<
 }
 
 /** Writes one embedding; false when the summary it was computed from is no longer the item's summary. */
-export function saveEmbedding(store: MemoryStore, result: EmbeddingResult): Promise<boolean> {
+export function saveEmbedding(store: MemoryStore, result: EmbeddingResult, guard?: WriteGuard): Promise<boolean> {
   const table = result.ref.kind === 'conversation' ? 'conversations' : 'exchanges';
   return store.transaction(async (tx) => {
+    check(guard);
     const written = await tx.all(
       `INSERT OR REPLACE INTO embeddings (kind, source_id, content, embedding, model, created_at)
        SELECT $1, $2, $3, $4, $5, now()
@@ -166,8 +186,10 @@ export function recordFailure(
   ref: ItemRef,
   error: string,
   policy: RetryPolicy = DEFAULT_RETRY,
+  guard?: WriteGuard,
 ): Promise<number> {
   return store.transaction(async (tx) => {
+    check(guard);
     const existing = await tx.all<{ attempts: number }>(
       `SELECT attempts FROM failed_jobs WHERE job = $1 AND item_kind = $2 AND item_id = $3`,
       [job, ref.kind, ref.id],

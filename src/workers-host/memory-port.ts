@@ -7,8 +7,9 @@ import {
   saveEmbedding,
   saveSummary,
   summariesToEmbed,
+  WriteWithdrawn,
 } from '../store/work-queue.js';
-import type { RetryPolicy } from '../store/work-queue.js';
+import type { RetryPolicy, WriteGuard } from '../store/work-queue.js';
 import type {
   ChatCallReply,
   EmbedCallReply,
@@ -61,6 +62,7 @@ export interface MemoryPortDeps {
 export class MemoryPort {
   /** Aborted when the worker stops, so that a model call it started does not outlive it. */
   private readonly calls = new AbortController();
+  private readonly waiting = new Set<() => void>();
 
   constructor(private readonly deps: MemoryPortDeps) {}
 
@@ -100,20 +102,19 @@ export class MemoryPort {
     if (result.type !== expected) {
       return { status: 'failed', error: { message: `${this.deps.worker} cannot write a ${result.type}` } };
     }
-    return this.write(result.ref, async () => {
+    return this.write(result.ref, async (guard) => {
+      const { store } = this.deps;
       const written =
-        result.type === 'summary'
-          ? await saveSummary(this.deps.store, result)
-          : await saveEmbedding(this.deps.store, result);
+        result.type === 'summary' ? await saveSummary(store, result, guard) : await saveEmbedding(store, result, guard);
       this.deps.gate.counted({ type: written ? 'written' : 'stale', worker: this.deps.worker, ref: result.ref });
       return { status: written ? 'written' : 'stale' };
     });
   }
 
   async recordFailure(ref: ItemRef, error: WireError): Promise<WriteReply> {
-    return this.write(ref, async () => {
+    return this.write(ref, async (guard) => {
       const line = describeWireError(error);
-      await recordFailure(this.deps.store, this.deps.worker, ref, line, this.deps.retry);
+      await recordFailure(this.deps.store, this.deps.worker, ref, line, this.deps.retry, guard);
       this.deps.gate.counted({ type: 'failed', worker: this.deps.worker, ref, error: line });
       return { status: 'written' };
     });
@@ -140,20 +141,53 @@ export class MemoryPort {
     }
   }
 
-  /** The owner's write gate for this worker: checked on arrival, counted until committed. */
-  private async write(ref: ItemRef, apply: () => Promise<WriteReply>): Promise<WriteReply> {
+  /**
+   * Withdraws the writes that were accepted but are still waiting for their turn in the store's queue: each is
+   * answered `paused` at once (the worker offers it again after resume) and will not be applied when its turn
+   * comes. Called as soon as the worker is asked to pause or stop, so the worker does not wait in line to park.
+   */
+  withdrawWaitingWrites(): void {
+    for (const withdraw of [...this.waiting]) withdraw();
+  }
+
+  /**
+   * The owner's write gate for this worker, checked twice: when the write arrives, and when its turn in the
+   * store's queue comes (inside its transaction, before it changes anything). Counted until it settles.
+   */
+  private write(ref: ItemRef, apply: (guard: WriteGuard) => Promise<WriteReply>): Promise<WriteReply> {
     const { gate, worker } = this.deps;
-    if (!gate.writesAllowed()) {
+    const refuse = (): WriteReply => {
       gate.counted({ type: 'refused', worker, ref });
       return { status: 'paused' };
-    }
+    };
+    if (!gate.writesAllowed()) return Promise.resolve(refuse());
     gate.writeStarted();
-    try {
-      return await apply();
-    } catch (err) {
-      return { status: 'failed', error: toWireError(err) };
-    } finally {
-      gate.writeEnded();
-    }
+    return new Promise<WriteReply>((resolve) => {
+      let state: 'waiting' | 'running' | 'settled' = 'waiting';
+      const settle = (reply: WriteReply) => {
+        if (state === 'settled') return;
+        state = 'settled';
+        this.waiting.delete(withdraw);
+        gate.writeEnded();
+        resolve(reply);
+      };
+      const withdraw = () => {
+        if (state === 'waiting') settle(refuse());
+      };
+      this.waiting.add(withdraw);
+      const guard: WriteGuard = () => {
+        if (state !== 'waiting' || !gate.writesAllowed()) {
+          withdraw();
+          return false;
+        }
+        state = 'running';
+        this.waiting.delete(withdraw);
+        return true;
+      };
+      apply(guard).then(settle, (err: unknown) => {
+        // A withdrawn write has been answered already; anything else is a failed write.
+        if (!(err instanceof WriteWithdrawn)) settle({ status: 'failed', error: toWireError(err) });
+      });
+    });
   }
 }

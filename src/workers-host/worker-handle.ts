@@ -131,7 +131,7 @@ export class WorkerHandle {
     const thread = this.thread;
     if (!thread) return;
     thread.stopping = true;
-    request(thread.cells, Desired.stop);
+    this.ask(thread, Desired.stop);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>(
       (resolve) => (timer = setTimeout(() => resolve(true), this.options.stopTimeoutMs)),
@@ -211,7 +211,7 @@ export class WorkerHandle {
   private apply(): void {
     const desired = this.desired();
     if (this.thread) {
-      if (!this.thread.stopping && desiredOf(this.thread.cells) !== desired) request(this.thread.cells, desired);
+      if (!this.thread.stopping && desiredOf(this.thread.cells) !== desired) this.ask(this.thread, desired);
       return;
     }
     if (desired === Desired.stop) return;
@@ -219,6 +219,12 @@ export class WorkerHandle {
     if (this.restartDue && this.held) return; // restarted on release
     this.restartDue = false;
     this.spawn(desired);
+  }
+
+  private ask(thread: Thread, desired: DesiredValue): void {
+    request(thread.cells, desired);
+    // Writes still waiting in line are answered `paused` now, so the worker can park without waiting its turn.
+    if (desired !== Desired.run) thread.port.withdrawWaitingWrites();
   }
 
   private spawn(desired: DesiredValue): void {
@@ -317,10 +323,12 @@ export class WorkerHandle {
     }
     if (thread.stopping) return 'stopping';
     const actual = actualOf(thread.cells);
-    if (actual === Actual.starting) return 'starting';
     if (desiredOf(thread.cells) === Desired.pause) {
-      return actual === Actual.parked && this.inflight === 0 ? 'paused' : 'pausing';
+      // As in waitParked: a thread still starting will park before it does anything.
+      const still = actual === Actual.parked || actual === Actual.starting;
+      return still && this.inflight === 0 ? 'paused' : 'pausing';
     }
+    if (actual === Actual.starting) return 'starting';
     return actual === Actual.idle ? 'idle' : 'running';
   }
 }
