@@ -45,6 +45,8 @@ export async function restoreFromBackup(
     });
   }
   const resolved = path.resolve(expandHome(file));
+  // Nobody to ask and no --yes: say so at once rather than after reading the whole backup.
+  if (!options.yes && !options.ask) throw messages.restoreNeedsConfirmation(resolved);
 
   const verified = await verifyBackup(resolved, { signal: options.signal, runTask: options.verify });
   for (const line of formatVerifyOutcome(verified)) app.out.line(line);
@@ -57,8 +59,7 @@ export async function restoreFromBackup(
     const question =
       `Replace the current memory with this backup (created ${formatTime(new Date(manifest.createdAt))}${what})? ` +
       'A safety backup of the current database is taken first. [y/N] ';
-    if (!options.ask) throw messages.restoreNeedsConfirmation(resolved);
-    const answer = await options.ask(question, options.signal);
+    const answer = await options.ask!(question, options.signal);
     if (answer === undefined || options.signal.aborted || !/^y(es)?$/i.test(answer.trim())) {
       app.out.line('Restore cancelled; nothing was changed.');
       return { restored: false, file: resolved };
