@@ -238,8 +238,9 @@ export class WorkerHandle {
       },
       writeEnded: () => {
         this.inflight--;
-        // Wake an owner waiting for this worker to be parked with nothing in flight.
-        Atomics.notify(cells, ACTUAL);
+        // Wake an owner waiting for this worker to be parked with nothing in flight (on the current thread's
+        // cells: a write of a thread that has since been replaced still counts).
+        Atomics.notify(this.thread?.cells ?? cells, ACTUAL);
       },
       counted: (event) => {
         if (event.type === 'written') this.done++;
