@@ -72,7 +72,7 @@ describe('backup progress display', () => {
   });
 });
 
-describe('/backup', () => {
+describe('/backup', { timeout: 60_000 }, () => {
   it('reads its arguments: one destination, --force, --json', () => {
     expect(parseBackupArgs([])).toEqual({ force: false, json: false });
     expect(parseBackupArgs(['a b.db', '--force'])).toEqual({ destination: 'a b.db', force: true, json: false });
@@ -120,7 +120,7 @@ describe('/backup', () => {
   });
 });
 
-describe('nu-agent backup', () => {
+describe('nu-agent backup', { timeout: 120_000 }, () => {
   const cli = (args: string[], home: string) =>
     spawnSync(process.execPath, ['--import', 'tsx', path.resolve('src/cli.ts'), ...args], {
       encoding: 'utf8',

@@ -51,7 +51,8 @@ const exitOf = (child: ChildProcess) =>
     else child.on('exit', (code, signal) => resolve(signal ?? code));
   });
 
-describe('backups across processes', () => {
+// Spawned processes run from source (tsx): slow to start on a busy two-core machine.
+describe('backups across processes', { timeout: 120_000 }, () => {
   it('refuses a backup while another process holds the lock, naming it', async () => {
     const fixture = await backupFixture(5);
     const other = startChild(['hold-lock', fixture.store.path]);

@@ -46,7 +46,8 @@ async function expectUsable(fixture: BackupFixture): Promise<void> {
   await fixture.store.run(`INSERT INTO appconfig (key, value) VALUES ('after-backup', 'yes')`);
 }
 
-describe('backup service', () => {
+// Each backup starts two copy-engine threads (about 1 s from source): room for a busy machine.
+describe('backup service', { timeout: 60_000 }, () => {
   it('makes a verified copy with a manifest, pausing and resuming the workers around it', async () => {
     const fixture = await backupFixture(120);
     const events: BackupEvent[] = [];

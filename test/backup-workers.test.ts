@@ -20,7 +20,7 @@ async function figures(store: MemoryStore) {
   return row!;
 }
 
-describe('backup with the real background workers', () => {
+describe('backup with the real background workers', { timeout: 90_000 }, () => {
   it('pauses the workers for the backup, and they process new chat after it', async () => {
     const dir = tempDir();
     const paths = resolveDataPaths({ NUAGENT_HOME: path.join(dir, 'home') }, path.join(dir, 'memory.db'));

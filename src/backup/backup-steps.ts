@@ -167,7 +167,8 @@ export class BackupRun {
     const stop = () => local.abort();
     signal.addEventListener('abort', stop, { once: true });
     try {
-      const [copy, hash] = await Promise.all([
+      // Both settle before this step does, so nothing still writes the temporary file once it is removed.
+      const [copied, hashed] = await Promise.allSettled([
         this.engine
           .copy({
             source: this.deps.store.path,
@@ -185,6 +186,12 @@ export class BackupRun {
           throw err;
         }),
       ]);
+      // The cause, not the cancel it caused in the other task.
+      const failures = [copied, hashed].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      const cause = failures.find((f) => !(f instanceof CopyEngineError && f.cancelled)) ?? failures[0];
+      if (cause !== undefined || copied.status === 'rejected' || hashed.status === 'rejected') throw cause;
+      const copy = copied.value;
+      const hash = hashed.value;
       if (hash.bytes !== copy.bytes) throw new Error(`read ${hash.bytes} bytes to hash, copied ${copy.bytes}`);
       this.copied = { bytes: copy.bytes, hash: hash.hash };
     } catch (err) {

@@ -2,17 +2,24 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { acquireBackupLock } from '../backup/backup-lock.js';
+import type { BackupLock } from '../backup/backup-lock.js';
 import { resolveDataPaths } from '../paths.js';
 import { TerminalOutput } from '../repl/terminal-output.js';
 import { parseBackupArgs, runBackup } from '../repl/commands/backup.js';
+import type { BackupArgs } from '../repl/commands/backup.js';
 import type { CliContext, CliSubcommand } from './context.js';
 
 // `nu-agent backup [dest] [--force] [--json]`: the /backup of the REPL without the REPL, for scripts and cron.
-// Exits 0 when a verified backup was made, 1 otherwise (Error:/Try: on stderr). With --json only the result
-// goes to stdout.
+// Exits 0 when a verified backup was made, 1 otherwise (Error:/Try: on stderr), 2 for bad arguments. With
+// --json only the result goes to stdout.
 //
 // The backup lock is taken before the database is opened: while another nu-agent has its database closed for
 // a backup, opening it here would make that one's reopen fail (backup-lock.ts).
+
+const OPTIONS_HELP = `
+Options of the backup itself:
+  -f, --force  replace an existing file at the destination
+  --json       print the result as JSON on stdout (errors still go to stderr)`;
 
 export const backupSubcommand: CliSubcommand = {
   name: 'backup',
@@ -20,43 +27,48 @@ export const backupSubcommand: CliSubcommand = {
     program
       .command('backup')
       .description('back up the memory database (list, verify, restore and prune manage the backups)')
-      .argument(
-        '[destination]',
-        'a file, or a directory for memory-YYYY-MM-DD-HHMMSS.db (default: the working directory)',
-      )
-      .option('-f, --force', 'replace an existing file at the destination')
-      .option('--json', 'print the result as JSON on stdout')
-      .action(
-        async (destination: string | undefined, options: { force?: boolean; json?: boolean }, command: Command) => {
-          const args = parseBackupArgs([
-            ...(destination === undefined ? [] : [destination]),
-            ...(options.force ? ['--force'] : []),
-            ...(options.json ? ['--json'] : []),
-          ]);
-          const global = cli.globalOptions(command);
-          const lockPath = resolveDataPaths(process.env, global.database).backupLock;
-          let lock;
-          try {
-            // No directory yet means no database yet, so nobody else can be backing it up.
-            if (fs.existsSync(path.dirname(lockPath))) lock = await acquireBackupLock(lockPath);
-          } catch (err) {
-            cli.fail(err, Boolean(global.debug));
-            return;
-          }
-          try {
-            await cli.withApp(
-              command,
-              async (app, signal) => {
-                await runBackup(args, app, signal, 'cli');
-                return 0;
-              },
-              // --json keeps stdout for the result alone; errors and debug lines go to stderr either way.
-              { makeOutput: (isDebug) => new TerminalOutput({ isDebug, isTTY: options.json ? false : undefined }) },
-            );
-          } finally {
-            await lock?.release();
-          }
-        },
-      );
+      .usage('[destination] [--force] [--json]')
+      // --force and --json are read from the words, not declared to commander: declared here, they would also
+      // be taken from `backup list --json` (the program reads options after a subcommand's name).
+      .argument('[words...]', 'a file, or a directory for memory-YYYY-MM-DD-HHMMSS.db (default: here)')
+      .allowUnknownOption()
+      .addHelpText('after', OPTIONS_HELP)
+      .action(async (words: string[], _options: unknown, command: Command) => {
+        let args: BackupArgs;
+        try {
+          args = parseBackupArgs(words);
+        } catch (err) {
+          cli.fail(err);
+          process.exitCode = 2;
+          return;
+        }
+        await backUp(args, command, cli);
+      });
   },
 };
+
+async function backUp(args: BackupArgs, command: Command, cli: CliContext): Promise<void> {
+  const global = cli.globalOptions(command);
+  const lockPath = resolveDataPaths(process.env, global.database).backupLock;
+  let lock: BackupLock | undefined;
+  try {
+    // No directory yet means no database yet, so nobody else can be backing it up.
+    if (fs.existsSync(path.dirname(lockPath))) lock = await acquireBackupLock(lockPath);
+  } catch (err) {
+    cli.fail(err, Boolean(global.debug));
+    return;
+  }
+  try {
+    await cli.withApp(
+      command,
+      async (app, signal) => {
+        await runBackup(args, app, signal, 'cli');
+        return 0;
+      },
+      // --json keeps stdout for the result alone; errors and debug lines go to stderr either way.
+      { makeOutput: (isDebug) => new TerminalOutput({ isDebug, isTTY: args.json ? false : undefined }) },
+    );
+  } finally {
+    await lock?.release();
+  }
+}
