@@ -7,6 +7,9 @@ import type { MemoryPortApi, TranscriptLine } from './protocol.js';
 // retried later; it never falls back silently to the local summary, which would then be kept for good.
 
 const MAX_MODEL_INPUT = 12_000;
+// The local summary runs on this thread, where it delays a pause until it returns: about 4 ms per 10,000
+// characters here, so a bounded input keeps that under a few tens of milliseconds even for a huge conversation.
+const MAX_LOCAL_INPUT = 40_000;
 
 export interface Summary {
   text: string;
@@ -20,10 +23,11 @@ export async function summarize(
 ): Promise<Summary> {
   const reply = await port.chat([
     { role: 'system', content: instruction },
-    { role: 'user', content: clip(lines.map((l) => `${label(l.role)}: ${l.content}`).join('\n\n')) },
+    { role: 'user', content: clip(lines.map((l) => `${label(l.role)}: ${l.content}`).join('\n\n'), MAX_MODEL_INPUT) },
   ]);
   if (reply.status === 'unavailable') {
-    return { text: extractiveSummary(lines.map((l) => l.content).join('\n')), model: EXTRACTIVE_MODEL };
+    const text = clip(lines.map((l) => l.content).join('\n'), MAX_LOCAL_INPUT);
+    return { text: extractiveSummary(text), model: EXTRACTIVE_MODEL };
   }
   if (reply.status === 'failed') throw Object.assign(new Error(reply.error.message), reply.error);
   const text = reply.text.trim();
@@ -36,8 +40,8 @@ function label(role: string): string {
 }
 
 /** Keeps the beginning (what it was about) and the end (where it got to) of a long transcript. */
-function clip(text: string): string {
-  if (text.length <= MAX_MODEL_INPUT) return text;
-  const head = Math.floor(MAX_MODEL_INPUT / 3);
-  return `${text.slice(0, head)}\n\n[…]\n\n${text.slice(text.length - (MAX_MODEL_INPUT - head))}`;
+function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const head = Math.floor(max / 3);
+  return `${text.slice(0, head)}\n\n[…]\n\n${text.slice(text.length - (max - head))}`;
 }
