@@ -74,7 +74,9 @@ async function withBackup(faults: RestoreFaults = {}) {
 }
 
 function leftovers(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.includes(TEMP_MARKER) || n.endsWith('.before-restore'));
+  return fs
+    .readdirSync(dir)
+    .filter((n) => n.includes(TEMP_MARKER) || n.endsWith('.before-restore') || n.endsWith('.inflight.json'));
 }
 
 async function stillWritable(store: MemoryStore): Promise<void> {
@@ -144,6 +146,17 @@ describe('restoring a backup through the supervisor', () => {
     expect(await historyOf(fixture.store)).toEqual(current);
     expect(leftovers(fixture.dir)).toEqual([]);
     expect(fixture.deps.workers.calls).toEqual(['pauseAll', 'waitUntilAllPaused', 'resumeAll']);
+  });
+
+  it('leaves the database as it was and no temporary file when the copy fails half-way', async () => {
+    const { fixture, service, file, manifest, current } = await withBackup({ copy: { failAtByte: 64 * 1024 } });
+    const outcome = await service.restore!({ file, manifest, trigger: 'manual' });
+    expect(outcome).toMatchObject({ ok: false, rolledBack: false });
+    if (!outcome.ok) expect(outcome.error.message).toMatch(/copying the database to .* failed/);
+    expect(await historyOf(fixture.store)).toEqual(current);
+    expect(leftovers(fixture.dir)).toEqual([]);
+    expect(fixture.deps.workers.calls).toEqual(['pauseAll', 'waitUntilAllPaused', 'resumeAll']);
+    await stillWritable(fixture.store);
   });
 
   it('refuses, before pausing anything, a backup that changed since it was verified or is the live file', async () => {

@@ -5,13 +5,21 @@ import { formatBytes } from '../repl/format.js';
 import { migrate } from '../store/migrate.js';
 import { walPaths } from '../store/memory-store.js';
 import { LATEST_SCHEMA_VERSION } from '../store/schema.js';
-import { commitTempFile, fsyncDirectory, fsyncFile, tempPathFor } from '../../workers/copy-engine/durable-file.js';
+import {
+  commitTempFile,
+  fsyncDirectory,
+  fsyncFile,
+  removeStaleTempFiles,
+  tempPathFor,
+} from '../../workers/copy-engine/durable-file.js';
 import { diffTableFigures } from '../../workers/copy-engine/table-figures.js';
+import type { CopyFault } from '../../workers/copy-engine/protocol.js';
 import type { StepName } from '../../state-machines/backup-machine.js';
 import { BackupRun } from './backup-steps.js';
 import type { BackupDeps, StepFn, StepTimeouts } from './backup-steps.js';
 import { describeManaged } from './catalog.js';
 import { CopyEngine, CopyEngineError } from './copy-engine.js';
+import { clearInflight, noteInflight } from './inflight.js';
 import type { RestoreRequest } from './restore-types.js';
 import type { BackupEvent } from './types.js';
 import type { StatFs } from './validate.js';
@@ -32,6 +40,8 @@ import type { StatFs } from './validate.js';
 /** Fault injection for tests, through the service's options (never module mocking). */
 export interface RestoreFaults {
   statfs?: StatFs | undefined;
+  /** The copy engine writes this many bytes of the temporary copy, then fails like a full disk. */
+  copy?: CopyFault | undefined;
   /** Runs on the temporary copy before it is verified (e.g. flips a byte). */
   afterCopy?: ((tempFile: string) => void) | undefined;
   /** Runs before the restored file is reopened; throw to make the reopen fail. */
@@ -134,14 +144,19 @@ export class RestoreRun {
 
   /** The backup to a temporary file beside the live database: same directory, so the rename is atomic. */
   private async transfer(signal: AbortSignal): Promise<void> {
+    // Leftovers of a restore that crashed here earlier go first; this one is noted in the crash journal, so the
+    // next start removes its temporary file if this process dies during the copy (inflight.ts).
+    removeStaleTempFiles(path.dirname(this.live));
     const temp = tempPathFor(this.live);
     this.temp = temp;
+    noteInflight(this.deps.paths.backupLock, { temp, destination: this.live });
     this.engine ??= CopyEngine.start();
     try {
       await this.engine.copy({
         source: this.request.file,
         temp,
         signal,
+        fault: this.faults.copy,
         onProgress: (copiedBytes, totalBytes) => this.emit({ type: 'progress', copiedBytes, totalBytes }),
       });
     } catch (err) {
@@ -191,12 +206,14 @@ export class RestoreRun {
     commitTempFile(this.temp, this.live);
     this.temp = undefined;
     this.committed = true;
+    clearInflight(this.deps.paths.backupLock);
   }
 
   /** After a failure or cancel before the restored file is in place: removes the copy; the live file is untouched. */
   private async discard(): Promise<void> {
     if (this.temp) fs.rmSync(this.temp, { force: true });
     this.temp = undefined;
+    clearInflight(this.deps.paths.backupLock);
     if (!this.committed) this.forgetPrevious();
   }
 
