@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { manifestPathFor } from '../src/backup/types.js';
-import { runCli } from './helpers/run-cli.js';
+import { collect, runCli, startCli, waitForOutput } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { addConversations, handMadeBackup } from './helpers/hand-made-backup.js';
 
@@ -72,6 +72,24 @@ describe('nu-agent backup list|verify|prune', () => {
     expect(real.code).toBe(0);
     expect(real.stdout).toContain(`Removed: ${path.join(dir, 'b2.db')}`);
     expect(fs.readdirSync(dir).sort()).toEqual(['b0.db', path.basename(manifestPathFor('b0.db')), 'foreign.db']);
+  });
+
+  it('lists and verifies while another nu-agent has the database open', async () => {
+    const { env, dir, cwd } = await setUp();
+    const repl = startCli([], { env, cwd });
+    try {
+      await waitForOutput(repl, 'Type a message');
+      const list = await runCli(['backup', 'list', '--json'], '', { env, cwd: dir });
+      expect(list.code).toBe(0);
+      expect(list.stderr).toMatch(/^Note: the auto-backup directory setting could not be read/);
+      const listed = JSON.parse(list.stdout) as { backups: { name: string }[] };
+      expect(listed.backups.map((b) => b.name)).toContain('b0.db');
+      const verify = await runCli(['backup', 'verify', path.join(dir, 'b0.db')], '', { env, cwd });
+      expect(verify.code).toBe(0);
+    } finally {
+      repl.stdin.end('/exit\n');
+      await collect(repl);
+    }
   });
 
   it('refuses a prune that names no rule or would keep nothing, with exit code 2', async () => {

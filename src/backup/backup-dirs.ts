@@ -1,27 +1,51 @@
 import path from 'node:path';
-import type { App } from '../app.js';
+import type { App, Output } from '../app.js';
 import { appConfigStore } from '../auto-backup/config-store.js';
 import { settingsFromStored } from '../auto-backup/settings.js';
 import { expandHome } from '../paths.js';
+import type { DataPaths } from '../paths.js';
+import type { MemoryStore } from '../store/memory-store.js';
 import { walPaths } from '../store/memory-store.js';
 
 // Where list and prune look when the user names no directory: the backup directory (where automatic backups
-// go: the one `/backup auto set dir` chose, else the default under the data directory) and the working
-// directory (where `/backup` puts a backup by default, as the seed did). Prune works on exactly what list
-// shows, so `/backup list` is always the preview of what prune can touch.
+// go: the one `/backup auto dir` chose, else the default under the data directory) and the working directory
+// (where `/backup` puts a backup by default, as the seed did). Prune works on exactly what list shows, so
+// `/backup list` is always the preview of what prune can touch.
 
-export async function backupDirectories(app: App, dir?: string | undefined, cwd = process.cwd()): Promise<string[]> {
-  if (dir !== undefined) return [path.resolve(cwd, expandHome(dir))];
-  let configured = app.paths.defaultBackupDir;
-  try {
-    configured = settingsFromStored(await appConfigStore(app.store).readAll(), app.paths).settings.directory;
-  } catch (err) {
-    app.out.debug(`auto-backup directory not read: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  return [...new Set([configured, app.paths.defaultBackupDir, cwd])];
+/** What list, verify and prune need: no database handle, so the CLI can run them while a nu-agent is open. */
+export interface ManageContext {
+  out: Output;
+  /** The directories to scan: [dir] when one is named, else the backup directories and the working directory. */
+  directories(dir?: string | undefined): Promise<string[]>;
+  /** Never listed, never pruned: the live database and its WAL files. */
+  liveFiles: string[];
 }
 
-/** Never listed, never pruned: the live database and its WAL files. */
-export function liveFiles(app: App): string[] {
-  return [app.paths.database, ...walPaths(app.paths.database)];
+export function manageContext(app: App, cwd = process.cwd()): ManageContext {
+  return {
+    out: app.out,
+    liveFiles: liveFiles(app.paths),
+    directories: (dir) => backupDirectories(app.paths, dir, () => configuredBackupDir(app.store, app.paths), cwd),
+  };
+}
+
+export async function backupDirectories(
+  paths: DataPaths,
+  dir: string | undefined,
+  configured: () => Promise<string | undefined>,
+  cwd = process.cwd(),
+): Promise<string[]> {
+  if (dir !== undefined) return [path.resolve(cwd, expandHome(dir))];
+  const auto = await configured().catch(() => undefined);
+  return [...new Set([auto ?? paths.defaultBackupDir, paths.defaultBackupDir, cwd])];
+}
+
+/** The auto-backup directory as configured in appconfig (its default when unset). */
+export async function configuredBackupDir(store: Pick<MemoryStore, 'all' | 'transaction'>, paths: DataPaths) {
+  const stored = await appConfigStore(store).readAll();
+  return settingsFromStored(stored, paths).settings.directory;
+}
+
+export function liveFiles(paths: DataPaths): string[] {
+  return [paths.database, ...walPaths(paths.database)];
 }

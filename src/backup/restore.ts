@@ -3,7 +3,7 @@ import type { App } from '../app.js';
 import { NuError, messages } from '../errors.js';
 import { expandHome } from '../paths.js';
 import { formatTime } from '../repl/format.js';
-import { backupDirectories } from './backup-dirs.js';
+import { manageContext } from './backup-dirs.js';
 import type { RestoreOutcome } from './restore-types.js';
 import type { BackupEvent, BackupTrigger } from './types.js';
 import { formatVerifyOutcome, verifyBackup } from './verify.js';
@@ -67,7 +67,7 @@ export async function restoreFromBackup(
   }
 
   app.out.line('Taking a safety backup of the current database...');
-  const [backupDir] = await backupDirectories(app);
+  const [backupDir] = await manageContext(app).directories();
   const safetyDisplay = options.display?.();
   const safety = await app.backups
     .run({

@@ -2,21 +2,24 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { Command } from 'commander';
-import type { App } from '../app.js';
+import type { Output } from '../app.js';
 import { acquireBackupLock } from '../backup/backup-lock.js';
 import type { BackupLock } from '../backup/backup-lock.js';
 import type { Ask } from '../backup/restore.js';
 import { isNuError } from '../errors.js';
 import { resolveDataPaths } from '../paths.js';
 import { runBackupRestore } from '../repl/commands/backup-restore.js';
-import { runBackupList } from '../repl/commands/backup-list.js';
-import { runBackupPrune } from '../repl/commands/backup-prune.js';
+import { listBackups } from '../repl/commands/backup-list.js';
+import { pruneWithArgs } from '../repl/commands/backup-prune.js';
 import { runBackupVerify } from '../repl/commands/backup-verify.js';
 import { parseListArgs, parsePruneArgs, parseRestoreArgs, parseVerifyArgs } from '../backup/manage-args.js';
 import { checkRetentionPolicy } from '../backup/retention.js';
 import type { CliContext, CliSubcommand } from './context.js';
+import { cliManageContext, runWithoutApp } from './manage-context.js';
 
 // `nu-agent backup list|verify|prune|restore …`: backup management without the REPL, for scripts and cron.
+// list, verify and prune never open the database (manage-context.ts), so they also run while a nu-agent is open;
+// restore opens it like `nu-agent backup` does, under the backup lock.
 // They hang under the `backup` command of src/cli/backup.ts (or create it, when that is not registered), so
 // `nu-agent backup <dest>` keeps meaning "make a backup" and these words are never taken for a destination.
 //
@@ -36,8 +39,8 @@ Exit codes of backup list|verify|prune|restore:
   3  the backup failed verification`;
 
 /** Maps what a management command threw to its exit code (and prints it). */
-export function exitCodeFor(err: unknown, app: App): number {
-  app.out.error(err);
+export function exitCodeFor(err: unknown, out: Output): number {
+  out.error(err);
   if (!isNuError(err)) return EXIT.failure;
   if (err.code === 'BACKUP_VERIFY_FAILED') return EXIT.verifyFailed;
   if (err.code === 'USAGE' || err.code.startsWith('PRUNE_') || err.code === 'RESTORE_NEEDS_CONFIRMATION')
@@ -80,10 +83,16 @@ export function registerManagement(backup: Command, cli: CliContext): void {
     .action(async (dir: string | undefined, options: { json?: boolean }, command: Command) => {
       const args = asArgs([dir], { json: options.json });
       if (!checkedArgs(cli, command, () => parseListArgs(args))) return;
-      await cli.withApp(command, async (app) => {
-        await runBackupList(args, app);
-        return EXIT.ok;
-      });
+      await runWithoutApp(
+        cli,
+        command,
+        async (out) => {
+          await listBackups(args, cliManageContext(cli, command, out));
+          return EXIT.ok;
+        },
+        exitCodeFor,
+        options.json,
+      );
     });
 
   sub('verify', 'check a backup against its manifest: size, hash, and every row read in DuckDB')
@@ -92,14 +101,16 @@ export function registerManagement(backup: Command, cli: CliContext): void {
     .action(async (file: string, options: { json?: boolean }, command: Command) => {
       const args = asArgs([file], { json: options.json });
       if (!checkedArgs(cli, command, () => parseVerifyArgs(args))) return;
-      await cli.withApp(command, async (app, signal) => {
-        try {
-          const outcome = await runBackupVerify(args, app, signal);
+      await runWithoutApp(
+        cli,
+        command,
+        async (out, signal) => {
+          const outcome = await runBackupVerify(args, { out }, signal);
           return outcome.ok ? EXIT.ok : EXIT.verifyFailed;
-        } catch (err) {
-          return exitCodeFor(err, app);
-        }
-      });
+        },
+        exitCodeFor,
+        options.json,
+      );
     });
 
   sub('prune', 'delete old backups nu-agent made (never the newest, never all, never a foreign file)')
@@ -122,10 +133,16 @@ export function registerManagement(backup: Command, cli: CliContext): void {
         return p;
       });
       if (!parsed) return;
-      await cli.withApp(command, async (app) => {
-        const result = await runBackupPrune(args, app);
-        return result.failed.length > 0 ? EXIT.failure : EXIT.ok;
-      });
+      await runWithoutApp(
+        cli,
+        command,
+        async (out) => {
+          const result = await pruneWithArgs(args, cliManageContext(cli, command, out));
+          return result.failed.length > 0 ? EXIT.failure : EXIT.ok;
+        },
+        exitCodeFor,
+        Boolean(options.json),
+      );
     });
 
   sub('restore', 'replace the memory with a backup: verify, confirm, safety backup, then swap it in')
@@ -151,7 +168,7 @@ export function registerManagement(backup: Command, cli: CliContext): void {
             const result = await runBackupRestore(args, app, signal, 'cli');
             return result.restored ? EXIT.ok : EXIT.failure;
           } catch (err) {
-            return exitCodeFor(err, app);
+            return exitCodeFor(err, app.out);
           }
         });
       } finally {

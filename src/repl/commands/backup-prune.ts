@@ -1,5 +1,6 @@
 import type { App } from '../../app.js';
-import { backupDirectories, liveFiles } from '../../backup/backup-dirs.js';
+import { manageContext } from '../../backup/backup-dirs.js';
+import type { ManageContext } from '../../backup/backup-dirs.js';
 import { formatPruneResult, pruneJson } from '../../backup/list-format.js';
 import { parsePruneArgs } from '../../backup/manage-args.js';
 import { pruneBackups } from '../../backup/prune.js';
@@ -8,16 +9,15 @@ import { checkRetentionPolicy } from '../../backup/retention.js';
 
 /** `/backup prune [--keep N] [--older-than DAYS] [--dry-run] [--dir DIR] [--json]`. */
 export async function runBackupPrune(args: string[], app: App): Promise<PruneResult> {
+  return pruneWithArgs(args, manageContext(app));
+}
+
+export async function pruneWithArgs(args: string[], ctx: ManageContext): Promise<PruneResult> {
   const { keepLast, olderThanDays, dryRun, dir, json } = parsePruneArgs(args);
   const policy = { keepLast, olderThanDays, minKeep: 1 };
   checkRetentionPolicy(policy);
-  const result = pruneBackups({
-    directories: await backupDirectories(app, dir),
-    policy,
-    dryRun,
-    exclude: liveFiles(app),
-  });
-  if (json) app.out.line(JSON.stringify(pruneJson(result), null, 2));
-  else for (const line of formatPruneResult(result)) app.out.line(line);
+  const result = pruneBackups({ directories: await ctx.directories(dir), policy, dryRun, exclude: ctx.liveFiles });
+  if (json) ctx.out.line(JSON.stringify(pruneJson(result), null, 2));
+  else for (const line of formatPruneResult(result)) ctx.out.line(line);
   return result;
 }

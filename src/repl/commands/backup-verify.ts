@@ -6,7 +6,11 @@ import { messages } from '../../errors.js';
 import { expandHome } from '../../paths.js';
 
 /** `/backup verify <file> [--json]`: re-reads the backup against its manifest and gives a verdict. */
-export async function runBackupVerify(args: string[], app: App, signal: AbortSignal): Promise<VerifyOutcome> {
+export async function runBackupVerify(
+  args: string[],
+  app: Pick<App, 'out'>,
+  signal: AbortSignal,
+): Promise<VerifyOutcome> {
   const { file, json } = parseVerifyArgs(args);
   const outcome = await verifyBackup(expandHome(file), { signal });
   if (json) app.out.line(JSON.stringify(outcome, null, 2));
