@@ -89,6 +89,13 @@ export const messages = {
         op,
       },
     ),
+  databaseLost: (path: string, cause: unknown) =>
+    e(
+      'DB_LOST',
+      `the database could not be reopened after a backup or restore: ${messageOf(cause)}`,
+      `Your memory is intact in ${path}. Quit nu-agent (/exit) and start it again once nothing else holds that file.`,
+      { path, cause, op: 'reopen' },
+    ),
   databaseHeld: (op: string, waitedMs: number) =>
     e(
       'DB_HELD',

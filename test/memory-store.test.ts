@@ -1,8 +1,12 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { FloatVector, MemoryStore } from '../src/store/memory-store.js';
+import type { NuError } from '../src/errors.js';
 import { LATEST_SCHEMA_VERSION, EMBEDDING_DIMENSIONS, migrations } from '../src/store/schema.js';
 import { tempDir } from './helpers/temp-dir.js';
 
@@ -92,3 +96,47 @@ describe('MemoryStore', () => {
     await expect(MemoryStore.open(db)).rejects.toMatchObject({ code: 'DB_FOREIGN' });
   });
 });
+
+describe('MemoryStore after a failed reopen', () => {
+  it('says the database was lost, then recovers by itself once the file is free again', async () => {
+    const db = path.join(tempDir(), 'memory.db');
+    const store = await MemoryStore.open(db);
+    await store.run(`INSERT INTO conversations (title) VALUES ('kept')`);
+    const held = await store.hold(1000);
+    await held.checkpoint(5000);
+    await held.close();
+    // Another process takes the file while it is closed, so every reopen fails on DuckDB's file lock.
+    const intruder = await holdFileInAnotherProcess(db);
+    try {
+      await expect(held.reopen()).rejects.toMatchObject({ code: 'DB_LOCKED' });
+      held.release();
+      const lost = await store.all('SELECT title FROM conversations').catch((e: unknown) => e);
+      expect(lost).toMatchObject({ code: 'DB_LOST' });
+      expect(String((lost as NuError).hint)).toContain(db);
+    } finally {
+      intruder.kill('SIGKILL');
+      await once(intruder, 'exit');
+    }
+    expect(await store.all('SELECT title FROM conversations')).toEqual([{ title: 'kept' }]);
+    await store.close();
+  });
+});
+
+/** A child process that opens db read-write and keeps it until killed. Resolves once it holds the lock. */
+async function holdFileInAnotherProcess(db: string): Promise<ChildProcess> {
+  const script = `
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const instance = await DuckDBInstance.create(${JSON.stringify(db)});
+    await instance.connect();
+    process.stdout.write('holding' + String.fromCharCode(10));
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => d.toString().includes('holding') && resolve());
+    child.on('exit', (code) => reject(new Error(`the holder exited early (${code})`)));
+  });
+  return child;
+}

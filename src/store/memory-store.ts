@@ -61,6 +61,8 @@ export class MemoryStore implements SqlRunner {
   private connection: DuckDBConnection | undefined;
   private readonly queue = new ExclusiveQueue();
   private holding = false;
+  /** Set when a holder released the gate with the database still closed (every reopen attempt failed). */
+  private lostWith: unknown;
 
   private constructor(readonly path: string) {}
 
@@ -88,16 +90,23 @@ export class MemoryStore implements SqlRunner {
   }
 
   all<T extends Row = Row>(sql: string, params: SqlParam[] = []): Promise<T[]> {
-    return this.queue.run(() => this.direct().all<T>(sql, params));
+    return this.queue.run(async () => {
+      await this.recoverIfLost();
+      return this.direct().all<T>(sql, params);
+    });
   }
 
   run(sql: string, params: SqlParam[] = []): Promise<void> {
-    return this.queue.run(() => this.direct().run(sql, params));
+    return this.queue.run(async () => {
+      await this.recoverIfLost();
+      await this.direct().run(sql, params);
+    });
   }
 
   /** Runs fn inside BEGIN … COMMIT, rolled back if it throws. Nothing else runs on the connection meanwhile. */
   transaction<T>(fn: (tx: SqlRunner) => Promise<T>): Promise<T> {
     return this.queue.run(async () => {
+      await this.recoverIfLost();
       const tx = this.direct();
       await tx.run('BEGIN TRANSACTION');
       try {
@@ -131,7 +140,15 @@ export class MemoryStore implements SqlRunner {
       checkpoint: (ms) => this.checkpoint(ms),
       tableFigures: () => readTableFigures(this.requireConnection('tableFigures')),
       close: () => this.closeAndCheckWal(),
-      reopen: () => this.connect(),
+      reopen: async () => {
+        try {
+          await this.connect();
+          this.lostWith = undefined;
+        } catch (err) {
+          this.lostWith = err;
+          throw err;
+        }
+      },
       release: () => {
         if (released) return;
         released = true;
@@ -193,8 +210,25 @@ export class MemoryStore implements SqlRunner {
     }
   }
 
+  /**
+   * After a backup or restore whose every reopen attempt failed (another process grabbed the file, say), each
+   * later operation tries once more, so the program recovers by itself when the cause goes away, and otherwise
+   * says what happened instead of failing with a bare "closed".
+   */
+  private async recoverIfLost(): Promise<void> {
+    if (this.connection || this.lostWith === undefined) return;
+    try {
+      await this.connect();
+      this.lostWith = undefined;
+    } catch (err) {
+      this.lostWith = err;
+    }
+  }
+
   private requireConnection(op: string): DuckDBConnection {
-    if (!this.connection) throw messages.databaseClosed(op);
+    if (!this.connection) {
+      throw this.lostWith === undefined ? messages.databaseClosed(op) : messages.databaseLost(this.path, this.lostWith);
+    }
     return this.connection;
   }
 
