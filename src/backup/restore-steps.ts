@@ -17,9 +17,9 @@ import type { CopyFault } from '../../workers/copy-engine/protocol.js';
 import type { StepName } from '../../state-machines/backup-machine.js';
 import { BackupRun } from './backup-steps.js';
 import type { BackupDeps, StepFn, StepTimeouts } from './backup-steps.js';
-import { describeManaged } from './catalog.js';
 import { CopyEngine, CopyEngineError } from './copy-engine.js';
 import { clearInflight, noteInflight } from './inflight.js';
+import { readManifest } from './manifest.js';
 import type { RestoreRequest } from './restore-types.js';
 import type { BackupEvent } from './types.js';
 import type { StatFs } from './validate.js';
@@ -109,12 +109,17 @@ export class RestoreRun {
     const { file, manifest } = this.request;
     const real = realPath(file);
     if ([this.live, ...walPaths(this.live)].map(realPath).includes(real)) throw messages.restoreOntoLive(file);
-    const entry = describeManaged(file);
-    if (entry.state !== 'ok' || entry.manifest?.hash.value !== manifest.hash.value)
-      throw messages.backupVerifyFailed(
-        file,
-        `: it changed since it was verified (${entry.problem ?? 'new manifest'})`,
-      );
+    // The file and manifest as verified (a backup renamed together with its manifest is fine, as verify says).
+    const now = readManifest(file);
+    const size = sizeOf(file);
+    const changed = !now.ok
+      ? now.reason
+      : now.manifest.hash.value !== manifest.hash.value
+        ? 'a different manifest'
+        : size !== manifest.sizeBytes
+          ? `size ${size ?? 'unknown'} bytes, the manifest says ${manifest.sizeBytes}`
+          : undefined;
+    if (changed) throw messages.backupVerifyFailed(file, `: it changed since it was verified (${changed})`);
     if (manifest.schemaVersion > LATEST_SCHEMA_VERSION)
       throw messages.schemaTooNew(file, manifest.schemaVersion, LATEST_SCHEMA_VERSION);
     this.checkSpace(path.dirname(this.live), manifest.sizeBytes + SPACE_MARGIN);
@@ -290,6 +295,14 @@ export class RestoreRun {
     await this.engine?.destroy().catch(() => undefined);
     this.engine = undefined;
     await this.base.finish();
+  }
+}
+
+function sizeOf(file: string): number | undefined {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return undefined;
   }
 }
 
