@@ -1,8 +1,12 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { App, BackupService, ChatProvider, Output, RunningApp, WorkerAdmin } from '../app.js';
 import { createAutoBackupPart } from '../auto-backup/runtime.js';
 import { chooseProvider } from '../llm/select.js';
 import { resolveDataPaths } from '../paths.js';
+import type { DataPaths } from '../paths.js';
+import { awaitNoBackupRunning } from '../backup/backup-lock.js';
+import type { BackupLock } from '../backup/backup-lock.js';
 import { TerminalOutput } from '../repl/terminal-output.js';
 import { getSetting, settings } from '../store/app-config.js';
 import { MemoryStore } from '../store/memory-store.js';
@@ -45,10 +49,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   // Configuration errors come before the database is touched: a failed start creates and changes nothing.
   const provider = options.provider ?? chooseProvider(env);
   const embedder = embedderFromEnv(env, EMBEDDING_DIMENSIONS);
-  const store = await MemoryStore.open(paths.database, {
-    // Only the default data directory is ours to create (mode 0700); a --database elsewhere needs its directory.
-    createParentDir: paths.database === path.join(paths.home, 'memory.db'),
-  });
+  const store = await openWhenNoBackupRuns(paths);
 
   const stops: (() => Promise<void>)[] = [];
   let closing: Promise<void> | undefined;
@@ -83,6 +84,36 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
     throw err;
   }
 }
+
+/**
+ * Opens the store, but never inside another process's backup or restore window, when the file is closed and
+ * free: opening it then would make that process's reopen fail. A short backup is waited for, with a line that
+ * says why; the backup lock is held only until the store is open.
+ */
+async function openWhenNoBackupRuns(paths: DataPaths): Promise<MemoryStore> {
+  const open = () =>
+    MemoryStore.open(paths.database, {
+      // Only the default data directory is ours to create (mode 0700); a --database elsewhere needs its directory.
+      createParentDir: paths.database === path.join(paths.home, 'memory.db'),
+    });
+  // No directory, no database, no backup of it running; an unwritable one fails in open() with its own message.
+  if (!fs.existsSync(path.dirname(paths.database))) return open();
+  let lock: BackupLock | undefined;
+  try {
+    lock = await awaitNoBackupRunning(paths.backupLock, BACKUP_WAIT_MS, (holder) =>
+      process.stderr.write(`Waiting for the backup running${holder ? ` in ${holder}` : ''} to finish…\n`),
+    );
+  } catch (err) {
+    if ((err as { code?: string }).code === 'BACKUP_RUNNING') throw err;
+  }
+  try {
+    return await open();
+  } finally {
+    await lock?.release();
+  }
+}
+
+const BACKUP_WAIT_MS = 120_000;
 
 async function stopAll(stops: (() => Promise<void>)[], store: MemoryStore): Promise<void> {
   let first: unknown;

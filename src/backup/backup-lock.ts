@@ -79,6 +79,30 @@ export async function acquireBackupLock(lockPath: string): Promise<BackupLock> {
   };
 }
 
+/**
+ * Waits (at most timeoutMs) until no other process is backing up or restoring this database, and returns the
+ * lock so the caller can open the database before letting go: a process that opened the file during another's
+ * closed window would make that one's reopen fail. onWait is told once who is being waited for.
+ */
+export async function awaitNoBackupRunning(
+  lockPath: string,
+  timeoutMs: number,
+  onWait: (holder: string) => void,
+): Promise<BackupLock> {
+  const deadline = Date.now() + timeoutMs;
+  let told = false;
+  for (;;) {
+    try {
+      return await acquireBackupLock(lockPath);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'BACKUP_RUNNING' || Date.now() >= deadline) throw err;
+      if (!told) onWait(describeOwner(lockPath));
+      told = true;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
+
 /** True while this process holds the lock (a backup or restore runs here). */
 export function holdsBackupLock(lockPath: string): boolean {
   return held.has(lockPath);
