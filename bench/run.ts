@@ -6,6 +6,8 @@ import { benchSize } from './backup-bench.js';
 import type { SizeReport } from './backup-bench.js';
 import { benchBackupCopy } from './backup-copy.js';
 import type { CopyBenchReport } from './backup-copy.js';
+import { benchPauseLatency } from './pause-latency.js';
+import type { PauseLatencyFigures } from './pause-latency.js';
 
 // `npm run bench`: backup speed, pause window, responsiveness and memory, each measured against `cp` + fsync of
 // the same file in the same run, and printed as a table plus a JSON report. Defaults finish in a few minutes on
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
 
   const sizeReports: SizeReport[] = [];
   const copyReports: CopyBenchReport[] = [];
+  const pauseReports: PauseLatencyFigures[] = [];
   try {
     for (const sizeMiB of sizes) {
       log(`\n${sizeMiB} MiB`);
@@ -60,6 +63,8 @@ async function main(): Promise<void> {
         await benchSize({ sizeMiB, reps, dir, seedLoop: sizeMiB <= Number(o.seedLoopMax), online: o.online, log }),
       );
     }
+    log(`\npause latency, ${Number(o.pauses)} pauses per kind of work, all three workers busy`);
+    pauseReports.push(...(await benchPauseLatency({ pauses: Number(o.pauses), dir, log })));
     const largest = Math.max(...sizes);
     log(`\ncopy engine alone, ${largest} MiB file`);
     copyReports.push(await benchBackupCopy({ sizeMiB: largest, reps, dir, log }));
@@ -78,13 +83,14 @@ async function main(): Promise<void> {
     targets: TARGETS,
     sizes: sizeReports,
     copyEngine: copyReports,
+    pauseLatency: pauseReports,
   };
   fs.writeFileSync(o.out, JSON.stringify(report, null, 2) + '\n');
-  printTable(sizeReports, copyReports);
+  printTable(sizeReports, copyReports, pauseReports);
   log(`\nJSON report: ${path.resolve(o.out)}`);
 }
 
-function printTable(sizes: SizeReport[], copies: CopyBenchReport[]): void {
+function printTable(sizes: SizeReport[], copies: CopyBenchReport[], pauses: PauseLatencyFigures[]): void {
   const f = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(digits));
   const rows = [
     [
@@ -135,6 +141,11 @@ function printTable(sizes: SizeReport[], copies: CopyBenchReport[]): void {
   for (const c of copies) {
     console.log(
       `\ncopy engine alone (${c.sizeMiB} MiB): engine ${f(c.engineMs)} ms vs cp+fsync ${f(c.cpFsyncMs)} ms → ratio ${f(c.ratioToCp, 2)} (target ≥ ${TARGETS.copyRatioToCp}); ${f(c.engineMiBps)} MiB/s; loop p99 ${f(c.loopP99Ms, 1)} ms`,
+    );
+  }
+  for (const p of pauses) {
+    console.log(
+      `pause latency (${p.kind} work, ${p.pauses} pauses, ${p.allBusy} with all three busy): p50 ${f(p.p50Ms, 1)} ms, p99 ${f(p.p99Ms, 1)} ms (target < ${TARGETS.pauseP99Ms}), max ${f(p.maxMs, 1)} ms; resume p99 ${f(p.resumeP99Ms, 1)} ms`,
     );
   }
   console.log(
