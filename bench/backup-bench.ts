@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Output } from '../src/app.js';
 import { createApp } from '../src/app/create-app.js';
+import type { MemoryStore } from '../src/store/memory-store.js';
 import { generateDatabase } from './generate-db.js';
 import { median, startWatch, timeCpWithFsync, timeOnlineCopy, timeSeedLoopCopy } from './reference-copies.js';
 
@@ -50,7 +51,7 @@ export async function benchSize(options: SizeOptions): Promise<SizeReport> {
   fs.mkdirSync(home, { recursive: true, mode: 0o700 });
   const db = path.join(home, 'memory.db');
   options.log(`  generating ${options.sizeMiB} MiB database…`);
-  const generated = await generateDatabase(db, options.sizeMiB * 2 ** 20);
+  await generateDatabase(db, options.sizeMiB * 2 ** 20);
   const env = { ...process.env, NUAGENT_HOME: home, NUAGENT_LLM_URL: '', NUAGENT_EMBEDDINGS_URL: '' };
 
   const app = await createApp({ env, makeOutput: () => silent });
@@ -125,11 +126,10 @@ export async function benchSize(options: SizeOptions): Promise<SizeReport> {
     cliBackupMs,
     cliRatioToCp: cliBackupMs / cpFsyncMs,
   };
-  void generated;
 }
 
 /** Unsummarised conversations and exchanges, so the three workers have work during every backup. */
-async function makeWorkersBusy(store: import('../src/store/memory-store.js').MemoryStore): Promise<void> {
+async function makeWorkersBusy(store: MemoryStore): Promise<void> {
   await store.run(
     `INSERT INTO conversations (id, title, status)
      SELECT 10000000 + i, 'pending ' || i, 'closed' FROM range(1, 201) t(i)`,
