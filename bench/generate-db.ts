@@ -63,6 +63,9 @@ export async function generateDatabase(dbPath: string, targetBytes: number): Pro
       });
       conversations += convs;
       exchanges += batch;
+      // The rows above carry explicit ids; move the sequences past them so a chat on this database works.
+      await store.run(`SELECT max(nextval('conversations_id_seq')) FROM range(${convs})`);
+      await store.run(`SELECT max(nextval('exchanges_id_seq')) FROM range(${batch})`);
       const held = await store.hold(60_000);
       await held.checkpoint(120_000);
       held.release();

@@ -102,6 +102,18 @@ describe('restoring a backup through the supervisor', () => {
     expect(run).toEqual({ kind: 'restore', result: 'success' });
   });
 
+  it("keeps this machine's settings (auto-backup schedule, debug) across a restore of older memory", async () => {
+    const { fixture, service, file, manifest, atBackup } = await withBackup();
+    await fixture.store.run(`INSERT OR REPLACE INTO appconfig (key, value) VALUES ('auto_backup.cron', '15 3 * * *')`);
+    await fixture.store.run(`INSERT OR REPLACE INTO appconfig (key, value) VALUES ('debug', 'true')`);
+    const before = await fixture.store.all(`SELECT key, value FROM appconfig ORDER BY key`);
+
+    const outcome = await service.restore!({ file, manifest, trigger: 'manual' });
+    expect(outcome).toMatchObject({ ok: true });
+    expect(await historyOf(fixture.store)).toEqual(atBackup);
+    expect(await fixture.store.all(`SELECT key, value FROM appconfig ORDER BY key`)).toEqual(before);
+  });
+
   it('rolls back to the previous database when the check fails after the replacement', async () => {
     const { fixture, service, file, manifest, current } = await withBackup({
       beforeCheck: () => {

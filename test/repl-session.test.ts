@@ -97,8 +97,13 @@ describe('REPL session', () => {
       req.on('data', (chunk) => (body += chunk));
       req.on('end', () => {
         const { messages } = JSON.parse(body) as { messages: { role: string; content: string }[] };
-        seen.push(messages.filter((m) => m.role !== 'system').map((m) => m.content));
         res.writeHead(200, { 'content-type': 'application/json' });
+        // The background summarisers ask the same model; only the chat's own requests are counted here.
+        if (!messages[0]?.content.startsWith('You are nu-agent')) {
+          res.end(JSON.stringify({ choices: [{ message: { content: 'a summary' } }] }));
+          return;
+        }
+        seen.push(messages.filter((m) => m.role !== 'system').map((m) => m.content));
         res.end(JSON.stringify({ choices: [{ message: { content: `echo ${seen.length}` } }] }));
       });
     });

@@ -4,6 +4,7 @@ import { errnoOf, messages } from '../errors.js';
 import { formatBytes } from '../repl/format.js';
 import { migrate } from '../store/migrate.js';
 import { walPaths } from '../store/memory-store.js';
+import type { SqlRunner } from '../store/memory-store.js';
 import { LATEST_SCHEMA_VERSION } from '../store/schema.js';
 import {
   commitTempFile,
@@ -59,6 +60,8 @@ export class RestoreRun {
   private temp: string | undefined;
   /** The previous database, kept beside the live name from commit until the restored one checks out. */
   private previous: string | undefined;
+  /** This machine's settings (appconfig), carried over into the restored database: see check(). */
+  private settings: { key: string; value: string }[] = [];
   private previousWals: [from: string, to: string][] = [];
   committed = false;
   /** The restored database was reopened and checked: nothing to roll back any more. */
@@ -142,6 +145,7 @@ export class RestoreRun {
     if (!held) throw new Error('the database is not held');
     try {
       await held.checkpoint(this.timeouts.checkpointMs);
+      this.settings = await held.all<{ key: string; value: string }>('SELECT key, value FROM appconfig ORDER BY key');
     } catch (err) {
       throw messages.backupCheckpointFailed(held.path, err);
     }
@@ -242,12 +246,33 @@ export class RestoreRun {
       const differ = diffTableFigures(this.request.manifest.tables, await held.tableFigures());
       if (differ.length > 0) throw messages.restoreMismatch(this.request.file, `tables ${differ.join(', ')}`);
       await migrate(held, this.live, true);
+      await this.carryOverSettings(held);
     } catch (err) {
       await held.close().catch(() => undefined); // a WAL it leaves is removed by the roll-back
       await this.rollBack(err, reopenShared);
     }
     this.settled = true;
     this.forgetPrevious();
+  }
+
+  /**
+   * A restore brings back the memory (conversations, exchanges, summaries, embeddings, run history), not the
+   * settings of the machine it runs on: the auto-backup schedule, its directory and last-run state, debug. Those
+   * are put back as they were just before the restore, so restoring last week's memory does not silently
+   * revert the schedule (or make the scheduler believe an old run was its last).
+   */
+  private async carryOverSettings(held: SqlRunner): Promise<void> {
+    await held.run('BEGIN TRANSACTION');
+    try {
+      await held.run('DELETE FROM appconfig');
+      for (const { key, value } of this.settings) {
+        await held.run('INSERT INTO appconfig (key, value) VALUES ($1, $2)', [key, value]);
+      }
+      await held.run('COMMIT');
+    } catch (err) {
+      await held.run('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Puts the previous database back at the live name and reopens it; always throws, saying what happened. */
