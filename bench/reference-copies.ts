@@ -3,19 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { MemoryStore } from '../src/store/memory-store.js';
+import { fsyncFile } from '../workers/copy-engine/durable-file.js';
 
 // The yardsticks the copy engine is compared with, each measured in the same run on the same file:
 // `cp` + fsync (the target), the seed plan's 8 KiB read/write loop (for reference), and DuckDB's online
 // alternative, COPY FROM DATABASE into an attached file.
-
-export function fsyncPath(file: string): void {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 /** Milliseconds for `cp src dst` followed by an fsync of dst. */
 export async function timeCpWithFsync(src: string, dst: string): Promise<number> {
@@ -26,7 +18,7 @@ export async function timeCpWithFsync(src: string, dst: string): Promise<number>
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`cp exited with ${code}`))));
   });
-  fsyncPath(dst);
+  fsyncFile(dst);
   const ms = performance.now() - start;
   fs.rmSync(dst, { force: true });
   return ms;
@@ -68,7 +60,7 @@ export async function timeOnlineCopy(dbPath: string, dst: string): Promise<numbe
     await store.run(`COPY FROM DATABASE "${catalog}" TO online_copy`);
     await store.run('COMMIT');
     await store.run('DETACH online_copy');
-    fsyncPath(dst);
+    fsyncFile(dst);
     return performance.now() - start;
   } finally {
     await store.close();

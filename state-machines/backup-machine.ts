@@ -27,6 +27,7 @@ export interface SupervisorInput {
 export const STEP_NAMES = [
   'lock',
   'validate',
+  'flush',
   'pause',
   'hold',
   'checkpoint',
@@ -93,6 +94,7 @@ export const backupMachine = setup({
   actors: {
     lock: notProvided('lock'),
     validate: notProvided('validate'),
+    flush: notProvided('flush'),
     pause: notProvided('pause'),
     hold: notProvided('hold'),
     checkpoint: notProvided('checkpoint'),
@@ -169,8 +171,20 @@ export const backupMachine = setup({
         id: 'validate',
         src: 'validate',
         input: ({ context }) => ({ kind: context.kind }),
-        onDone: [{ guard: 'cancelled', target: 'recording' }, { target: 'pausing' }],
+        onDone: [{ guard: 'cancelled', target: 'recording' }, { target: 'flushing' }],
         onError: { target: 'recording', actions: 'noteError' },
+      },
+    },
+    flushing: {
+      description:
+        'Nothing is paused or held; the workers still run. A plain checkpoint, so that the forced one inside the pause has little to write. Only an optimisation: its failure is ignored.',
+      on: { CANCEL: { actions: 'noteCancel' } },
+      invoke: {
+        id: 'flush',
+        src: 'flush',
+        input: ({ context }) => ({ kind: context.kind }),
+        onDone: [{ guard: 'cancelled', target: 'recording' }, { target: 'pausing' }],
+        onError: [{ guard: 'cancelled', target: 'recording' }, { target: 'pausing' }],
       },
     },
     pausing: {

@@ -116,6 +116,7 @@ describe('backup supervisor graph', () => {
     expect(order).toEqual([
       'locking',
       'validating',
+      'flushing',
       'pausing',
       'holding',
       'checkpointing',

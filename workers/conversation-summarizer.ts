@@ -1,5 +1,4 @@
-import { runWorker } from './worker-runtime.js';
-import { summarize } from './summarize.js';
+import { runSummarizer } from './summarize.js';
 import type { ConversationItem } from './protocol.js';
 
 // Summarises finished conversations (every one but the conversation in progress) that have no summary, or whose
@@ -9,23 +8,4 @@ const INSTRUCTION =
   'Summarise this conversation between a user and an AI assistant in two or three sentences, for finding it ' +
   'again later: name the topics, decisions and results. Answer with the summary only.';
 
-await runWorker<ConversationItem>(({ port }) => ({
-  chunkSize: 1,
-  async compute(items) {
-    return Promise.all(
-      items.map(async (item) => {
-        const summary = await summarize(port, INSTRUCTION, item.transcript);
-        return {
-          ok: true as const,
-          result: {
-            type: 'summary' as const,
-            ref: { kind: item.kind, id: item.id },
-            summary: summary.text,
-            model: summary.model,
-            asOfUs: item.asOfUs,
-          },
-        };
-      }),
-    );
-  },
-}));
+await runSummarizer<ConversationItem>(INSTRUCTION, (item) => item.transcript);

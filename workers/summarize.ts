@@ -1,6 +1,7 @@
 import type { Remote } from 'comlink';
 import { EXTRACTIVE_MODEL, extractiveSummary } from './extractive-summary.js';
-import type { MemoryPortApi, TranscriptLine } from './protocol.js';
+import type { ConversationItem, ExchangeItem, MemoryPortApi, TranscriptLine } from './protocol.js';
+import { runWorker } from './worker-runtime.js';
 
 // A summary from the chat model when one is configured (the call is made by the main thread, through the port),
 // and a local extractive summary otherwise. A model error is thrown, so the item is recorded as failed and
@@ -44,4 +45,33 @@ function clip(text: string, max: number): string {
   if (text.length <= max) return text;
   const head = Math.floor(max / 3);
   return `${text.slice(0, head)}\n\n[…]\n\n${text.slice(text.length - (max - head))}`;
+}
+
+/**
+ * The whole job of a summariser thread: one item at a time (a pause never waits for a batch of model calls),
+ * summarised from the transcript the item gives, stored "as of" the newest content it covers.
+ */
+export function runSummarizer<I extends ConversationItem | ExchangeItem>(
+  instruction: string,
+  transcriptOf: (item: I) => TranscriptLine[],
+): Promise<void> {
+  return runWorker<I>(({ port }) => ({
+    chunkSize: 1,
+    compute: (items) =>
+      Promise.all(
+        items.map(async (item) => {
+          const summary = await summarize(port, instruction, transcriptOf(item));
+          return {
+            ok: true as const,
+            result: {
+              type: 'summary' as const,
+              ref: { kind: item.kind, id: item.id },
+              summary: summary.text,
+              model: summary.model,
+              asOfUs: item.asOfUs,
+            },
+          };
+        }),
+      ),
+  }));
 }

@@ -1,17 +1,14 @@
 import type { BackupService } from '../app.js';
-import { messages, messageOf } from '../errors.js';
+import { messages } from '../errors.js';
 import { formatBytes } from '../repl/format.js';
-import { recordBackupRun } from '../store/backup-runs.js';
-import type { BackupRunResult } from '../store/backup-runs.js';
-import type { RecordInput, StepName, SupervisorOutput } from '../../state-machines/backup-machine.js';
+import type { SupervisorOutput } from '../../state-machines/backup-machine.js';
 import { BackupRun, HASH_ALGORITHM } from './backup-steps.js';
 import type { BackupDeps, BackupFaults, StepTimeouts } from './backup-steps.js';
 import { cleanupAfterCrash } from './inflight.js';
 import { runRestoreOnce } from './restore-service.js';
 import type { RestoreFaults } from './restore-steps.js';
-import { runSupervisor } from './supervisor.js';
-import type { StepImplementation } from './supervisor.js';
-import type { BackupEvent, BackupFailure, BackupOutcome, BackupRequest } from './types.js';
+import { asError, safeEmitter, superviseRun } from './supervised-run.js';
+import type { BackupFailure, BackupOutcome, BackupRequest } from './types.js';
 
 // The BackupService of src/app.ts: the only way anything takes a backup (the /backup command, `nu-agent
 // backup`, the scheduler, the control socket). One run at a time in this process (`busy`), one at a time per
@@ -89,59 +86,29 @@ async function runOnce(
   timeouts: StepTimeouts,
   options: BackupServiceOptions,
 ): Promise<BackupOutcome> {
-  const emit = (event: BackupEvent) => {
-    try {
-      request.onEvent?.(event);
-    } catch {
-      // a broken display must not break the backup
-    }
-  };
+  const emit = safeEmitter(request.onEvent);
   const run = new BackupRun(deps, request, timeouts, options.faults, emit);
-  const durations: Record<string, number> = {};
-  const startedAt = new Date();
-  const steps: Record<StepName, StepImplementation> = run.steps();
-  steps.record = async ({ input }) => {
-    const { ok, error, cancel } = input as RecordInput;
-    const result: BackupRunResult = ok ? 'success' : cancel ? 'cancelled' : run.pauseRequested ? 'failed' : 'refused';
-    await recordBackupRun(deps.store, {
-      trigger: request.trigger,
-      kind: 'backup',
-      startedAt,
-      finishedAt: new Date(),
-      result,
+  const result = await superviseRun({
+    kind: 'backup',
+    trigger: request.trigger,
+    run,
+    signal: request.signal,
+    timeoutMs: options.timeoutMs,
+    emit,
+    stepLine: (state, paused) => stepLine(state, run, paused),
+    describe: (ok) => ({
       path: run.committed?.path ?? run.target?.destination,
       sizeBytes: ok ? run.copied?.bytes : undefined,
       hashAlgorithm: ok ? HASH_ALGORITHM : undefined,
       hash: ok ? run.copied?.hash : undefined,
-      stateDurations: durations,
-      error: ok ? undefined : error === undefined ? `cancelled (${cancel})` : messageOf(error),
-    });
-  };
-
-  try {
-    const result = await runSupervisor({
-      kind: 'backup',
-      steps,
-      signal: request.signal,
-      timeoutMs: options.timeoutMs,
-      onTransition: (t) => {
-        durations[t.from] = (durations[t.from] ?? 0) + t.msInPrevious;
-        emit({ type: 'transition', ...t });
-        const line = stepLine(t.to, run);
-        if (line) emit({ type: 'step', text: line });
-      },
-    });
-    return outcome(result.output, run, result.stateDurations, Date.now() - startedAt.getTime(), options.timeoutMs);
-  } catch (err) {
-    // Only a defect in the supervisor gets here; still leave the database open and the workers running.
-    await run.emergencyCleanup();
-    return failure(err instanceof Error ? err : new Error(String(err)), durations, run.warnings);
-  } finally {
-    await run.finish();
-  }
+    }),
+    store: deps.store,
+  });
+  if (result.crashed) return failure(result.error, result.stateDurations, run.warnings);
+  return outcome(result.output, run, result.stateDurations, result.durationMs, options.timeoutMs);
 }
 
-function stepLine(state: string, run: BackupRun): string | undefined {
+function stepLine(state: string, run: BackupRun, paused: boolean): string | undefined {
   switch (state) {
     case 'pausing':
       return 'Pausing background workers...';
@@ -158,7 +125,7 @@ function stepLine(state: string, run: BackupRun): string | undefined {
     case 'reopening':
       return 'Reopening database...';
     case 'resuming':
-      return run.pauseRequested ? 'Resuming background workers...' : undefined;
+      return paused ? 'Resuming background workers...' : undefined;
     default:
       return undefined;
   }
@@ -196,5 +163,3 @@ function outcome(
 function failure(error: Error, stateDurations: Record<string, number>, warnings: Error[] = []): BackupFailure {
   return { ok: false, error, stateDurations, warnings };
 }
-
-const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));

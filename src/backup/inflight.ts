@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { removeStaleTempFiles } from '../../workers/copy-engine/durable-file.js';
+import { isAlive, removeStaleTempFiles } from '../../workers/copy-engine/durable-file.js';
 
 // A crash (SIGKILL, power loss) during the copy leaves a temporary file beside the destination, wherever the
 // user pointed the backup. Before the copy starts, a small journal beside the database names that temporary
@@ -46,13 +46,4 @@ export function cleanupAfterCrash(lockPath: string): string[] {
   }
   fs.rmSync(file, { force: true });
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

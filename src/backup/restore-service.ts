@@ -1,14 +1,9 @@
-import { messageOf } from '../errors.js';
 import { formatBytes } from '../repl/format.js';
-import { recordBackupRun } from '../store/backup-runs.js';
-import type { RecordInput, StepName } from '../../state-machines/backup-machine.js';
 import type { BackupDeps, StepTimeouts } from './backup-steps.js';
 import { RestoreRun } from './restore-steps.js';
 import type { RestoreFaults } from './restore-steps.js';
 import type { RestoreOutcome, RestoreRequest } from './restore-types.js';
-import { runSupervisor } from './supervisor.js';
-import type { StepImplementation } from './supervisor.js';
-import type { BackupEvent } from './types.js';
+import { asError, safeEmitter, superviseRun } from './supervised-run.js';
 
 // One restore through the supervisor machine (kind 'restore'), as backup-service.ts runs a backup: the same
 // states, the same transitions and debug lines, the same record in backup_runs. The BackupService calls this
@@ -26,77 +21,43 @@ export async function runRestoreOnce(
   timeouts: StepTimeouts,
   options: RestoreRunOptions = {},
 ): Promise<RestoreOutcome> {
-  const emit = (event: BackupEvent) => {
-    try {
-      request.onEvent?.(event);
-    } catch {
-      // a broken display must not break the restore
-    }
-  };
+  const emit = safeEmitter(request.onEvent);
   const run = new RestoreRun(deps, request, timeouts, options.faults, emit);
-  const durations: Record<string, number> = {};
-  const startedAt = new Date();
-  let paused = false;
-  const steps: Record<StepName, StepImplementation> = run.steps();
-  const pause = steps.pause;
-  steps.pause = (args) => {
-    paused = true;
-    return pause(args);
-  };
-  steps.record = async ({ input }) => {
-    const { ok, error, cancel } = input as RecordInput;
-    await recordBackupRun(deps.store, {
-      trigger: request.trigger,
-      kind: 'restore',
-      startedAt,
-      finishedAt: new Date(),
-      result: ok ? 'success' : cancel && !error ? 'cancelled' : paused ? 'failed' : 'refused',
+  const result = await superviseRun({
+    kind: 'restore',
+    trigger: request.trigger,
+    run,
+    signal: request.signal,
+    timeoutMs: options.timeoutMs,
+    emit,
+    stepLine: (state, paused) => stepLine(state, request, paused),
+    describe: () => ({
       path: request.file,
       sizeBytes: request.manifest.sizeBytes,
       hashAlgorithm: request.manifest.hash.algorithm,
       hash: request.manifest.hash.value,
-      stateDurations: durations,
-      error: ok ? undefined : error === undefined ? `cancelled (${cancel})` : messageOf(error),
-    });
-  };
-
-  try {
-    const result = await runSupervisor({
-      kind: 'restore',
-      steps,
-      signal: request.signal,
-      timeoutMs: options.timeoutMs,
-      onTransition: (t) => {
-        durations[t.from] = (durations[t.from] ?? 0) + t.msInPrevious;
-        emit({ type: 'transition', ...t });
-        const line = stepLine(t.to, request, paused);
-        if (line) emit({ type: 'step', text: line });
-      },
-    });
-    const { output } = result;
-    const warnings = [...run.warnings, ...output.laterErrors.map(asError)];
-    const durationMs = Date.now() - startedAt.getTime();
-    if (output.ok && run.committed && run.settled) {
-      return { ok: true, file: request.file, durationMs, stateDurations: result.stateDurations, warnings };
-    }
-    const error =
-      output.error !== undefined
-        ? asError(output.error)
-        : new Error(`the restore was ${output.cancel === 'timeout' ? 'stopped by its time limit' : 'cancelled'}`);
-    return { ok: false, error, rolledBack: run.rolledBack, stateDurations: result.stateDurations, warnings };
-  } catch (err) {
-    // Only a defect in the supervisor gets here; still leave the previous database open and the workers running.
-    await run.emergencyCleanup();
+    }),
+    store: deps.store,
+  });
+  const { rolledBack } = run;
+  if (result.crashed) {
     return {
       ok: false,
-      error: asError(err),
-      rolledBack: run.rolledBack,
-      stateDurations: durations,
+      error: result.error,
+      rolledBack,
+      stateDurations: result.stateDurations,
       warnings: run.warnings,
     };
-  } finally {
-    await run.finish();
   }
+  const { output, stateDurations, durationMs } = result;
+  const warnings = [...run.warnings, ...output.laterErrors.map(asError)];
+  if (output.ok && run.committed && run.settled)
+    return { ok: true, file: request.file, durationMs, stateDurations, warnings };
+  const error =
+    output.error !== undefined
+      ? asError(output.error)
+      : new Error(`the restore was ${output.cancel === 'timeout' ? 'stopped by its time limit' : 'cancelled'}`);
+  return { ok: false, error, rolledBack, stateDurations, warnings };
 }
 
 function stepLine(state: string, request: RestoreRequest, paused: boolean): string | undefined {
@@ -125,5 +86,3 @@ function stepLine(state: string, request: RestoreRequest, paused: boolean): stri
       return undefined;
   }
 }
-
-const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));

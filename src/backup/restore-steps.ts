@@ -91,6 +91,7 @@ export class RestoreRun {
     return {
       lock: shared.lock,
       validate: () => this.validate(),
+      flush: shared.flush,
       pause: shared.pause,
       hold: shared.hold,
       checkpoint: () => this.checkpoint(),

@@ -76,7 +76,8 @@ export function removeStaleTempFiles(dir: string): string[] {
   return removed;
 }
 
-function isAlive(pid: number): boolean {
+/** True when a process with this pid exists (EPERM: it exists but belongs to someone else). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

@@ -132,7 +132,7 @@ export async function verify(task: VerifyTask): Promise<BackupVerification | { c
   try {
     // Loaded on first use: DuckDB's bindings take ~300 ms to load, and the copy and hash threads never need them.
     const { verifyBackupFile } = await import('./verify-backup.js');
-    return await verifyBackupFile(task.file, task.expected, controller.signal);
+    return await verifyBackupFile(task.file, task.expected, controller.signal, { checkHash: task.checkHash ?? true });
   } catch (err) {
     if (controller.signal.aborted) return { cancelled: true };
     throw err;

@@ -47,6 +47,8 @@ export interface VerifyTask {
   file: string;
   expected: ExpectedContent;
   cancel: SharedArrayBuffer;
+  /** False when the caller re-reads the hash in another thread meanwhile (CopyEngine.verify does). */
+  checkHash?: boolean;
 }
 
 export type EngineTask = CopyTask | HashTask | VerifyTask;

@@ -3,7 +3,10 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 /** Per-table figures that prove two databases hold the same rows: the count and an order-independent hash. */
 export interface TableFigure {
   rows: number;
-  /** bit_xor of every row's hash, as a decimal string (a UBIGINT does not fit a JS number). */
+  /**
+   * The sum of every row's hash (a HUGEINT), as a decimal string. A sum, not bit_xor: with xor two equal rows
+   * cancel out, so losing or doubling a pair of duplicate rows would go unseen.
+   */
   hash: string;
 }
 export type TableFigures = Record<string, TableFigure>;
@@ -24,7 +27,7 @@ export async function readTableFigures(connection: DuckDBConnection): Promise<Ta
   for (const row of tables.getRowObjectsJS()) {
     const name = String(row.table_name);
     const result = await connection.runAndReadAll(
-      `SELECT count(*)::BIGINT AS n, coalesce(bit_xor(hash(t)), 0)::VARCHAR AS h FROM ${quoteIdent(name)} AS t`,
+      `SELECT count(*)::BIGINT AS n, coalesce(sum(hash(t)), 0)::VARCHAR AS h FROM ${quoteIdent(name)} AS t`,
     );
     const first = result.getRowObjectsJS()[0];
     figures[name] = { rows: Number(first?.n ?? 0), hash: String(first?.h ?? '0') };
