@@ -29,8 +29,10 @@ export interface SizeReport {
   backupMs: number;
   transferMs: number;
   verifyMs: number;
-  /** Every state but transferring and verifying: what the workers wait for besides the copy itself. */
+  /** The states issue 7 sets a target for together: validating, pausing, checkpointing, reopening, resuming. */
   overheadMs: number;
+  /** From asking the workers to pause to their resuming: how long the workers (and the REPL's writes) wait. */
+  pauseWindowMs: number;
   stateMs: Record<string, number>;
   /** cp + fsync time / copy-engine time (copy + fsync + hash + progress): 1.0 means as fast as cp. */
   copyRatioToCp: number;
@@ -42,6 +44,20 @@ export interface SizeReport {
   cliBackupMs: number;
   cliRatioToCp: number;
 }
+
+const PAUSED_STATES = [
+  'pausing',
+  'holding',
+  'checkpointing',
+  'closing',
+  'transferring',
+  'verifying',
+  'committing',
+  'discarding',
+  'reopening',
+  'checking',
+  'resuming',
+];
 
 const silent: Output = { line() {}, error() {}, debug() {}, isTTY: false };
 const cliPath = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -98,9 +114,9 @@ export async function benchSize(options: SizeOptions): Promise<SizeReport> {
   const states = medianStates(runs.map((r) => r.states));
   const transferMs = states.transferring ?? NaN;
   const verifyMs = states.verifying ?? NaN;
-  const overheadMs = Object.entries(states)
-    .filter(([name]) => name !== 'transferring' && name !== 'verifying')
-    .reduce((sum, [, ms]) => sum + ms, 0);
+  const sum = (names: string[]) => names.reduce((total, name) => total + (states[name] ?? 0), 0);
+  const overheadMs = sum(['validating', 'pausing', 'checkpointing', 'reopening', 'resuming']);
+  const pauseWindowMs = sum(PAUSED_STATES);
   const cpFsyncMs = median(runs.map((r) => r.cp));
 
   const scratch = path.join(options.dir, 'reference-copy.db');
@@ -116,6 +132,7 @@ export async function benchSize(options: SizeOptions): Promise<SizeReport> {
     transferMs,
     verifyMs,
     overheadMs,
+    pauseWindowMs,
     stateMs: states,
     copyRatioToCp: cpFsyncMs / transferMs,
     loopP99Ms: Math.max(...runs.map((r) => r.watch.loopP99Ms)),
