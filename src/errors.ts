@@ -59,7 +59,7 @@ export const messages = {
     e(
       'DB_LOCKED',
       `${path} is in use by another process${holder ? ` (${holder})` : ''}`,
-      'Close the other nu-agent, or use `nu-agent auto-backup run`, which asks the running one to back up.',
+      'Close the other nu-agent first (to back up while it runs, `nu-agent auto-backup run` asks it to).',
       { path, cause, op: 'open' },
     ),
   databaseDirUnwritable: (dir: string, cause?: unknown) =>

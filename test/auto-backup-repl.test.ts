@@ -2,30 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Output, RunningApp } from '../src/app.js';
+import type { RunningApp } from '../src/app.js';
 import { createApp } from '../src/app/create-app.js';
 import { appConfigStore } from '../src/auto-backup/config-store.js';
-import { formatError } from '../src/report.js';
 import { runRepl } from '../src/repl/repl.js';
 import { resolveDataPaths } from '../src/paths.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { RecordingOutput } from './helpers/recording-output.js';
 
 // The auto-backup inside a real REPL session (this process, real database, real scheduler and control socket):
 // a run missed while nu-agent was closed is caught up at start-up, and when that unattended run fails, the
 // next prompt says so.
-
-class RecordingOutput implements Output {
-  readonly lines: string[] = [];
-  readonly isTTY = false;
-  line(text: string) {
-    this.lines.push(text);
-  }
-  error(err: unknown) {
-    this.lines.push(...formatError(err));
-  }
-  debug() {}
-}
 
 const apps: RunningApp[] = [];
 afterEach(async () => {

@@ -3,40 +3,21 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { Output } from '../src/app.js';
 import { createApp } from '../src/app/create-app.js';
 import { createProgressDisplay } from '../src/backup/progress-display.js';
 import type { NuError } from '../src/errors.js';
-import { formatError } from '../src/report.js';
 import { backupCommand, parseBackupArgs } from '../src/repl/commands/backup.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { RecordingOutput } from './helpers/recording-output.js';
 
 // What a user sees: the /backup command in a real App (real database, real workers, real copy threads), the
 // progress display on a terminal and in a pipe, and `nu-agent backup` as a spawned process.
-
-class CapturingOutput implements Output {
-  lines: string[] = [];
-  debugLines: string[] = [];
-  constructor(
-    readonly isTTY = false,
-    private readonly debugOn = false,
-  ) {}
-  line(text: string) {
-    this.lines.push(text);
-  }
-  error(err: unknown) {
-    this.lines.push(...formatError(err));
-  }
-  debug(text: string) {
-    if (this.debugOn) this.debugLines.push(text);
-  }
-}
 
 const MiB = 1024 * 1024;
 
 describe('backup progress display', () => {
   it('prints a few plain lines when not on a terminal, and debug transitions with time and duration', () => {
-    const out = new CapturingOutput(false, true);
+    const out = new RecordingOutput(false, true);
     const display = createProgressDisplay(out, { now: () => 1000 });
     display.onEvent({ type: 'step', text: 'Backing up database... (8.0 MiB)' });
     for (let copied = 0; copied <= 8 * MiB; copied += MiB / 4) {
@@ -55,12 +36,19 @@ describe('backup progress display', () => {
     ]);
   });
 
+  it('names a restore as such in its debug transitions', () => {
+    const out = new RecordingOutput(false, true);
+    const display = createProgressDisplay(out, { label: 'restore' });
+    display.onEvent({ type: 'transition', from: 'committing', to: 'reopening', at: new Date(), msInPrevious: 3 });
+    expect(out.debugLines).toEqual([expect.stringMatching(/ restore: committing → reopening \(3 ms in committing\)$/)]);
+  });
+
   it('draws a bar with percent, bytes, speed and time left on a terminal, and nothing for small files', () => {
     const stream = Object.assign(new PassThrough(), { isTTY: true, columns: 120 });
     let drawn = '';
     stream.on('data', (d: Buffer) => (drawn += d.toString()));
     let clock = 0;
-    const display = createProgressDisplay(new CapturingOutput(true), { stream, now: () => clock });
+    const display = createProgressDisplay(new RecordingOutput(true), { stream, now: () => clock });
     display.onEvent({ type: 'progress', copiedBytes: 0, totalBytes: MiB / 2 });
     expect(drawn).toBe('');
     for (let copied = 0; copied <= 64 * MiB; copied += 16 * MiB) {
@@ -82,7 +70,7 @@ describe('/backup', { timeout: 60_000 }, () => {
 
   it('backs up into a directory under the default name, then refuses to overwrite without --force', async () => {
     const dir = tempDir();
-    const out = new CapturingOutput();
+    const out = new RecordingOutput();
     const app = await createApp({ env: { NUAGENT_HOME: path.join(dir, 'home') }, makeOutput: () => out });
     try {
       const backups = path.join(dir, 'backups');
@@ -110,7 +98,7 @@ describe('/backup', { timeout: 60_000 }, () => {
 
       const error = await backupCommand.run([file], app, new AbortController().signal).catch((e: NuError) => e);
       expect((error as NuError).code).toBe('BACKUP_EXISTS');
-      out.lines = [];
+      out.lines.length = 0;
       await backupCommand.run([file, '--force'], app, new AbortController().signal);
       expect(out.lines).toContain('Backup created successfully:');
       expect(await app.store.all('SELECT count(*) AS n FROM backup_runs')).toEqual([{ n: 3 }]);

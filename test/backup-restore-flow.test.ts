@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { App, Output } from '../src/app.js';
+import type { App } from '../src/app.js';
 import { createBackupService } from '../src/backup/backup-service.js';
 import { catalogBackups } from '../src/backup/catalog.js';
 import { manifestPathFor } from '../src/backup/types.js';
@@ -15,22 +15,11 @@ import { recordingWorkers } from './helpers/backup-app.js';
 import type { RecordingWorkers } from './helpers/backup-app.js';
 import { addConversations, figuresOf, historyOf } from './helpers/hand-made-backup.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { RecordingOutput } from './helpers/recording-output.js';
 
 // `/backup restore` from the argument words to the end: verify, the question, the safety backup, the supervisor.
 // An App built by hand from the real parts (a real memory file, the real BackupService with its copy threads);
 // the person at the terminal is the one seam (Session.ask), answering what each test decides.
-
-class RecordingOutput implements Output {
-  readonly lines: string[] = [];
-  readonly isTTY = false;
-  line(text: string) {
-    this.lines.push(text);
-  }
-  error(err: unknown) {
-    this.lines.push(...formatError(err));
-  }
-  debug() {}
-}
 
 const stores: MemoryStore[] = [];
 afterEach(async () => {

@@ -1,26 +1,14 @@
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Output, RunningApp } from '../src/app.js';
+import type { RunningApp } from '../src/app.js';
 import { createApp } from '../src/app/create-app.js';
-import { formatError } from '../src/report.js';
 import { runRepl } from '../src/repl/repl.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { RecordingOutput } from './helpers/recording-output.js';
 
 // The confirmation question of /backup restore in the interactive REPL (a terminal-mode readline on streams, in
 // this process): the answer goes to the question, never to the command queue as a chat message or a command.
-
-class RecordingOutput implements Output {
-  readonly lines: string[] = [];
-  readonly isTTY = false;
-  line(text: string) {
-    this.lines.push(text);
-  }
-  error(err: unknown) {
-    this.lines.push(...formatError(err));
-  }
-  debug() {}
-}
 
 const apps: RunningApp[] = [];
 afterEach(async () => {

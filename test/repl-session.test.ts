@@ -3,28 +3,16 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Output, RunningApp } from '../src/app.js';
+import type { RunningApp } from '../src/app.js';
 import { createApp } from '../src/app/create-app.js';
-import { formatError } from '../src/report.js';
 import type { Command } from '../src/repl/command.js';
 import { commands } from '../src/repl/commands/index.js';
 import { runRepl } from '../src/repl/repl.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { RecordingOutput } from './helpers/recording-output.js';
 
 // The REPL in this process, on a real database, driven through streams. The spawned-CLI tests cover the
 // piped mode end to end; here the interactive mode's Ctrl-C handling, which needs a terminal-mode readline.
-
-class RecordingOutput implements Output {
-  readonly lines: string[] = [];
-  readonly isTTY = false;
-  line(text: string) {
-    this.lines.push(text);
-  }
-  error(err: unknown) {
-    this.lines.push(...formatError(err));
-  }
-  debug() {}
-}
 
 const apps: RunningApp[] = [];
 afterEach(async () => {

@@ -68,6 +68,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
     } as Wiring;
     const isDebug = () => app.debug;
     app.out = options.makeOutput?.(isDebug) ?? new TerminalOutput({ isDebug });
+    noticeInterruptedRestore(app);
     const adopt = <T>(part: Part<T>): T => {
       stops.push(() => part.stop());
       return part.api;
@@ -114,6 +115,33 @@ async function openWhenNoBackupRuns(paths: DataPaths): Promise<MemoryStore> {
 }
 
 const BACKUP_WAIT_MS = 120_000;
+
+/**
+ * A restore keeps the previous database as `<db>.before-restore` until the restored one has been reopened and
+ * checked. If the process died in between, the file is still there: both files are complete databases (the
+ * restored one was verified before it was renamed into place), so nothing is removed behind the user's back.
+ */
+function noticeInterruptedRestore(app: App): void {
+  const previous = `${app.paths.database}.before-restore`;
+  let kept: fs.Stats;
+  let live: fs.Stats;
+  try {
+    kept = fs.statSync(previous);
+    live = fs.statSync(app.paths.database);
+  } catch {
+    return;
+  }
+  // Died between making the link and the swap: both names are the one, untouched database.
+  if (kept.ino === live.ino && kept.dev === live.dev) {
+    fs.rmSync(previous, { force: true });
+    return;
+  }
+  app.out.line(
+    `Notice: a restore was interrupted. ${app.paths.database} is the restored database; the one from before ` +
+      `the restore is kept at ${previous}, and the safety backup taken just before it is in the backup ` +
+      `directory (/backup list). Remove ${previous} once you are satisfied.`,
+  );
+}
 
 async function stopAll(stops: (() => Promise<void>)[], store: MemoryStore): Promise<void> {
   let first: unknown;

@@ -16,6 +16,8 @@ export interface ProgressDisplayOptions {
   stream?: NodeJS.WritableStream;
   thresholdBytes?: number;
   now?: () => number;
+  /** What the debug transition lines call the run: `backup` (default) or `restore`. */
+  label?: string;
 }
 
 export interface ProgressDisplay {
@@ -84,7 +86,7 @@ export function createProgressDisplay(out: Output, options: ProgressDisplayOptio
           break;
         case 'transition':
           out.debug(
-            `${clock(event.at)} backup: ${event.from} → ${event.to} (${event.msInPrevious} ms in ${event.from})`,
+            `${clock(event.at)} ${options.label ?? 'backup'}: ${event.from} → ${event.to} (${event.msInPrevious} ms in ${event.from})`,
           );
           break;
       }

@@ -25,7 +25,7 @@ export interface RestoreFlowOptions {
   signal: AbortSignal;
   ask?: Ask | undefined;
   /** A fresh display for each run (the safety backup, the restore): step lines, progress, transitions. */
-  display?: (() => { onEvent(event: BackupEvent): void; stop(): void }) | undefined;
+  display?: ((label: 'backup' | 'restore') => { onEvent(event: BackupEvent): void; stop(): void }) | undefined;
   verify?: VerifyOptions['runTask'];
 }
 
@@ -68,7 +68,7 @@ export async function restoreFromBackup(
 
   app.out.line('Taking a safety backup of the current database...');
   const [backupDir] = await manageContext(app).directories();
-  const safetyDisplay = options.display?.();
+  const safetyDisplay = options.display?.('backup');
   const safety = await app.backups
     .run({
       trigger: options.trigger,
@@ -81,7 +81,7 @@ export async function restoreFromBackup(
   app.out.line(`Safety backup: ${safety.path}`);
 
   app.out.line(`Restoring ${resolved}...`);
-  const restoreDisplay = options.display?.();
+  const restoreDisplay = options.display?.('restore');
   const outcome = await restore({
     file: resolved,
     manifest,
