@@ -80,6 +80,7 @@ describe('/backup', { timeout: 60_000 }, () => {
       expect(name).toMatch(/^memory-\d{4}-\d{2}-\d{2}-\d{6}\.db$/);
       const file = path.join(backups, name!);
       expect(out.lines).toEqual([
+        'Flushing recent writes to the database file...',
         'Pausing background workers...',
         'Checkpointing the database...',
         'Closing database connections...',

@@ -81,6 +81,7 @@ describe('backup service', { timeout: 60_000 }, () => {
 
     expect(fixture.deps.workers.calls).toEqual(['pauseAll', 'waitUntilAllPaused', 'resumeAll']);
     expect(events.filter((e) => e.type === 'step').map((e) => e.type === 'step' && e.text)).toEqual([
+      'Flushing recent writes to the database file...',
       'Pausing background workers...',
       'Checkpointing the database...',
       'Closing database connections...',

@@ -110,6 +110,8 @@ async function runOnce(
 
 function stepLine(state: string, run: BackupRun, paused: boolean): string | undefined {
   switch (state) {
+    case 'flushing':
+      return 'Flushing recent writes to the database file...';
     case 'pausing':
       return 'Pausing background workers...';
     case 'checkpointing':

@@ -62,6 +62,8 @@ export async function runRestoreOnce(
 
 function stepLine(state: string, request: RestoreRequest, paused: boolean): string | undefined {
   switch (state) {
+    case 'flushing':
+      return 'Flushing recent writes to the database file...';
     case 'pausing':
       return 'Pausing background workers...';
     case 'checkpointing':
