@@ -1,11 +1,9 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBackupService } from '../src/backup/backup-service.js';
-import { OfflineProvider } from '../src/llm/offline.js';
 import { resolveDataPaths } from '../src/paths.js';
-import { MemoryStore } from '../src/store/memory-store.js';
-import { WorkerManager } from '../src/workers-host/worker-manager.js';
-import { Activity, seedChat } from './helpers/workers.js';
+import type { MemoryStore } from '../src/store/memory-store.js';
+import { seedChat, workerSetUp } from './helpers/workers.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 // The seed's worst backup bug (reference notes F1): after /backup, the workers kept the closed database and
@@ -24,39 +22,24 @@ describe('backup with the real background workers', { timeout: 90_000 }, () => {
   it('pauses the workers for the backup, and they process new chat after it', async () => {
     const dir = tempDir();
     const paths = resolveDataPaths({ NUAGENT_HOME: path.join(dir, 'home') }, path.join(dir, 'memory.db'));
-    const store = await MemoryStore.open(paths.database);
-    const activity = new Activity();
-    const manager = new WorkerManager({
-      store,
-      provider: () => new OfflineProvider(),
-      activeConversation: () => undefined,
-      settings: { idlePollMs: 60_000 },
-      restart: { initialMs: 50, maxMs: 1_000, stableMs: 60_000 },
-      onEvent: activity.onEvent,
-      onCrash: activity.onCrash,
-    });
-    try {
-      await seedChat(store, 2, 2);
-      manager.startAll();
-      const settled = (c: number, e: number) => async () => {
-        const f = await figures(store);
-        return f.conversations === c && f.exchanges === e && f.embeddings === c + e;
-      };
-      await activity.until(settled(2, 4), 30_000, 'the first summaries and embeddings');
+    const { store, manager, activity } = await workerSetUp({}, paths.database);
+    await seedChat(store, 2, 2);
+    manager.startAll();
+    const settled = (c: number, e: number) => async () => {
+      const f = await figures(store);
+      return f.conversations === c && f.exchanges === e && f.embeddings === c + e;
+    };
+    await activity.until(settled(2, 4), 30_000, 'the first summaries and embeddings');
 
-      const service = createBackupService({ store, workers: manager, paths, version: 'test' });
-      const outcome = await service.run({ trigger: 'manual', destination: path.join(dir, 'b.db') });
-      expect(outcome.ok, outcome.ok ? '' : String(outcome.error)).toBe(true);
-      expect(outcome.warnings).toEqual([]);
-      expect(manager.pausedForAll).toBe(false);
+    const service = createBackupService({ store, workers: manager, paths, version: 'test' });
+    const outcome = await service.run({ trigger: 'manual', destination: path.join(dir, 'b.db') });
+    expect(outcome.ok, outcome.ok ? '' : String(outcome.error)).toBe(true);
+    expect(outcome.warnings).toEqual([]);
+    expect(manager.pausedForAll).toBe(false);
 
-      await seedChat(store, 1, 3, (c, e) => `after the backup ${c}.${e}`);
-      manager.nudge();
-      await activity.until(settled(3, 7), 30_000, 'summaries and embeddings of the chat after the backup');
-      expect(manager.status().map((s) => s.crashes)).toEqual([0, 0, 0]);
-    } finally {
-      await manager.stopAll();
-      await store.close();
-    }
+    await seedChat(store, 1, 3, (c, e) => `after the backup ${c}.${e}`);
+    manager.nudge();
+    await activity.until(settled(3, 7), 30_000, 'summaries and embeddings of the chat after the backup');
+    expect(manager.status().map((s) => s.crashes)).toEqual([0, 0, 0]);
   });
 });

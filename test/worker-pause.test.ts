@@ -1,40 +1,16 @@
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { OfflineProvider } from '../src/llm/offline.js';
-import { MemoryStore } from '../src/store/memory-store.js';
-import { WorkerManager } from '../src/workers-host/worker-manager.js';
+import { describe, expect, it } from 'vitest';
+import type { MemoryStore } from '../src/store/memory-store.js';
 import type { WorkerManagerOptions } from '../src/workers-host/worker-manager.js';
 import * as block from './fixtures/worker-hooks/block-on-item.js';
 import * as computed from './fixtures/worker-hooks/count-computed.js';
-import { tempDir } from './helpers/temp-dir.js';
-import { Activity, HeldModel, fixtureHooks, seedChat, untilCell } from './helpers/workers.js';
+import { workerSetUp, HeldModel, fixtureHooks, seedChat, untilCell } from './helpers/workers.js';
 
 // The pause protocol with real worker threads, a real DuckDB file and the real memory port. Faults (a worker
 // stuck inside an item, a model call still running) are injected through the hooks seam and the ChatProvider
 // seam; the tests coordinate with the threads through shared memory, never by sleeping.
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
 async function setUp(options: Partial<WorkerManagerOptions>) {
-  const store = await MemoryStore.open(path.join(tempDir(), 'memory.db'));
-  const activity = new Activity();
-  const manager = new WorkerManager({
-    store,
-    provider: () => new OfflineProvider(),
-    activeConversation: () => undefined,
-    settings: { idlePollMs: 60_000 },
-    onEvent: activity.onEvent,
-    onCrash: activity.onCrash,
-    ...options,
-  });
-  cleanups.push(async () => {
-    await manager.stopAll();
-    await store.close();
-  });
-  return { store, manager, activity };
+  return workerSetUp(options);
 }
 
 const summarisedExchanges = async (store: MemoryStore) =>

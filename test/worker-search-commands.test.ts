@@ -1,40 +1,16 @@
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App, Output } from '../src/app.js';
-import { OfflineProvider } from '../src/llm/offline.js';
 import { searchCommand } from '../src/repl/commands/search.js';
 import { workerCommand } from '../src/repl/commands/worker.js';
-import { MemoryStore } from '../src/store/memory-store.js';
-import { WorkerManager } from '../src/workers-host/worker-manager.js';
 import type { WorkerManagerOptions } from '../src/workers-host/worker-manager.js';
 import * as crash from './fixtures/worker-hooks/crash-once.js';
-import { tempDir } from './helpers/temp-dir.js';
-import { Activity, fixtureHooks, seedChat } from './helpers/workers.js';
+import { workerSetUp, fixtureHooks, seedChat } from './helpers/workers.js';
 
 // /worker and /search against real worker threads and a real database. The commands use only the store, the
 // workers and the output of the App, so the App here is those three.
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
 async function setUp(options: Partial<WorkerManagerOptions> = {}) {
-  const store = await MemoryStore.open(path.join(tempDir(), 'memory.db'));
-  const activity = new Activity();
-  const manager = new WorkerManager({
-    store,
-    provider: () => new OfflineProvider(),
-    activeConversation: () => undefined,
-    settings: { idlePollMs: 60_000 },
-    onEvent: activity.onEvent,
-    onCrash: activity.onCrash,
-    ...options,
-  });
-  cleanups.push(async () => {
-    await manager.stopAll();
-    await store.close();
-  });
+  const { store, manager, activity } = await workerSetUp(options);
   const lines: string[] = [];
   const out: Output = { line: (t) => lines.push(t), error: () => {}, debug: () => {}, isTTY: false };
   const app = { store, workers: manager, workerAdmin: manager, out } as unknown as App;

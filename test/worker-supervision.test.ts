@@ -1,40 +1,15 @@
-import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChatProvider } from '../src/app.js';
-import { OfflineProvider } from '../src/llm/offline.js';
-import { MemoryStore } from '../src/store/memory-store.js';
-import { WorkerManager } from '../src/workers-host/worker-manager.js';
+import type { MemoryStore } from '../src/store/memory-store.js';
 import type { WorkerManagerOptions } from '../src/workers-host/worker-manager.js';
 import * as crash from './fixtures/worker-hooks/crash-once.js';
-import { tempDir } from './helpers/temp-dir.js';
-import { Activity, fixtureHooks, seedChat } from './helpers/workers.js';
+import { workerSetUp, fixtureHooks, seedChat } from './helpers/workers.js';
 
 // The supervisor's side: real threads that crash, stop and start, and keep working across a close and reopen
 // of the database (the seed application's workers silently died there).
 
-const cleanups: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
 async function setUp(options: Partial<WorkerManagerOptions> = {}) {
-  const store = await MemoryStore.open(path.join(tempDir(), 'memory.db'));
-  const activity = new Activity();
-  const manager = new WorkerManager({
-    store,
-    provider: () => new OfflineProvider(),
-    activeConversation: () => undefined,
-    settings: { idlePollMs: 60_000 },
-    restart: { initialMs: 50, maxMs: 1_000, stableMs: 60_000 },
-    onEvent: activity.onEvent,
-    onCrash: activity.onCrash,
-    ...options,
-  });
-  cleanups.push(async () => {
-    await manager.stopAll();
-    await store.close();
-  });
-  return { store, manager, activity };
+  return workerSetUp(options);
 }
 
 async function figures(store: MemoryStore) {

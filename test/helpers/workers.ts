@@ -1,9 +1,14 @@
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { onTestFinished } from 'vitest';
 import type { ChatMessage, ChatProvider, ChatReply } from '../../src/app.js';
+import { OfflineProvider } from '../../src/llm/offline.js';
 import { completeExchange, createConversation, startExchange } from '../../src/store/conversations.js';
-import type { MemoryStore } from '../../src/store/memory-store.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
 import type { PortEvent } from '../../src/workers-host/memory-port.js';
+import { WorkerManager } from '../../src/workers-host/worker-manager.js';
+import type { WorkerManagerOptions } from '../../src/workers-host/worker-manager.js';
+import { tempDir } from './temp-dir.js';
 import type { HooksSpec } from '../../workers/protocol.js';
 
 // Shared pieces of the background-worker tests: chat rows to work on, a model whose calls the test answers,
@@ -134,4 +139,29 @@ export class Activity {
   private wake(): void {
     for (const listener of this.listeners.splice(0)) listener();
   }
+}
+
+/**
+ * A real WorkerManager on a real database file in a temp dir, wired to an Activity, torn down after the test
+ * (workers stopped before the store closes). Idle workers poll only every minute, so a test sees exactly the
+ * work it causes; restarts after a crash come quickly.
+ */
+export async function workerSetUp(options: Partial<WorkerManagerOptions> = {}, dbPath?: string) {
+  const store = await MemoryStore.open(dbPath ?? path.join(tempDir(), 'memory.db'));
+  const activity = new Activity();
+  const manager = new WorkerManager({
+    store,
+    provider: () => new OfflineProvider(),
+    activeConversation: () => undefined,
+    settings: { idlePollMs: 60_000 },
+    restart: { initialMs: 50, maxMs: 1_000, stableMs: 60_000 },
+    onEvent: activity.onEvent,
+    onCrash: activity.onCrash,
+    ...options,
+  });
+  onTestFinished(async () => {
+    await manager.stopAll();
+    await store.close();
+  });
+  return { store, manager, activity };
 }
