@@ -7,7 +7,7 @@ import type { BackupDeps, BackupFaults, StepTimeouts } from './backup-steps.js';
 import { cleanupAfterCrash } from './inflight.js';
 import { runRestoreOnce } from './restore-service.js';
 import type { RestoreFaults } from './restore-steps.js';
-import { asError, safeEmitter, superviseRun } from './supervised-run.js';
+import { asError, safeEmitter, sharedStepLine, superviseRun } from './supervised-run.js';
 import type { BackupFailure, BackupOutcome, BackupRequest } from './types.js';
 
 // The BackupService of src/app.ts: the only way anything takes a backup (the /backup command, `nu-agent
@@ -109,28 +109,9 @@ async function runOnce(
 }
 
 function stepLine(state: string, run: BackupRun, paused: boolean): string | undefined {
-  switch (state) {
-    case 'flushing':
-      return 'Flushing recent writes to the database file...';
-    case 'pausing':
-      return 'Pausing background workers...';
-    case 'checkpointing':
-      return 'Checkpointing the database...';
-    case 'closing':
-      return 'Closing database connections...';
-    case 'transferring':
-      return `Backing up database... (${formatBytes(run.liveFileBytes())})`;
-    case 'verifying':
-      return 'Verifying backup...';
-    case 'discarding':
-      return 'Removing the incomplete copy...';
-    case 'reopening':
-      return 'Reopening database...';
-    case 'resuming':
-      return paused ? 'Resuming background workers...' : undefined;
-    default:
-      return undefined;
-  }
+  if (state === 'transferring') return `Backing up database... (${formatBytes(run.liveFileBytes())})`;
+  if (state === 'verifying') return 'Verifying backup...';
+  return sharedStepLine(state, paused);
 }
 
 function outcome(

@@ -3,7 +3,7 @@ import type { BackupDeps, StepTimeouts } from './backup-steps.js';
 import { RestoreRun } from './restore-steps.js';
 import type { RestoreFaults } from './restore-steps.js';
 import type { RestoreOutcome, RestoreRequest } from './restore-types.js';
-import { asError, safeEmitter, superviseRun } from './supervised-run.js';
+import { asError, safeEmitter, sharedStepLine, superviseRun } from './supervised-run.js';
 
 // One restore through the supervisor machine (kind 'restore'), as backup-service.ts runs a backup: the same
 // states, the same transitions and debug lines, the same record in backup_runs. The BackupService calls this
@@ -62,29 +62,15 @@ export async function runRestoreOnce(
 
 function stepLine(state: string, request: RestoreRequest, paused: boolean): string | undefined {
   switch (state) {
-    case 'flushing':
-      return 'Flushing recent writes to the database file...';
-    case 'pausing':
-      return 'Pausing background workers...';
-    case 'checkpointing':
-      return 'Checkpointing the database...';
-    case 'closing':
-      return 'Closing database connections...';
     case 'transferring':
       return `Copying the backup beside the database... (${formatBytes(request.manifest.sizeBytes)})`;
     case 'verifying':
       return 'Verifying the copy...';
     case 'committing':
       return 'Replacing the database...';
-    case 'discarding':
-      return 'Removing the incomplete copy...';
-    case 'reopening':
-      return 'Reopening database...';
     case 'checking':
       return 'Checking the restored database...';
-    case 'resuming':
-      return paused ? 'Resuming background workers...' : undefined;
     default:
-      return undefined;
+      return sharedStepLine(state, paused);
   }
 }

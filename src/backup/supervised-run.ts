@@ -98,4 +98,26 @@ export async function superviseRun(options: SupervisedRunOptions): Promise<Super
   }
 }
 
+/** The seed's step lines for the states a backup and a restore share; each adds its own for the rest. */
+export function sharedStepLine(state: string, paused: boolean): string | undefined {
+  switch (state) {
+    case 'flushing':
+      return 'Flushing recent writes to the database file...';
+    case 'pausing':
+      return 'Pausing background workers...';
+    case 'checkpointing':
+      return 'Checkpointing the database...';
+    case 'closing':
+      return 'Closing database connections...';
+    case 'discarding':
+      return 'Removing the incomplete copy...';
+    case 'reopening':
+      return 'Reopening database...';
+    case 'resuming':
+      return paused ? 'Resuming background workers...' : undefined;
+    default:
+      return undefined;
+  }
+}
+
 export const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
