@@ -4,6 +4,7 @@ import type { BackupEvent } from '../backup/types.js';
 import { messages } from '../errors.js';
 import { LineSplitter, PROTOCOL_VERSION, encode, reviveEvent } from './control-protocol.js';
 import type { CommandResultMessage, Hello, ServerMessage } from './control-protocol.js';
+import { realPathOf } from '../fs-facts.js';
 
 // The asking side of the control socket: `nu-agent auto-backup …` first asks a running nu-agent, and only when
 // none answers for this database does it open the database itself. "None" is decided from the socket alone
@@ -106,12 +107,5 @@ export function askRunningAgent(options: AskOptions): Promise<AskOutcome> {
 }
 
 function sameFile(a: string, b: string): boolean {
-  const real = (p: string) => {
-    try {
-      return fs.realpathSync(p);
-    } catch {
-      return p;
-    }
-  };
-  return a === b || real(a) === real(b);
+  return a === b || realPathOf(a) === realPathOf(b);
 }

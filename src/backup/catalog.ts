@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileSize, realPathOf } from '../fs-facts.js';
 import { TEMP_MARKER } from '../../workers/copy-engine/durable-file.js';
 import { readManifest } from './manifest.js';
 import { MANIFEST_SUFFIX, manifestPathFor } from './types.js';
@@ -23,11 +24,11 @@ export interface CatalogOptions {
 
 /** Scans each directory once (directories that resolve to the same place are merged); newest first. */
 export function catalogBackups(directories: string[], options: CatalogOptions = {}): BackupEntry[] {
-  const excluded = new Set((options.exclude ?? []).map(realPathOrSelf));
+  const excluded = new Set((options.exclude ?? []).map(realPathOf));
   const seenDirs = new Set<string>();
   const entries: BackupEntry[] = [];
   for (const dir of directories) {
-    const real = realPathOrSelf(path.resolve(dir));
+    const real = realPathOf(path.resolve(dir));
     if (seenDirs.has(real)) continue;
     seenDirs.add(real);
     entries.push(...scanDirectory(path.resolve(dir), excluded));
@@ -46,14 +47,14 @@ export function scanDirectory(dir: string, excluded: Set<string> = new Set()): B
   const entries: BackupEntry[] = [];
   for (const name of names) {
     const full = path.join(dir, name);
-    if (excluded.has(realPathOrSelf(full))) continue;
+    if (excluded.has(realPathOf(full))) continue;
     if (name.endsWith(MANIFEST_SUFFIX)) {
       entries.push(describeManaged(full.slice(0, -MANIFEST_SUFFIX.length)));
     } else if (name.includes(TEMP_MARKER)) {
       if (!name.includes(MANIFEST_SUFFIX)) entries.push(describePartial(full));
     } else if (!nameSet.has(name + MANIFEST_SUFFIX) && !name.endsWith('.wal') && isFile(full)) {
       if (DEFAULT_NAME.test(name) || hasDuckDBMagic(full))
-        entries.push({ path: full, state: 'foreign', problem: 'no manifest', sizeBytes: sizeOf(full) });
+        entries.push({ path: full, state: 'foreign', problem: 'no manifest', sizeBytes: fileSize(full) });
     }
   }
   return entries;
@@ -64,7 +65,7 @@ export function describeManaged(backupPath: string): BackupEntry {
   const manifestPath = manifestPathFor(backupPath);
   const read = readManifest(backupPath);
   const exists = isFile(backupPath);
-  const sizeBytes = exists ? sizeOf(backupPath) : undefined;
+  const sizeBytes = exists ? fileSize(backupPath) : undefined;
   if (!read.ok) {
     if (!exists && !fs.existsSync(manifestPath)) return { path: backupPath, state: 'missing', problem: 'no such file' };
     const state = fs.existsSync(manifestPath) ? 'damaged' : 'foreign';
@@ -92,7 +93,7 @@ function describePartial(full: string): BackupEntry {
     path: full,
     state: 'partial',
     problem: 'temporary file of an unfinished copy (removed at the next start if its process is gone)',
-    sizeBytes: sizeOf(full),
+    sizeBytes: fileSize(full),
   };
 }
 
@@ -122,21 +123,5 @@ function isFile(file: string): boolean {
     return fs.statSync(file).isFile();
   } catch {
     return false;
-  }
-}
-
-function sizeOf(file: string): number | undefined {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return undefined;
-  }
-}
-
-function realPathOrSelf(p: string): string {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return path.resolve(p);
   }
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileSize, realPathOf } from '../fs-facts.js';
 import { errnoOf, messages } from '../errors.js';
 import { formatBytes } from '../repl/format.js';
 import { migrate } from '../store/migrate.js';
@@ -111,11 +112,11 @@ export class RestoreRun {
   /** Refuses before anything is paused: the backup changed since it was verified, is the live file, is too new. */
   private async validate(): Promise<void> {
     const { file, manifest } = this.request;
-    const real = realPath(file);
-    if ([this.live, ...walPaths(this.live)].map(realPath).includes(real)) throw messages.restoreOntoLive(file);
+    const real = realPathOf(file);
+    if ([this.live, ...walPaths(this.live)].map(realPathOf).includes(real)) throw messages.restoreOntoLive(file);
     // The file and manifest as verified (a backup renamed together with its manifest is fine, as verify says).
     const now = readManifest(file);
-    const size = sizeOf(file);
+    const size = fileSize(file);
     const changed = !now.ok
       ? now.reason
       : now.manifest.hash.value !== manifest.hash.value
@@ -321,21 +322,5 @@ export class RestoreRun {
     await this.engine?.destroy().catch(() => undefined);
     this.engine = undefined;
     await this.base.finish();
-  }
-}
-
-function sizeOf(file: string): number | undefined {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return undefined;
-  }
-}
-
-function realPath(p: string): string {
-  try {
-    return fs.realpathSync(p);
-  } catch {
-    return path.resolve(p);
   }
 }

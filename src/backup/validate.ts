@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileSize, realPathOf } from '../fs-facts.js';
 import { errnoOf, messages } from '../errors.js';
 import { formatBytes } from '../repl/format.js';
 import { walPaths } from '../store/memory-store.js';
@@ -60,7 +61,7 @@ export function validateBackup(input: ValidationInput): ValidatedBackup {
 
   const free = freeBytes(ancestor, input.statfs ?? fs.statfsSync);
   // The checkpoint moves what the WAL holds into the file before the copy: count both.
-  const need = sourceBytes + walPaths(source).reduce((sum, w) => sum + sizeOf(w), 0) + SPACE_MARGIN;
+  const need = sourceBytes + walPaths(source).reduce((sum, w) => sum + (fileSize(w) ?? 0), 0) + SPACE_MARGIN;
   if (free !== undefined && free < need) throw messages.backupNoSpace(ancestor, formatBytes(need), formatBytes(free));
 
   return { source, destination, sourceBytes, createDirectory, replaces: existing !== undefined };
@@ -93,18 +94,6 @@ function checkNotLive(source: string, destination: string): void {
   const wals = [...walPaths(asOpened), ...walPaths(liveReal)];
   const wal = wals.find((w) => w === target || sameInode(w, destination));
   if (wal) throw messages.backupOntoWal(destination, wal);
-}
-
-/** The real path of p, or of its nearest existing ancestor joined with the rest when p does not exist yet. */
-export function realPathOf(p: string): string {
-  const absolute = path.resolve(p);
-  try {
-    return fs.realpathSync(absolute);
-  } catch {
-    const parent = path.dirname(absolute);
-    if (parent === absolute) return absolute;
-    return path.join(realPathOf(parent), path.basename(absolute));
-  }
 }
 
 function sameInode(a: string, b: string): boolean {
@@ -143,14 +132,6 @@ function lstatOrUndefined(p: string): fs.Stats | undefined {
     return fs.lstatSync(p);
   } catch {
     return undefined;
-  }
-}
-
-function sizeOf(p: string): number {
-  try {
-    return fs.statSync(p).size;
-  } catch {
-    return 0;
   }
 }
 

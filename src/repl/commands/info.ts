@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import type { Command } from '../command.js';
 import { messages } from '../../errors.js';
 import type { SqlRunner } from '../../store/memory-store.js';
 import { formatBytes } from '../format.js';
+import { fileSize } from '../../fs-facts.js';
 
 export const infoCommand: Command = {
   name: 'info',
@@ -11,7 +11,7 @@ export const infoCommand: Command = {
     if (args.length > 0) throw messages.usage('/info');
     const counts = await tableRowCounts(app.store);
     const version = await app.store.all<{ v: number }>(`SELECT max(version) AS v FROM schema_version`);
-    const wal = fileSize(`${app.store.path}.wal`);
+    const wal = fileSize(`${app.store.path}.wal`) ?? 0;
     app.out.line(`nu-agent ${app.version}`);
     app.out.line(`Database: ${app.store.path}`);
     app.out.line(
@@ -38,12 +38,4 @@ export async function tableRowCounts(db: SqlRunner): Promise<{ table: string; ro
     counts.push({ table, rows: Number(rows[0]?.n ?? 0) });
   }
   return counts;
-}
-
-function fileSize(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
 }
