@@ -2,21 +2,12 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBackupService } from '../src/backup/backup-service.js';
 import { resolveDataPaths } from '../src/paths.js';
-import type { MemoryStore } from '../src/store/memory-store.js';
-import { seedChat, workerSetUp } from './helpers/workers.js';
+import { allProcessed, seedChat, workerSetUp } from './helpers/workers.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 // The seed's worst backup bug (reference notes F1): after /backup, the workers kept the closed database and
 // silently died. Here the real workers (threads reaching the database through the owner's port) run during a
 // real backup, and must summarise and embed chat that arrives after it.
-
-async function figures(store: MemoryStore) {
-  const [row] = await store.all<{ conversations: number; exchanges: number; embeddings: number }>(`SELECT
-      (SELECT count(summary) FROM conversations) AS conversations,
-      (SELECT count(summary) FROM exchanges) AS exchanges,
-      (SELECT count(*) FROM embeddings) AS embeddings`);
-  return row!;
-}
 
 describe('backup with the real background workers', { timeout: 90_000 }, () => {
   it('pauses the workers for the backup, and they process new chat after it', async () => {
@@ -25,11 +16,7 @@ describe('backup with the real background workers', { timeout: 90_000 }, () => {
     const { store, manager, activity } = await workerSetUp({}, paths.database);
     await seedChat(store, 2, 2);
     manager.startAll();
-    const settled = (c: number, e: number) => async () => {
-      const f = await figures(store);
-      return f.conversations === c && f.exchanges === e && f.embeddings === c + e;
-    };
-    await activity.until(settled(2, 4), 30_000, 'the first summaries and embeddings');
+    await activity.until(allProcessed(store, 2, 4), 30_000, 'the first summaries and embeddings');
 
     const service = createBackupService({ store, workers: manager, paths, version: 'test' });
     const outcome = await service.run({ trigger: 'manual', destination: path.join(dir, 'b.db') });
@@ -39,7 +26,7 @@ describe('backup with the real background workers', { timeout: 90_000 }, () => {
 
     await seedChat(store, 1, 3, (c, e) => `after the backup ${c}.${e}`);
     manager.nudge();
-    await activity.until(settled(3, 7), 30_000, 'summaries and embeddings of the chat after the backup');
+    await activity.until(allProcessed(store, 3, 7), 30_000, 'summaries and embeddings of the chat after the backup');
     expect(manager.status().map((s) => s.crashes)).toEqual([0, 0, 0]);
   });
 });

@@ -3,7 +3,7 @@ import type { MemoryStore } from '../src/store/memory-store.js';
 import type { WorkerManagerOptions } from '../src/workers-host/worker-manager.js';
 import * as block from './fixtures/worker-hooks/block-on-item.js';
 import * as computed from './fixtures/worker-hooks/count-computed.js';
-import { workerSetUp, HeldModel, fixtureHooks, seedChat, untilCell } from './helpers/workers.js';
+import { HeldModel, fixtureHooks, seedChat, summarisedExchanges, untilCell, workerSetUp } from './helpers/workers.js';
 
 // The pause protocol with real worker threads, a real DuckDB file and the real memory port. Faults (a worker
 // stuck inside an item, a model call still running) are injected through the hooks seam and the ChatProvider
@@ -12,9 +12,6 @@ import { workerSetUp, HeldModel, fixtureHooks, seedChat, untilCell } from './hel
 async function setUp(options: Partial<WorkerManagerOptions>) {
   return workerSetUp(options);
 }
-
-const summarisedExchanges = async (store: MemoryStore) =>
-  Number((await store.all(`SELECT count(*) AS n FROM exchanges WHERE summary IS NOT NULL`))[0]!.n);
 
 async function writeFigures(store: MemoryStore) {
   return store.all(`SELECT

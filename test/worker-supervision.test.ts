@@ -1,23 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatProvider } from '../src/app.js';
-import type { MemoryStore } from '../src/store/memory-store.js';
 import type { WorkerManagerOptions } from '../src/workers-host/worker-manager.js';
 import * as crash from './fixtures/worker-hooks/crash-once.js';
-import { workerSetUp, fixtureHooks, seedChat } from './helpers/workers.js';
+import { allProcessed, fixtureHooks, seedChat, summarisedExchanges, workerSetUp } from './helpers/workers.js';
 
 // The supervisor's side: real threads that crash, stop and start, and keep working across a close and reopen
 // of the database (the seed application's workers silently died there).
 
 async function setUp(options: Partial<WorkerManagerOptions> = {}) {
   return workerSetUp(options);
-}
-
-async function figures(store: MemoryStore) {
-  const [row] = await store.all<{ conversations: number; exchanges: number; embeddings: number }>(`SELECT
-      (SELECT count(summary) FROM conversations) AS conversations,
-      (SELECT count(summary) FROM exchanges) AS exchanges,
-      (SELECT count(*) FROM embeddings) AS embeddings`);
-  return row!;
 }
 
 describe('supervising the background workers', () => {
@@ -42,7 +33,7 @@ describe('supervising the background workers', () => {
     await manager.stop('exchange-summarizer');
     expect(manager.status()[0]!.state).toBe('stopped');
     manager.start('exchange-summarizer');
-    await activity.until(async () => (await figures(store)).exchanges === 2, 20_000, 'both exchanges summarised');
+    await activity.until(async () => (await summarisedExchanges(store)) === 2, 20_000, 'both exchanges summarised');
     expect(manager.status()[0]).toMatchObject({ crashes: 1, done: 2 });
   });
 
@@ -55,7 +46,7 @@ describe('supervising the background workers', () => {
     });
     await seedChat(store, 1, 2);
     manager.startAll();
-    await activity.until(async () => (await figures(store)).exchanges === 2, 20_000, 'both exchanges summarised');
+    await activity.until(async () => (await summarisedExchanges(store)) === 2, 20_000, 'both exchanges summarised');
     expect(activity.crashes).toHaveLength(1);
     expect(manager.status()[0]).toMatchObject({ crashes: 1, lastError: /injected crash/ });
     expect(['running', 'idle']).toContain(manager.status()[0]!.state);
@@ -97,11 +88,7 @@ describe('supervising the background workers', () => {
     const { store, manager, activity } = await setUp();
     await seedChat(store, 2, 2);
     manager.startAll();
-    const settled = (c: number, e: number) => async () => {
-      const f = await figures(store);
-      return f.conversations === c && f.exchanges === e && f.embeddings === c + e;
-    };
-    await activity.until(settled(2, 4), 30_000, 'the first summaries and embeddings');
+    await activity.until(allProcessed(store, 2, 4), 30_000, 'the first summaries and embeddings');
 
     // What a backup does: pause, hold the write gate, close, reopen, release, resume.
     await manager.pauseAll();
@@ -114,7 +101,7 @@ describe('supervising the background workers', () => {
 
     await seedChat(store, 1, 3, (c, e) => `new topic ${c}.${e}`);
     manager.nudge();
-    await activity.until(settled(3, 7), 30_000, 'summaries and embeddings of the new chat');
+    await activity.until(allProcessed(store, 3, 7), 30_000, 'summaries and embeddings of the new chat');
     expect(manager.status().map((s) => s.crashes)).toEqual([0, 0, 0]);
   });
 

@@ -165,3 +165,23 @@ export async function workerSetUp(options: Partial<WorkerManagerOptions> = {}, d
   });
   return { store, manager, activity };
 }
+
+/**
+ * A condition for Activity.until: every one of `conversations` conversations and `exchanges` exchanges has its
+ * summary, and each summary its embedding.
+ */
+export function allProcessed(store: MemoryStore, conversations: number, exchanges: number) {
+  return async () => {
+    const [row] = await store.all<{ c: number; e: number; v: number }>(`SELECT
+        (SELECT count(summary) FROM conversations) AS c,
+        (SELECT count(summary) FROM exchanges) AS e,
+        (SELECT count(*) FROM embeddings) AS v`);
+    return row?.c === conversations && row.e === exchanges && row.v === conversations + exchanges;
+  };
+}
+
+/** How many exchanges have a summary. */
+export async function summarisedExchanges(store: MemoryStore): Promise<number> {
+  const [row] = await store.all<{ n: number }>(`SELECT count(summary) AS n FROM exchanges`);
+  return Number(row?.n ?? 0);
+}
