@@ -6,6 +6,7 @@ import { messages } from '../errors.js';
 import { readTableFigures } from '../../workers/copy-engine/table-figures.js';
 import type { TableFigures } from '../../workers/copy-engine/table-figures.js';
 import { ExclusiveQueue } from './exclusive-queue.js';
+import { afterOpen, checkBeforeOpen } from './open-checks.js';
 import { openError } from './open-errors.js';
 import { migrate } from './migrate.js';
 
@@ -46,6 +47,8 @@ export interface HeldDatabase extends SqlRunner {
 export interface StoreOptions {
   /** Created with mode 0700 when missing (the default data directory). Other parents must exist. */
   createParentDir?: boolean;
+  /** Where warnings found while opening go (a damaged write-ahead log, open-checks.ts); stderr by default. */
+  onNotice?: ((line: string) => void) | undefined;
 }
 
 const DUCKDB_OPTIONS = {
@@ -64,12 +67,15 @@ export class MemoryStore implements SqlRunner {
   /** Set when a holder released the gate with the database still closed (every reopen attempt failed). */
   private lostWith: unknown;
 
-  private constructor(readonly path: string) {}
+  private constructor(
+    readonly path: string,
+    private readonly notice: (line: string) => void,
+  ) {}
 
   static async open(dbPath: string, options: StoreOptions = {}): Promise<MemoryStore> {
     const resolved = path.resolve(dbPath);
     prepareParentDir(resolved, options.createParentDir ?? false);
-    const store = new MemoryStore(resolved);
+    const store = new MemoryStore(resolved, options.onNotice ?? ((line) => process.stderr.write(`${line}\n`)));
     await store.connect();
     try {
       await migrate(store.direct(), resolved, fs.existsSync(resolved));
@@ -177,6 +183,9 @@ export class MemoryStore implements SqlRunner {
 
   private async connect(): Promise<void> {
     if (this.instance) return;
+    // Before DuckDB touches the file: refuse one cut short, keep and walk any write-ahead log (open-checks.ts).
+    // On a failed open the log copies stay: DuckDB may have changed the log already.
+    const kept = checkBeforeOpen(this.path);
     try {
       this.instance = await DuckDBInstance.create(this.path, DUCKDB_OPTIONS);
       this.connection = await this.instance.connect();
@@ -184,6 +193,7 @@ export class MemoryStore implements SqlRunner {
       this.disconnect();
       throw openError(this.path, err);
     }
+    for (const line of afterOpen(this.path, kept)) this.notice(line);
   }
 
   private disconnect(): void {

@@ -100,3 +100,31 @@ export function flipByte(file: string, offset: number): void {
     fs.closeSync(fd);
   }
 }
+
+/**
+ * Leaves a real write-ahead log beside a closed memory database, as a crash would: `count` messages, one
+ * committed transaction each, that exist only in the log (no checkpoint at shutdown, none automatic).
+ */
+export async function leaveWalBehind(dbPath: string, count: number): Promise<void> {
+  const instance = await DuckDBInstance.create(dbPath, { checkpoint_threshold: '1GB' });
+  const connection = await instance.connect();
+  try {
+    await connection.run('PRAGMA disable_checkpoint_on_shutdown');
+    for (let i = 1; i <= count; i++) {
+      await connection.run(
+        `INSERT INTO messages (conversation_id, role, content) VALUES (1, 'user', 'message kept only in the log ${i}')`,
+      );
+    }
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+  if (!fs.existsSync(`${dbPath}.wal`)) throw new Error('DuckDB left no write-ahead log');
+}
+
+/** Byte offsets of the WAL's entries (after the version entry, which is not size-prefixed). */
+export function walEntryOffsets(wal: Buffer, versionEntryBytes: number): number[] {
+  const offsets: number[] = [];
+  for (let at = versionEntryBytes; at + 16 <= wal.length; at += 16 + Number(wal.readBigUInt64LE(at))) offsets.push(at);
+  return offsets;
+}
