@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { benchSize } from './backup-bench.js';
 import type { SizeReport } from './backup-bench.js';
 import { benchBackupCopy } from './backup-copy.js';
+import { benchBlockChecksum } from './block-checksum.js';
 import type { CopyBenchReport } from './backup-copy.js';
 import { benchPauseLatency } from './pause-latency.js';
 import type { PauseLatencyFigures } from './pause-latency.js';
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
     const largest = Math.max(...sizes);
     log(`\ncopy engine alone, ${largest} MiB file`);
     copyReports.push(await benchBackupCopy({ sizeMiB: largest, reps, dir, log }));
+    await benchBlockChecksum({ sizeMiB: largest, reps, dir, log: (l) => log(`block checksums: ${l.trim()}`) });
   } finally {
     if (!o.dir) fs.rmSync(dir, { recursive: true, force: true });
   }
