@@ -34,9 +34,10 @@ const walFiles = (dbPath: string) => [`${dbPath}.wal`, `${dbPath}.wal.checkpoint
 /** Throws DB_INCOMPLETE for a file cut short; keeps and walks every non-empty WAL beside it. */
 export function checkBeforeOpen(dbPath: string): KeptWal[] {
   if (!fs.existsSync(dbPath)) return [];
-  const length = checkFileLength(dbPath);
-  if (!length.ok) throw messages.databaseIncomplete(dbPath, length.detail);
-  const identifier = databaseIdentifier(dbPath);
+  // A file this cannot read (a directory, no permission) is left to DuckDB's open, which says what is wrong.
+  const length = readable(() => checkFileLength(dbPath));
+  if (length && !length.ok) throw messages.databaseIncomplete(dbPath, length.detail);
+  const identifier = readable(() => databaseIdentifier(dbPath));
   const kept: KeptWal[] = [];
   for (const wal of walFiles(dbPath)) {
     let size: number;
@@ -79,6 +80,14 @@ export function afterOpen(dbPath: string, kept: KeptWal[]): string[] {
     }
   }
   return lines;
+}
+
+function readable<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }
 
 /** The 16-byte identifier a WAL must name (storage version 67 on); undefined when the header is not readable. */
