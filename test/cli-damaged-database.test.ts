@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { handMadeBackup } from './helpers/hand-made-backup.js';
-import { leaveWalBehind, makeMemoryWithIndex, walEntryOffsets } from './helpers/duckdb-blocks.js';
+import { flipByte, leaveWalBehind, makeMemoryWithIndex, mapBlocks, walEntryOffsets } from './helpers/duckdb-blocks.js';
+import { blockOffset } from '../workers/duckdb-file/database-header.js';
 import { runCli } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { MemoryStore } from '../src/store/memory-store.js';
@@ -41,6 +42,26 @@ describe('nu-agent on a damaged memory file', { timeout: 120_000 }, () => {
     const info = await runCli(['--database', db], '/info\n', { env });
     expect(info.code).toBe(0);
     expect(info.stdout).toMatch(/messages\s+20[,.]?000/);
+  });
+
+  it('refuses to restore a backup whose index block is damaged, although every row of it reads, and changes nothing', async () => {
+    const dir = tempDir();
+    const env = { NUAGENT_HOME: path.join(dir, 'home') };
+    const source = path.join(dir, 'source.db');
+    await makeMemoryWithIndex(source, 20_000);
+    const { index } = await mapBlocks(source);
+    flipByte(source, blockOffset(index[0]!) + 4000);
+    const backup = path.join(dir, 'b.db');
+    await handMadeBackup(source, backup); // made from the damaged file: its hash and rows match the manifest
+    const db = path.join(dir, 'memory.db');
+    await (await MemoryStore.open(db)).close();
+    const before = fs.readFileSync(db);
+
+    const run = await runCli(['--database', db, 'backup', 'restore', backup, '--yes'], '', { env });
+    expect(run.code).toBe(3);
+    expect(run.stdout + run.stderr).toContain(`a block fails DuckDB's checksum: block ${index[0]} at byte`);
+    expect(run.stdout + run.stderr).not.toMatch(/^Restored/m);
+    expect(fs.readFileSync(db).equals(before)).toBe(true);
   });
 
   it('warns on stderr about a damaged write-ahead log, keeps its copy, and carries on', async () => {
