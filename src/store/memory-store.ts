@@ -2,11 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ARRAY, DuckDBInstance, FLOAT, arrayValue } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
-import { messages } from '../errors.js';
+import { NuError, messages } from '../errors.js';
 import { readTableFigures } from '../../workers/copy-engine/table-figures.js';
 import type { TableFigures } from '../../workers/copy-engine/table-figures.js';
 import { ExclusiveQueue } from './exclusive-queue.js';
-import { afterOpen, checkBeforeOpen } from './open-checks.js';
+import { afterOpen, checkBeforeOpen, discardCopies } from './open-checks.js';
 import { openError } from './open-errors.js';
 import { migrate } from './migrate.js';
 
@@ -184,14 +184,17 @@ export class MemoryStore implements SqlRunner {
   private async connect(): Promise<void> {
     if (this.instance) return;
     // Before DuckDB touches the file: refuse one cut short, keep and walk any write-ahead log (open-checks.ts).
-    // On a failed open the log copies stay: DuckDB may have changed the log already.
     const kept = checkBeforeOpen(this.path);
     try {
       this.instance = await DuckDBInstance.create(this.path, DUCKDB_OPTIONS);
       this.connection = await this.instance.connect();
     } catch (err) {
       this.disconnect();
-      throw openError(this.path, err);
+      const error = openError(this.path, err);
+      // Another process has it open: its log is live and DuckDB did not touch it here, so the copies are
+      // pointless. After any other failure they stay: DuckDB may have replayed or cut the log already.
+      if (error instanceof NuError && error.code === 'DB_LOCKED') discardCopies(kept);
+      throw error;
     }
     for (const line of afterOpen(this.path, kept)) this.notice(line);
   }

@@ -90,6 +90,11 @@ function readable<T>(read: () => T): T | undefined {
   }
 }
 
+/** Removes the copies made for an open that did not happen (the database is in use by another process). */
+export function discardCopies(kept: KeptWal[]): void {
+  for (const { copy } of kept) fs.rmSync(copy, { force: true });
+}
+
 /** The 16-byte identifier a WAL must name (storage version 67 on); undefined when the header is not readable. */
 function databaseIdentifier(dbPath: string): Uint8Array | undefined {
   const fd = fs.openSync(dbPath, 'r');

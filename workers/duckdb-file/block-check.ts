@@ -77,7 +77,8 @@ export class BlockCheck {
     if (lost.length > 0) problems.push(describeMissing(header, this.offset, lost));
     if (problems.length === 0) {
       const excused = this.failed.length + missing;
-      return { ok: true, detail: `${checked} blocks, every block in use matches (${excused} free)`, checked, damaged };
+      const detail = `${checked} blocks, every block in use matches its checksum (${excused} free ones skipped)`;
+      return { ok: true, detail, checked, damaged };
     }
     return { ok: false, detail: problems.join('; '), checked, damaged: [...damaged, ...lost] };
   }
