@@ -121,7 +121,7 @@ export const messages = {
   databaseCopyFailed: (path: string, cause: unknown) =>
     e(
       'DB_WAL_COPY_FAILED',
-      `could not keep a copy of the write-ahead log ${path} before opening the database: ${messageOf(cause)}`,
+      `could not keep a copy of ${path} before opening the database (its write-ahead log needs checking): ${messageOf(cause)}`,
       'Free some space beside the database (or fix the directory permissions) and start nu-agent again; nothing was opened or changed.',
       { path, cause, op: 'open' },
     ),

@@ -69,10 +69,11 @@ describe('opening a memory file with a write-ahead log', () => {
     }
     expect(notices).toEqual([]);
     expect(keptCopies(db)).toEqual([]);
+    expect(fs.readdirSync(path.dirname(db)).sort()).toEqual(['memory.db']);
     expect(fs.existsSync(wal)).toBe(false);
   });
 
-  it('warns about a log with a flipped size byte, which DuckDB replays only up to, and keeps the log as it was', async () => {
+  it('warns about a log with a flipped size byte, which DuckDB replays only up to, and keeps the log and the database as they were', async () => {
     const { db, wal } = await memoryWithWal();
     const original = fs.readFileSync(wal);
     const entries = walEntryOffsets(original, VERSION_ENTRY_BYTES);
@@ -81,6 +82,7 @@ describe('opening a memory file with a write-ahead log', () => {
     const at = entries[Math.floor(entries.length / 2)]!;
     damaged[at + 4] = damaged[at + 4]! ^ 0x01;
     fs.writeFileSync(wal, damaged);
+    const databaseBefore = fs.readFileSync(db);
 
     const notices: string[] = [];
     const store = await MemoryStore.open(db, { onNotice: (line) => notices.push(line) });
@@ -94,6 +96,10 @@ describe('opening a memory file with a write-ahead log', () => {
     expect(recovered).toBeLessThan(20);
     expect(fs.existsSync(wal)).toBe(false);
 
+    const [dbCopy] = fs.readdirSync(path.dirname(db)).filter((n) => /^memory\.db\.kept-/.test(n));
+    expect(dbCopy).toBeDefined();
+    expect(fs.readFileSync(path.join(path.dirname(db), dbCopy!)).equals(databaseBefore)).toBe(true);
+    expect(fs.statSync(path.join(path.dirname(db), dbCopy!)).mode & 0o777).toBe(0o600);
     const [copy] = keptCopies(db);
     expect(copy).toBeDefined();
     const kept = path.join(path.dirname(db), copy!);
@@ -102,7 +108,9 @@ describe('opening a memory file with a write-ahead log', () => {
     const text = notices.join('\n');
     expect(text).toMatch(new RegExp(`^Warning: the write-ahead log of .* was damaged: the entry at byte ${at} claims`));
     expect(text).toContain(`${recovered} committed transactions`);
-    expect(text).toContain(`kept at ${kept}`);
+    expect(text).toContain(
+      `kept at ${kept}, and the database as it was before the replay at ${path.join(path.dirname(db), dbCopy!)}`,
+    );
     expect(text).toMatch(/Try: .*nu-agent backup list/);
   });
 

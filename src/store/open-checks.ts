@@ -18,7 +18,8 @@ import type { WalWalk } from '../../workers/duckdb-file/wal-check.js';
 //
 // A damaged log opens with a loud warning rather than a refusal. The database DuckDB makes of it is consistent
 // (whole transactions up to the damage); what follows the damage is beyond DuckDB's replay whatever we do, and is
-// kept verbatim in the copy, which is what a DuckDB expert needs to recover it. A refusal would leave the user
+// kept verbatim in the copy, with a copy of the database as it was before the replay (the log fits only that
+// file): the pair is what a DuckDB expert needs to recover it. A refusal would leave the user
 // with no way forward but deleting the log by hand, which loses even the part that can be replayed. If the copy
 // cannot be made (disk full), nothing is opened: the log is then the only record of those commits.
 
@@ -26,6 +27,8 @@ export interface KeptWal {
   wal: string;
   copy: string;
   walk: WalWalk;
+  /** The database as it was before DuckDB replayed a damaged log (the log's copy fits only this file). */
+  database?: string | undefined;
 }
 
 /** The WAL files DuckDB 1.5 replays: the log and, after an interrupted checkpoint, the checkpoint's log. */
@@ -50,13 +53,25 @@ export function checkBeforeOpen(dbPath: string): KeptWal[] {
     const copy = keepCopy(wal);
     kept.push({ wal, copy, walk: walkWal(fs.readFileSync(copy), identifier) });
   }
+  // A damaged log applies only to the database as it is now: once DuckDB has replayed part of it and
+  // checkpointed, the rest no longer fits the file. So the pair is kept, for whoever recovers the rest.
+  if (kept.some(({ walk }) => !walk.ok)) {
+    let database: string;
+    try {
+      database = keepCopy(dbPath);
+    } catch (err) {
+      discardCopies(kept); // nothing opens, the log stays untouched: the next start makes them again
+      throw err;
+    }
+    for (const k of kept) k.database = database;
+  }
   return kept;
 }
 
 /** After DuckDB opened the database: removes the copies of clean logs; returns what to tell the user. */
 export function afterOpen(dbPath: string, kept: KeptWal[]): string[] {
   const lines: string[] = [];
-  for (const { wal, copy, walk } of kept) {
+  for (const { wal, copy, walk, database } of kept) {
     if (walk.ok && walk.uncommittedEntries === 0) {
       fs.rmSync(copy, { force: true });
     } else if (walk.unknown) {
@@ -72,8 +87,8 @@ export function afterOpen(dbPath: string, kept: KeptWal[]): string[] {
         `Warning: the write-ahead log of ${dbPath} was damaged: ${walk.problem}.`,
         `  DuckDB recovered what came before the damage: ${walk.commits} committed transactions ` +
           `(${walk.replayableBytes} of ${walk.bytes} bytes). Anything committed after that point is NOT in the database.`,
-        `  The log as it was is kept at ${copy} (only you can read it). Keep it: it is what a DuckDB expert needs ` +
-          'to recover the rest.',
+        `  The log as it was is kept at ${copy}, and the database as it was before the replay at ${database}` +
+          ' (only you can read them). Keep both: together they are what a DuckDB expert needs to recover the rest.',
         'Try: check your latest conversations; if something is missing, `nu-agent backup list` and ' +
           '`nu-agent backup restore <file>` bring back a backup, and the kept log stays where it is.',
       );
@@ -92,7 +107,10 @@ function readable<T>(read: () => T): T | undefined {
 
 /** Removes the copies made for an open that did not happen (the database is in use by another process). */
 export function discardCopies(kept: KeptWal[]): void {
-  for (const { copy } of kept) fs.rmSync(copy, { force: true });
+  for (const { copy, database } of kept) {
+    fs.rmSync(copy, { force: true });
+    if (database) fs.rmSync(database, { force: true });
+  }
 }
 
 /** The 16-byte identifier a WAL must name (storage version 67 on); undefined when the header is not readable. */
@@ -108,8 +126,9 @@ function databaseIdentifier(dbPath: string): Uint8Array | undefined {
 }
 
 /**
- * Copies wal to `<wal>.kept-<time>`, created 0600 and exclusively (O_EXCL: never through a name someone planted,
- * never over an earlier copy), then fsynced. Throws DB_WAL_COPY_FAILED: without the copy, nothing may open.
+ * Copies a file to `<file>.kept-<time>`, created 0600 and exclusively (O_EXCL: never through a name someone
+ * planted, never over an earlier copy), then fsynced. Throws DB_WAL_COPY_FAILED: without the copy, nothing may
+ * open. (Not fs.copyFile: it gives the copy the source's mode, readable by others while it is written.)
  */
 function keepCopy(wal: string): string {
   const stamp = new Date()
