@@ -13,6 +13,8 @@ const MASK = 0xffffffffffffffffn;
 
 /** Bytes of WASM memory callers may read a file into (64 pages, 4 MiB); the module has one more page. */
 export const READ_BUFFER_BYTES = 4 * 1024 * 1024;
+/** The last page: where bytes from elsewhere are copied to be checksummed. */
+const SCRATCH_BYTES = 64 * 1024;
 
 // (func (export "sum") (param $ptr i32) (param $len i32) (result i64)   ;; len: a multiple of 8
 //   (local $acc i64) (local $end i32)
@@ -81,10 +83,11 @@ export function duckdbChecksum(bytes: Uint8Array): bigint {
   if (bytes.buffer === memory.buffer) {
     acc = sumWords(bytes.byteOffset, words);
   } else {
-    for (let at = 0; at < words; at += READ_BUFFER_BYTES) {
-      const piece = Math.min(READ_BUFFER_BYTES, words - at);
-      heap.set(bytes.subarray(at, at + piece), 0);
-      acc ^= sumWords(0, piece);
+    // Through the page after the read buffer, so a caller's bytes in the read buffer are never overwritten.
+    for (let at = 0; at < words; at += SCRATCH_BYTES) {
+      const piece = Math.min(SCRATCH_BYTES, words - at);
+      heap.set(bytes.subarray(at, at + piece), READ_BUFFER_BYTES);
+      acc ^= sumWords(READ_BUFFER_BYTES, piece);
     }
   }
   let result = (5381n ^ BigInt.asUintN(64, acc)) & MASK;
