@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Output } from '../src/app.js';
 import { createApp } from '../src/app/create-app.js';
 import type { MemoryStore } from '../src/store/memory-store.js';
+import { fsyncFile } from '../workers/copy-engine/durable-file.js';
 import { median, startWatch, timeCpWithFsync, timeOnlineCopy, timeSeedLoopCopy } from './reference-copies.js';
 
 // One size of the benchmark on one file system: a generated memory database, the three workers kept busy, and
@@ -206,6 +207,7 @@ export async function benchSize(options: SizeOptions): Promise<SizeReport> {
 async function copyBytes(from: string, to: string): Promise<void> {
   fs.rmSync(to, { force: true });
   await fs.promises.copyFile(from, to); // no FICLONE flag: a byte copy everywhere
+  fsyncFile(to); // on disk, as a checkpointed database is: a clone must not wait for this copy's writeback
 }
 
 /** Unsummarised conversations and exchanges, so the three workers have work during every backup. */
