@@ -5,7 +5,13 @@ import { Piscina } from 'piscina';
 import { workerFile } from '../threads/worker-file.js';
 import { nodeEndpoint } from '../../workers/comlink-node.js';
 import { CANCEL_INDEX } from '../../workers/copy-engine/protocol.js';
-import type { CopyFault, CopyResult, HashResult, ProgressSink } from '../../workers/copy-engine/protocol.js';
+import type {
+  CopyFault,
+  CopyMethod,
+  CopyResult,
+  HashResult,
+  ProgressSink,
+} from '../../workers/copy-engine/protocol.js';
 import { isHashAlgorithm } from '../../workers/copy-engine/file-hash.js';
 import type { HashAlgorithm } from '../../workers/copy-engine/file-hash.js';
 import { blocksCheck, hashCheck } from '../../workers/copy-engine/verify-checks.js';
@@ -54,8 +60,11 @@ export class CopyEngine {
     );
   }
 
-  /** Copies source to temp, fsynced, mode 0600. Rejects with CopyEngineError; the temp file is gone then. */
-  async copy(request: CopyRequest): Promise<{ bytes: number; ms: number }> {
+  /**
+   * Clones or copies source to temp, fsynced, mode 0600, and says which (`clone` needs no source hash). Rejects
+   * with CopyEngineError; the temp file is gone then.
+   */
+  async copy(request: CopyRequest): Promise<{ bytes: number; ms: number; method: CopyMethod }> {
     const { port1, port2 } = new MessageChannel();
     const sink: ProgressSink = { progress: (copied, total) => request.onProgress?.(copied, total) };
     Comlink.expose(sink, nodeEndpoint(port1));
@@ -74,7 +83,7 @@ export class CopyEngine {
         { transferList: [port2] },
       );
       if (!result.ok) throw new CopyEngineError(result.error.message, result.error.code, !!result.error.cancelled);
-      return { bytes: result.bytes, ms: result.ms };
+      return { bytes: result.bytes, ms: result.ms, method: result.method };
     } finally {
       cancel.dispose();
       port1.close();
@@ -161,7 +170,12 @@ const ok = (r: { hash: string; blocks?: BlockCheckResult | undefined }): Rehash 
 const failed = (error: unknown): Rehash => ({ ok: false, error });
 
 /** Puts the hash and blocks checks where verify-backup.ts would have: after the size, before the DuckDB checks. */
-function addHashCheck(result: BackupVerification, algorithm: string, expected: string, rehash: Rehash): void {
+function addHashCheck(
+  result: BackupVerification,
+  algorithm: string,
+  expected: string | undefined,
+  rehash: Rehash,
+): void {
   if (!rehash.ok && rehash.error instanceof CopyEngineError && rehash.error.cancelled) throw rehash.error;
   const checks: VerifyCheck[] = rehash.ok
     ? [hashCheck(algorithm, rehash.hash, expected)]
