@@ -92,7 +92,7 @@ function describePartial(full: string): BackupEntry {
   return {
     path: full,
     state: 'partial',
-    problem: 'temporary file of an unfinished copy (removed at the next start if its process is gone)',
+    problem: 'temporary file of an unfinished copy (nu-agent removes its own once their process is gone)',
     sizeBytes: tempContentBytes(full) ?? fileSize(full),
   };
 }
