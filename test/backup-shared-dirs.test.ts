@@ -84,6 +84,29 @@ describe('files that another user plants beside the database or the backup', { t
     await fixture.close();
   });
 
+  it('follows the journal only when it is ours and nobody else may write it, and then removes our leftover', async () => {
+    const fixture = await backupFixture(5);
+    const destination = path.join(fixture.dir, 'b.db');
+    const temp = createTempFile(destination); // a crashed copy's private directory, as the journal names it
+    fs.writeFileSync(temp, 'half a copy');
+    noteInflight(fixture.deps.paths, { temp, destination });
+    const journal = path.join(fixture.deps.paths.home, fs.readdirSync(fixture.deps.paths.home)[0]!);
+    fs.chmodSync(journal, 0o620);
+    createBackupService(fixture.deps);
+    expect(fs.existsSync(temp)).toBe(true);
+    fs.chmodSync(journal, 0o600);
+    if (asRoot) {
+      fs.chownSync(journal, OTHER, OTHER);
+      createBackupService(fixture.deps);
+      expect(fs.existsSync(temp)).toBe(true);
+      fs.chownSync(journal, 0, 0);
+    }
+    createBackupService(fixture.deps);
+    expect(fs.existsSync(path.dirname(temp))).toBe(false);
+    expect(fs.existsSync(journal)).toBe(false);
+    await fixture.close();
+  });
+
   it("another user's files with the temporary marker survive a backup into a shared directory, which succeeds", async () => {
     const fixture = await backupFixture(5);
     const shared = sharedDir(fixture.dir, 'shared');
