@@ -88,7 +88,7 @@ describe('/backup', { timeout: 60_000 }, () => {
         'Checking the copy is complete...',
         'Reopening database...',
         'Resuming background workers...',
-        expect.stringMatching(/^Verifying backup \(every row of the (copy|clone); workers running\)\.\.\.$/),
+        expect.stringMatching(/^Verifying backup\.\.\. \(every row of the (copy|clone), workers running\)$/),
         '',
         'Backup created successfully:',
         `  Path: ${file}`,
