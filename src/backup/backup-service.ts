@@ -115,7 +115,7 @@ function stepLine(state: string, run: BackupRun, paused: boolean): string | unde
     case 'verifying':
       return 'Checking the copy is complete...';
     case 'auditing':
-      return `Verifying backup (every row of the ${run.copied?.method === 'cloned' ? 'clone' : 'copy'}; workers running)...`;
+      return `Verifying backup... (every row of the ${run.copied?.method === 'cloned' ? 'clone' : 'copy'}, workers running)`;
     case 'rejecting':
       return 'Removing the copy that was not kept...';
     default:
