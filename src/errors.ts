@@ -118,6 +118,13 @@ export const messages = {
         'then `nu-agent backup restore <file>`. Opening it would store new conversations in a file that has lost data.',
       { path, op: 'open' },
     ),
+  databaseForeignLog: (path: string, what: string) =>
+    e(
+      'DB_FOREIGN_LOG',
+      `${path} is ${what}, not a write-ahead log nu-agent wrote; the database was not opened, so nothing was replayed from it`,
+      `If you did not put it there, someone else may have: move it aside (mv ${path} ${path}.foreign) and start nu-agent again; keep your memory in a directory only you can write.`,
+      { path, op: 'open' },
+    ),
   databaseCopyFailed: (path: string, cause: unknown) =>
     e(
       'DB_WAL_COPY_FAILED',

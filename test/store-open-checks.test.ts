@@ -173,3 +173,37 @@ describe('what DuckDB does without the check', () => {
     expect(fs.existsSync(wal)).toBe(false);
   });
 });
+
+describe('a write-ahead log someone else put beside the memory', () => {
+  const asRoot = process.getuid?.() === 0;
+
+  it.runIf(asRoot)('is refused, not replayed, when another user owns it', async () => {
+    const { db, wal } = await memoryWithWal();
+    fs.chownSync(wal, 65534, 65534);
+    const before = fs.readFileSync(wal);
+
+    const error: NuError = await MemoryStore.open(db).then(
+      () => expect.fail('replayed a log owned by another user'),
+      (err: NuError) => err,
+    );
+    expect(error.code).toBe('DB_FOREIGN_LOG');
+    expect(error.message).toMatch(/owned by user 65534, not a write-ahead log nu-agent wrote/);
+    expect(error.hint).toMatch(/mv .*memory\.db\.wal .*\.foreign/);
+    expect(fs.readFileSync(wal).equals(before)).toBe(true);
+    expect(keptCopies(db)).toEqual([]);
+  });
+
+  it('is refused when it is a symbolic link to a log elsewhere', async () => {
+    const { db, wal } = await memoryWithWal();
+    const elsewhere = path.join(tempDir(), 'planted.wal');
+    fs.renameSync(wal, elsewhere);
+    fs.symlinkSync(elsewhere, wal);
+
+    const error: NuError = await MemoryStore.open(db).then(
+      () => expect.fail('followed a link to a log'),
+      (err: NuError) => err,
+    );
+    expect(error.code).toBe('DB_FOREIGN_LOG');
+    expect(error.message).toMatch(/is a symbolic link/);
+  });
+});

@@ -43,13 +43,14 @@ export function checkBeforeOpen(dbPath: string): KeptWal[] {
   const identifier = readable(() => databaseIdentifier(dbPath));
   const kept: KeptWal[] = [];
   for (const wal of walFiles(dbPath)) {
-    let size: number;
+    let stat: fs.Stats;
     try {
-      size = fs.statSync(wal).size;
+      stat = fs.lstatSync(wal);
     } catch {
       continue;
     }
-    if (size === 0) continue;
+    refuseForeignLog(wal, stat);
+    if (stat.size === 0) continue;
     const copy = keepCopy(wal);
     kept.push({ wal, copy, walk: walkWal(fs.readFileSync(copy), identifier) });
   }
@@ -95,6 +96,18 @@ export function afterOpen(dbPath: string, kept: KeptWal[]): string[] {
     }
   }
   return lines;
+}
+
+/**
+ * DuckDB replays whatever log sits at `<db>.wal` into the database it opens. In a directory others can write,
+ * another user could plant one (or a link to one) and have it replayed into this user's memory, so a log that is
+ * not a regular file of this user's is refused before anything opens. Where the system has no owners (Windows),
+ * only the file type is checked.
+ */
+function refuseForeignLog(wal: string, stat: fs.Stats): void {
+  const uid = process.getuid?.();
+  if (!stat.isFile()) throw messages.databaseForeignLog(wal, stat.isSymbolicLink() ? 'a symbolic link' : 'not a file');
+  if (uid !== undefined && stat.uid !== uid) throw messages.databaseForeignLog(wal, `owned by user ${stat.uid}`);
 }
 
 function readable<T>(read: () => T): T | undefined {
