@@ -5,7 +5,9 @@ import { createAutoBackupPart } from '../auto-backup/runtime.js';
 import { chooseProvider } from '../llm/select.js';
 import { resolveDataPaths } from '../paths.js';
 import type { DataPaths } from '../paths.js';
-import { awaitNoBackupRunning } from '../backup/backup-lock.js';
+import { awaitNoBackupRunning, describeHolder } from '../backup/backup-lock.js';
+import { isNuError } from '../errors.js';
+import { formatHint } from '../report.js';
 import type { BackupLock } from '../backup/backup-lock.js';
 import { TerminalOutput } from '../repl/terminal-output.js';
 import { getSetting, settings } from '../store/app-config.js';
@@ -101,11 +103,17 @@ async function openWhenNoBackupRuns(paths: DataPaths): Promise<MemoryStore> {
   if (!fs.existsSync(path.dirname(paths.database))) return open();
   let lock: BackupLock | undefined;
   try {
-    lock = await awaitNoBackupRunning(paths.backupLock, BACKUP_WAIT_MS, (holder) =>
-      process.stderr.write(`Waiting for the backup running${holder ? ` in ${holder}` : ''} to finish…\n`),
-    );
+    lock = await awaitNoBackupRunning(paths.backupLock, BACKUP_WAIT_MS, (holder, error) => {
+      const who = describeHolder(holder);
+      process.stderr.write(`Waiting for the backup running${who ? ` in ${who}` : ''} to finish…\n`);
+      if (holder.state === 'stopped' && error.hint) {
+        process.stderr.write(`Process ${holder.pid} is stopped, so its backup cannot finish.\n${formatHint(error.hint)}\n`);
+      }
+    });
   } catch (err) {
-    if ((err as { code?: string }).code === 'BACKUP_RUNNING') throw err;
+    // A lock we cannot even try to take (a read-only directory) means no backup can run there either; one
+    // held by another process, or not made by nu-agent, means the file must not be opened.
+    if (isNuError(err)) throw err;
   }
   try {
     return await open();
