@@ -195,6 +195,13 @@ export const messages = {
       'Your memory is as it was before the restore. Run /backup verify on the backup, or choose another one.',
       { path: file, cause, op: 'restore' },
     ),
+  restoreKeptPrevious: (previous: string) =>
+    e(
+      'RESTORE_PREVIOUS_KEPT',
+      `${previous} holds the memory from before an earlier restore that was interrupted; a new restore would replace it`,
+      `It is a complete database: move it somewhere else (mv ${previous} <elsewhere>), or remove it once you are sure you do not need it; then restore again.`,
+      { path: previous, op: 'restore' },
+    ),
   restoreRollbackFailed: (database: string, previous: string, safety: string | undefined, cause: unknown) =>
     e(
       'RESTORE_ROLLBACK_FAILED',

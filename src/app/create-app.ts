@@ -13,6 +13,7 @@ import { TerminalOutput } from '../repl/terminal-output.js';
 import { getSetting, settings } from '../store/app-config.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { createBackupService } from '../backup/backup-service.js';
+import { recoverInterruptedRestore } from '../backup/restore-recovery.js';
 import { EMBEDDING_DIMENSIONS } from '../store/schema.js';
 import { embedderFromEnv } from '../workers-host/embedder.js';
 import type { Embedder } from '../workers-host/embedder.js';
@@ -58,7 +59,6 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   const shutdown = () => (closing ??= stopAll(stops, store));
 
   try {
-    const persistedDebug = await getSetting(store, settings.debug);
     // workers and backups are filled in just below, before anyone else sees the App.
     const app = {
       version: options.version ?? appVersion(),
@@ -66,11 +66,13 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
       store,
       provider,
       session: { conversationId: undefined },
-      debug: Boolean(options.debug) || persistedDebug,
+      debug: Boolean(options.debug),
     } as Wiring;
     const isDebug = () => app.debug;
     app.out = options.makeOutput?.(isDebug) ?? new TerminalOutput({ isDebug });
-    noticeInterruptedRestore(app);
+    // Before any setting is read: an interrupted restore may owe this machine its settings back.
+    await recoverInterruptedRestore(app);
+    app.debug ||= await getSetting(store, settings.debug);
     const adopt = <T>(part: Part<T>): T => {
       stops.push(() => part.stop());
       return part.api;
@@ -123,33 +125,6 @@ async function openWhenNoBackupRuns(paths: DataPaths): Promise<MemoryStore> {
 }
 
 const BACKUP_WAIT_MS = 120_000;
-
-/**
- * A restore keeps the previous database as `<db>.before-restore` until the restored one has been reopened and
- * checked. If the process died in between, the file is still there: both files are complete databases (the
- * restored one was verified before it was renamed into place), so nothing is removed behind the user's back.
- */
-function noticeInterruptedRestore(app: App): void {
-  const previous = `${app.paths.database}.before-restore`;
-  let kept: fs.Stats;
-  let live: fs.Stats;
-  try {
-    kept = fs.statSync(previous);
-    live = fs.statSync(app.paths.database);
-  } catch {
-    return;
-  }
-  // Died between making the link and the swap: both names are the one, untouched database.
-  if (kept.ino === live.ino && kept.dev === live.dev) {
-    fs.rmSync(previous, { force: true });
-    return;
-  }
-  app.out.line(
-    `Notice: a restore was interrupted. ${app.paths.database} is the restored database; the one from before ` +
-      `the restore is kept at ${previous}, and the safety backup taken just before it is in the backup ` +
-      `directory (/backup list). Remove ${previous} once you are satisfied.`,
-  );
-}
 
 async function stopAll(stops: (() => Promise<void>)[], store: MemoryStore): Promise<void> {
   let first: unknown;

@@ -94,6 +94,11 @@ export async function awaitNoBackupRunning(
   }
 }
 
+/** The caller's signal, and the run's own that is aborted when its lock is lost: either cancels the run. */
+export function withLockLoss(signal: AbortSignal | undefined, lockLost: AbortSignal): AbortSignal {
+  return signal ? AbortSignal.any([signal, lockLost]) : lockLost;
+}
+
 /** True while this process holds the lock (a backup or restore runs here). */
 export function holdsBackupLock(lockPath: string): boolean {
   return held.has(lockPath);
