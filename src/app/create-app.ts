@@ -109,7 +109,9 @@ async function openWhenNoBackupRuns(paths: DataPaths): Promise<MemoryStore> {
       const who = describeHolder(holder);
       process.stderr.write(`Waiting for the backup running${who ? ` in ${who}` : ''} to finish…\n`);
       if (holder.state === 'stopped' && error.hint) {
-        process.stderr.write(`Process ${holder.pid} is stopped, so its backup cannot finish.\n${formatHint(error.hint)}\n`);
+        process.stderr.write(
+          `Process ${holder.pid} is stopped, so its backup cannot finish.\n${formatHint(error.hint)}\n`,
+        );
       }
     });
   } catch (err) {

@@ -99,6 +99,11 @@ export function withLockLoss(signal: AbortSignal | undefined, lockLost: AbortSig
   return signal ? AbortSignal.any([signal, lockLost]) : lockLost;
 }
 
+/** The lost-lock error a run's signal was aborted with, if that is why it was aborted. */
+export function lostLock(lockLost: AbortSignal): NuError | undefined {
+  return lockLost.aborted ? (lockLost.reason as NuError) : undefined;
+}
+
 /** True while this process holds the lock (a backup or restore runs here). */
 export function holdsBackupLock(lockPath: string): boolean {
   return held.has(lockPath);
@@ -128,7 +133,15 @@ function take(lockPath: string): Held {
       try {
         fs.renameSync(fresh, lockPath); // fails on a non-empty directory: somebody holds it
         const stat = fs.lstatSync(lockPath);
-        return { count: 0, record, ino: stat.ino, dev: stat.dev, lost: undefined, listeners: new Set(), timer: watch(lockPath) };
+        return {
+          count: 0,
+          record,
+          ino: stat.ino,
+          dev: stat.dev,
+          lost: undefined,
+          listeners: new Set(),
+          timer: watch(lockPath),
+        };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR') throw err;

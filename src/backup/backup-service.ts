@@ -2,7 +2,7 @@ import type { BackupService } from '../app.js';
 import { messages } from '../errors.js';
 import { formatBytes } from '../repl/format.js';
 import type { SupervisorOutput } from '../../state-machines/backup-machine.js';
-import { withLockLoss } from './backup-lock.js';
+import { lostLock, withLockLoss } from './backup-lock.js';
 import { BackupRun, HASH_ALGORITHM } from './backup-steps.js';
 import type { BackupDeps, BackupFaults, StepTimeouts } from './backup-steps.js';
 import { cleanupAfterCrash } from './inflight.js';
@@ -140,7 +140,8 @@ function outcome(
   const error =
     output.error !== undefined
       ? asError(output.error)
-      : (run.lock?.lost ?? messages.backupCancelled(output.cancel === 'timeout' ? timeoutMs : undefined));
+      : (lostLock(run.lockLost.signal) ??
+        messages.backupCancelled(output.cancel === 'timeout' ? timeoutMs : undefined));
   return failure(error, stateDurations, warnings);
 }
 

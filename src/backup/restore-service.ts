@@ -1,6 +1,6 @@
 import { formatBytes } from '../repl/format.js';
 import type { BackupDeps, StepTimeouts } from './backup-steps.js';
-import { withLockLoss } from './backup-lock.js';
+import { lostLock, withLockLoss } from './backup-lock.js';
 import { RestoreRun } from './restore-steps.js';
 import type { RestoreFaults } from './restore-steps.js';
 import type { RestoreOutcome, RestoreRequest } from './restore-types.js';
@@ -57,7 +57,7 @@ export async function runRestoreOnce(
   const error =
     output.error !== undefined
       ? asError(output.error)
-      : (run.lostLock ??
+      : (lostLock(run.lockLost.signal) ??
         new Error(`the restore was ${output.cancel === 'timeout' ? 'stopped by its time limit' : 'cancelled'}`));
   return { ok: false, error, rolledBack, stateDurations, warnings };
 }

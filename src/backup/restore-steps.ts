@@ -60,7 +60,7 @@ const SPACE_MARGIN = 256 * 1024;
  * live database is the memory from before an interrupted restore, which the start-up notice told the user to
  * keep: never replace it.
  */
-function refuseKeptPrevious(live: string): string {
+export function refuseKeptPrevious(live: string): string {
   const previous = `${live}.before-restore`;
   let kept: fs.Stats;
   try {
@@ -108,10 +108,6 @@ export class RestoreRun {
   /** Aborted when the backup lock is found lost (the service cancels the run on it). */
   get lockLost(): AbortController {
     return this.base.lockLost;
-  }
-
-  get lostLock(): Error | undefined {
-    return this.base.lock?.lost;
   }
 
   private get live(): string {

@@ -4,6 +4,7 @@ import { NuError, messages } from '../errors.js';
 import { expandHome } from '../paths.js';
 import { formatTime } from '../repl/format.js';
 import { manageContext } from './backup-dirs.js';
+import { refuseKeptPrevious } from './restore-steps.js';
 import type { RestoreOutcome } from './restore-types.js';
 import type { BackupEvent, BackupManifest, BackupTrigger } from './types.js';
 import { formatVerifyOutcome, verifyBackup } from './verify.js';
@@ -47,6 +48,8 @@ export async function restoreFromBackup(
   const resolved = path.resolve(expandHome(file));
   // Nobody to ask and no --yes: say so at once rather than after reading the whole backup.
   if (!options.yes && !options.ask) throw messages.restoreNeedsConfirmation(resolved);
+  // The database kept from an interrupted restore is never replaced: say so before reading anything.
+  refuseKeptPrevious(app.paths.database);
 
   const verified = await verifyBackup(resolved, { signal: options.signal, runTask: options.verify });
   for (const line of formatVerifyOutcome(verified)) app.out.line(line);
