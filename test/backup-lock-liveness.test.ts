@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
@@ -197,6 +197,35 @@ describe('the owner record of the backup lock', () => {
     });
     expect(JSON.parse(fs.readFileSync(path.join(lockPath, 'owner.json'), 'utf8')).pid).toBe(999_999);
     fs.rmSync(lockPath, { recursive: true });
+  });
+
+  it('waits for a lock of the first release while its holder refreshes it, and takes over one left by a crash', async () => {
+    const { acquireBackupLock } = await import('../src/backup/backup-lock.js');
+    const lockPath = path.join(tempDir('nuagent-lock-'), 'db.backup-lock');
+    fs.mkdirSync(lockPath); // an empty directory whose mtime its holder refreshes every second
+    await expect(acquireBackupLock(lockPath)).rejects.toMatchObject({
+      code: 'BACKUP_RUNNING',
+      message: expect.stringContaining('an older version of nu-agent'),
+    });
+    const crashed = new Date(Date.now() - 60_000);
+    fs.utimesSync(lockPath, crashed, crashed);
+    const lock = await acquireBackupLock(lockPath);
+    await lock.release();
+  });
+
+  it('notices a lock removed from outside while it is held, and tells the run', async () => {
+    const { acquireBackupLock } = await import('../src/backup/backup-lock.js');
+    const lockPath = path.join(tempDir('nuagent-lock-'), 'db.backup-lock');
+    const lock = await acquireBackupLock(lockPath);
+    const noticed = new Promise<Error>((resolve) => lock.onLost(resolve));
+    execFileSync('rm', ['-rf', lockPath]);
+    expect(await noticed).toMatchObject({ code: 'BACKUP_LOCK_LOST', message: expect.stringContaining('removed') });
+    expect(() => lock.assertHeld()).toThrow(/was lost/);
+    // Not handed out again while the lost one is held; taken afresh once it is released.
+    await expect(acquireBackupLock(lockPath)).rejects.toMatchObject({ code: 'BACKUP_LOCK_LOST' });
+    await lock.release();
+    const next = await acquireBackupLock(lockPath);
+    await next.release();
   });
 
   it.runIf(process.getuid?.() === 0)('refuses a lock directory another user made, and leaves it alone', async () => {

@@ -59,6 +59,7 @@ export interface LockHolder {
 
 export async function acquireBackupLock(lockPath: string): Promise<BackupLock> {
   let entry = held.get(lockPath);
+  if (entry?.lost) throw entry.lost;
   if (!entry) {
     entry = take(lockPath);
     held.set(lockPath, entry);
