@@ -104,6 +104,43 @@ describe('a restore that does not finish', { timeout: 180_000 }, () => {
     expect(fs.readFileSync(previous).equals(keptBefore)).toBe(true);
   });
 
+  it('applies only a settings journal private to this user, written for the file now in place', async () => {
+    const home = tempDir('nuagent-restore-journal-');
+    const start = async () => {
+      const app = await createApp({ env: { NUAGENT_HOME: home }, makeOutput: () => new RecordingOutput() });
+      closers.push(() => app.shutdown());
+      return app;
+    };
+    await (await start()).shutdown();
+    const database = path.join(home, 'memory.db');
+    const journal = `${database}.restore-settings.json`;
+    const write = (mode: number, ino = fs.statSync(database).ino) => {
+      const { dev } = fs.statSync(database);
+      const settings = [{ key: 'auto_backup.cron', value: '0 4 * * *' }];
+      fs.writeFileSync(
+        journal,
+        JSON.stringify({ format: 'nu-agent-restore-settings', restored: { dev, ino }, settings }),
+      );
+      fs.chmodSync(journal, mode);
+    };
+
+    write(0o644); // readable by others: anyone could have read (or, in a shared directory, planted) it
+    let app = await start();
+    expect(await getRawSetting(app.store, 'auto_backup.cron')).toBeUndefined();
+    await app.shutdown();
+
+    write(0o600, fs.statSync(database).ino + 1); // another file: the swap never happened
+    app = await start();
+    expect(await getRawSetting(app.store, 'auto_backup.cron')).toBeUndefined();
+    expect(fs.existsSync(journal)).toBe(false);
+    await app.shutdown();
+
+    write(0o600);
+    app = await start();
+    expect(await getRawSetting(app.store, 'auto_backup.cron')).toBe('0 4 * * *');
+    expect(fs.existsSync(journal)).toBe(false);
+  });
+
   it('the workers stay paused from the safety backup to the swap: nothing they write is in neither file', async () => {
     const m = await memoryAndOlderBackup();
     closers.push(() => m.store.close());

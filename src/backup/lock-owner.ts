@@ -99,7 +99,8 @@ export function readOwnerRecord(dir: string): OwnerRead {
 /** Why a file or directory is not ours alone (another user made it, or others may write it), or undefined. */
 export function foreignOwner(stat: fs.Stats): string | undefined {
   const uid = process.getuid?.();
-  if (uid !== undefined && stat.uid !== uid) return `belongs to user ${stat.uid}`;
+  if (uid === undefined) return undefined; // no POSIX owners and modes (Windows): nothing to go by
+  if (stat.uid !== uid) return `belongs to user ${stat.uid}`;
   if ((stat.mode & 0o022) !== 0) return 'can be written by other users';
   return undefined;
 }

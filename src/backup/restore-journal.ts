@@ -64,7 +64,8 @@ export function readRestoreJournal(database: string): RestoreJournal | undefined
   }
   try {
     const stat = fs.fstatSync(fd);
-    if (!stat.isFile() || stat.nlink !== 1 || foreignOwner(stat) || (stat.mode & 0o077) !== 0) return undefined;
+    const othersMayRead = process.getuid !== undefined && (stat.mode & 0o077) !== 0;
+    if (!stat.isFile() || stat.nlink !== 1 || foreignOwner(stat) || othersMayRead) return undefined;
     const journal = JSON.parse(fs.readFileSync(fd, 'utf8')) as Partial<RestoreJournal>;
     const rowsOk =
       Array.isArray(journal.settings) &&
