@@ -1,3 +1,5 @@
+import nodePath from 'node:path';
+
 // One error type for the whole application, in the manner of Litestream's LTXError: what we were doing (op),
 // the file it concerns (path), what the user can do about it (hint) and the underlying cause.
 // Fixed messages live in the `messages` table below so that tests can match them by pattern;
@@ -215,6 +217,13 @@ export const messages = {
       'Your memory is as it was before the restore. Run /backup verify on the backup, or choose another one.',
       { path: file, cause, op: 'restore' },
     ),
+  restoreKeptPrevious: (previous: string) =>
+    e(
+      'RESTORE_PREVIOUS_KEPT',
+      `${previous} holds the memory from before an earlier restore that was interrupted; a new restore would replace it`,
+      `It is a complete database: move it somewhere else (mv ${previous} <elsewhere>), or remove it once you are sure you do not need it; then restore again.`,
+      { path: previous, op: 'restore' },
+    ),
   restoreRollbackFailed: (database: string, previous: string, safety: string | undefined, cause: unknown) =>
     e(
       'RESTORE_ROLLBACK_FAILED',
@@ -368,6 +377,41 @@ export const messages = {
       `a backup is already running${holder ? ` (${holder})` : ''}`,
       'Wait for it to finish, then try again.',
       { op: 'backup' },
+    ),
+  backupHolderStopped: (holder: string, pid: number) =>
+    e(
+      'BACKUP_RUNNING',
+      `a backup is already running (${holder}), and that process is stopped (suspended, e.g. by Ctrl-Z)`,
+      `Resume it (\`fg\` in its terminal, or \`kill -CONT ${pid}\`) so it can finish, or end it (\`kill ${pid}\`); then try again.`,
+      { op: 'backup' },
+    ),
+  backupLockElsewhere: (holder: string, lockPath: string) =>
+    e(
+      'BACKUP_RUNNING',
+      `a backup is already running (${holder}); nu-agent cannot see whether a process on another host is alive, so it never takes its lock over`,
+      `Wait for it to finish. If no nu-agent runs there any more, remove ${lockPath} and try again.`,
+      { path: lockPath, op: 'backup' },
+    ),
+  backupLockUnknown: (lockPath: string, why: string) =>
+    e(
+      'BACKUP_RUNNING',
+      `the backup lock ${lockPath} is held, but ${why}`,
+      `If no nu-agent is backing up or restoring this database, remove ${lockPath} and try again.`,
+      { path: lockPath, op: 'backup' },
+    ),
+  backupLockForeign: (lockPath: string, why: string) =>
+    e(
+      'BACKUP_LOCK_FOREIGN',
+      `the backup lock ${lockPath} was not made by nu-agent for this user: ${why}`,
+      `Someone else can write to ${nodePath.dirname(lockPath)}: find out who made it before removing it, and keep the database in a directory only you can write.`,
+      { path: lockPath, op: 'backup' },
+    ),
+  backupLockLost: (lockPath: string, why: string) =>
+    e(
+      'BACKUP_LOCK_LOST',
+      `the backup lock ${lockPath} was lost while this run held it (${why}); stopped before changing anything`,
+      'Check that no other program removes files beside the database, then try again.',
+      { path: lockPath, op: 'backup' },
     ),
   backupSourceMissing: (path: string) =>
     e('BACKUP_SOURCE_MISSING', `Database file not found: ${path}`, 'Check --database or NUAGENT_DATABASE.', {

@@ -64,6 +64,8 @@ export type StepFn = (args: StepArgs) => Promise<void>;
 
 export class BackupRun {
   lock: BackupLock | undefined;
+  /** Aborted when the backup lock is found lost while this run holds it (backup-lock.ts). */
+  readonly lockLost = new AbortController();
   target: ValidatedBackup | undefined;
   held: HeldDatabase | undefined;
   pauseRequested = false;
@@ -118,6 +120,7 @@ export class BackupRun {
 
   private async takeLock(): Promise<void> {
     this.lock = await acquireBackupLock(this.deps.paths.backupLock);
+    this.lock.onLost((err) => this.lockLost.abort(err)); // the service cancels the run on this signal
   }
 
   private async validate(): Promise<void> {
@@ -298,6 +301,7 @@ export class BackupRun {
     const target = this.requireTarget();
     const copied = this.copied;
     if (!this.temp || !copied?.hash || !this.figures || !this.snapshotAt) throw new Error('commit ran before audit');
+    this.lock?.assertHeld(); // nothing reaches a final name once another process may own this database
     const destination = target.destination;
     const manifest: BackupManifest = {
       format: 'nu-agent-backup',
@@ -361,7 +365,7 @@ export class BackupRun {
   private async resume(): Promise<void> {
     this.held?.release();
     this.held = undefined;
-    if (!this.pauseRequested) return;
+    if (!this.pauseRequested || this.request.keepWorkersPaused) return;
     try {
       await this.deps.workers.resumeAll(this.request.resumeTimeoutMs ?? this.timeouts.resumeMs);
     } catch (err) {
