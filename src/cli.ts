@@ -28,7 +28,7 @@ Environment:
   NUAGENT_LLM_API_KEY   sent as a Bearer token, if the server needs one
   NUAGENT_LLM_TIMEOUT   seconds to wait for a reply (default 120)
 
-Piped input runs one command per line without prompts, e.g.
+Piped input runs one command per line without prompts (a line ending in \\ continues on the next), e.g.
   printf '/info\\n/exit\\n' | nu-agent`,
   )
   .action(async (_options, command: Command) => {

@@ -107,7 +107,7 @@ export const messages = {
     e(
       'WAL_REMAINS',
       `a write-ahead log is still present after closing (${path}); the .db file alone would miss commits`,
-      'Try the backup again; if it persists, restart nu-agent so DuckDB can replay and checkpoint the log.',
+      'Run the backup again; if it persists, restart nu-agent so DuckDB can replay and checkpoint the log.',
       { path, op: 'close' },
     ),
   schemaTooNew: (path: string, found: number, known: number) =>
@@ -119,7 +119,7 @@ export const messages = {
     ),
   // One line, exactly as users know it from other REPLs; the hint is part of the sentence.
   unknownCommand: (name: string) => e('UNKNOWN_COMMAND', `Unknown command: ${name}. Try /help.`),
-  usage: (usage: string) => e('USAGE', `usage: ${usage}`, 'Try /help for the full list of commands.'),
+  usage: (usage: string) => e('USAGE', `usage: ${usage}`, '/help lists every command (nu-agent --help, at a shell).'),
   // Backup management (issue 5): list, verify, restore, prune.
   pruneNoPolicy: () =>
     e(
@@ -244,7 +244,7 @@ export const messages = {
     e(
       'LLM_TIMEOUT',
       `the model server at ${url} did not answer within ${Math.round(timeoutMs / 100) / 10} s`,
-      'Try again, or allow more time with NUAGENT_LLM_TIMEOUT (seconds).',
+      'Send it again, or allow more time with NUAGENT_LLM_TIMEOUT (seconds).',
       { op: 'chat' },
     ),
   // The background workers and /search (issue 3).

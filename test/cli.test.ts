@@ -17,9 +17,11 @@ describe('nu-agent, piped', () => {
     const home = path.join(tempDir(), 'data', 'home');
     const env = { NUAGENT_HOME: home };
     const first = await runCli([], 'hello from the first run\n/debug on\n/exit\n/info\n', { env });
-    expect(first.stderr).toBe('');
+    // The banner goes to stderr, like errors: stdout carries only the answers a script asked for.
+    expect(first.stderr).toMatch(new RegExp(`^nu-agent ${version}\nMemory: ${path.join(home, 'memory.db')}\n[^]*\n$`));
+    expect(first.stderr).not.toContain('Error');
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain(`nu-agent ${version}\nMemory: ${path.join(home, 'memory.db')}\n`);
+    expect(first.stdout).not.toContain('Memory: ');
     expect(first.stdout).toContain(OFFLINE_REPLY);
     expect(first.stdout).toContain('Debug is on.');
     expect(first.stdout).not.toContain('Rows:'); // nothing after /exit runs
@@ -49,7 +51,7 @@ describe('nu-agent, piped', () => {
 
   it('says so for an unknown command, keeps going, and exits non-zero at the end of input', async () => {
     const run = await runCli([], '/nope\n/info\n', { env: { NUAGENT_HOME: path.join(tempDir(), 'home') } });
-    expect(run.stderr).toBe('Error: Unknown command: /nope. Try /help.\n');
+    expect(run.stderr).toMatch(/\nError: Unknown command: \/nope\. Try \/help\.\n$/);
     expect(run.stdout).toContain('Rows:');
     expect(run.code).toBe(1);
   });
@@ -66,7 +68,7 @@ describe('nu-agent, when the reader of its output goes away', () => {
     child.stdout.destroy(); // like `nu-agent | head -4`
     child.stdin.write('/help\n');
     expect(await exited).toBe(0);
-    expect(stderr).toBe('');
+    expect(stderr).not.toMatch(/Error|EPIPE/);
     expect(fs.readdirSync(home)).toEqual(['memory.db']); // no write-ahead log left behind
   });
 });
@@ -94,7 +96,7 @@ describe('nu-agent flags', () => {
       env: { NUAGENT_HOME: home, NUAGENT_DATABASE: path.join(dir, 'ignored.db') },
     });
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain(`Memory: ${path.join(dir, 'elsewhere.db')}`);
+    expect(run.stderr).toContain(`Memory: ${path.join(dir, 'elsewhere.db')}`);
     expect(run.stdout).toContain('Debug: on');
     expect(fs.readdirSync(dir).sort()).toEqual(['elsewhere.db']);
   });

@@ -6,6 +6,7 @@ import { bannerLines } from './banner.js';
 import { sendChatMessage } from './chat.js';
 import type { Command, CommandResult } from './command.js';
 import { commands as registry, findCommand } from './commands/index.js';
+import { BRACKETED_PASTE_OFF, BRACKETED_PASTE_ON, LineQueue } from './line-queue.js';
 import { parseLine } from './parse-line.js';
 import { TerminalOutput } from './terminal-output.js';
 
@@ -21,6 +22,8 @@ export interface ReplOptions {
   interactive: boolean;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream;
+  /** Where a piped REPL puts its banner, so that stdout carries only the answers (stderr by default). */
+  errorOutput?: NodeJS.WritableStream;
   /** The commands to offer; the registry by default. */
   commands?: readonly Command[];
   /** Also react to SIGINT/SIGTERM/SIGHUP sent to the process (the CLI does; in-process tests do not). */
@@ -34,6 +37,16 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
   const output = options.output ?? process.stdout;
   const commands = options.commands ?? registry;
   const history = interactive ? await recentCommands(app.store, HISTORY_SIZE) : [];
+  if (interactive) readline.emitKeypressEvents(input);
+  const lines = new LineQueue({
+    keypresses: interactive ? input : undefined,
+    onContinued: () => {
+      // Typed ahead while a command runs: its output owns the screen; the prompt comes when it is done.
+      if (!interactive || running) return;
+      rl.setPrompt('. ');
+      rl.prompt();
+    },
+  });
   const rl = readline.createInterface({
     input,
     output: interactive ? output : undefined,
@@ -42,7 +55,7 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     history,
     historySize: HISTORY_SIZE,
   });
-  const lines = new LineQueue(rl);
+  lines.attach(rl);
   if (interactive) {
     // A command that needs a yes (/backup restore) asks through the session. readline hands the next line to a
     // pending question instead of emitting 'line', so the answer never reaches the queue as a command.
@@ -68,10 +81,16 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     if (running) {
       if (!running.signal.aborted) running.abort();
       else app.out.line('Still stopping the command; please wait.');
-    } else if (interactive && rl.line) {
-      // Like a shell: Ctrl-C drops what was typed.
+    } else if (interactive && (rl.line || lines.hasPending)) {
+      // Like a shell: Ctrl-C drops what was typed (and a paste or continued lines waiting for Enter).
       rl.write(null, { ctrl: true, name: 'e' });
       rl.write(null, { ctrl: true, name: 'u' });
+      if (lines.hasPending) {
+        lines.discardPending();
+        output.write('\n');
+        rl.setPrompt('> ');
+        rl.prompt();
+      }
     } else if (warnedAtPrompt || !interactive) {
       lines.stop();
     } else {
@@ -100,7 +119,10 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
 
   let failed = false;
   try {
-    for (const line of bannerLines(app)) app.out.line(line);
+    const banner = bannerLines(app);
+    if (interactive) for (const line of banner) app.out.line(line);
+    else (options.errorOutput ?? process.stderr).write(banner.join('\n') + '\n');
+    if (interactive) output.write(BRACKETED_PASTE_ON);
     // Scheduled backups and the control socket live exactly as long as the REPL (issue 6).
     await app.autoBackup.startBackground();
     // So do the background workers (issue 3); shutdown stops them before the store closes.
@@ -108,6 +130,7 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     for (;;) {
       for (const notice of app.autoBackup.takeNotices()) app.out.line(`Notice: ${notice}`);
       if (interactive) {
+        rl.setPrompt('> ');
         rl.prompt();
         terminal?.setPromptGuard(guard);
       }
@@ -153,48 +176,9 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     process.off('SIGTERM', onTerminate);
     process.off('SIGHUP', onTerminate);
     rl.close();
+    if (interactive) output.write(BRACKETED_PASTE_OFF);
     await app.autoBackup.stopBackground().catch((err) => app.out.error(err));
   }
   // Only a script cares; at a terminal the person saw each error as it happened.
   return failed && !interactive ? 1 : 0;
-}
-
-/**
- * Lines from readline, handed out one at a time. At the end of input the lines already read still run (a piped
- * script); stop() drops them (the user asked to quit). next() then resolves to undefined.
- */
-class LineQueue {
-  private readonly lines: string[] = [];
-  private inputEnded = false;
-  private stopped = false;
-  private wake: (() => void) | undefined;
-
-  constructor(rl: readline.Interface) {
-    rl.on('line', (line) => {
-      this.lines.push(line);
-      this.notify();
-    });
-    rl.on('close', () => {
-      this.inputEnded = true;
-      this.notify();
-    });
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.notify();
-  }
-
-  async next(): Promise<string | undefined> {
-    while (this.lines.length === 0 && !this.inputEnded && !this.stopped) {
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-    return this.stopped ? undefined : this.lines.shift();
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
 }
