@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { appVersion } from './app/version.js';
 import { createCliContext } from './cli/context.js';
+import { closest } from './did-you-mean.js';
+import { messages } from './errors.js';
 import { subcommands } from './cli/subcommands.js';
 
 // The entry point: `nu-agent` opens the REPL; `nu-agent <subcommand>` runs one task and exits.
@@ -31,7 +33,16 @@ Environment:
 Piped input runs one command per line without prompts (a line ending in \\ continues on the next), e.g.
   printf '/info\\n/exit\\n' | nu-agent`,
   )
+  // `nu-agent help [command]` as well as --help; any other word is not a command (and may be a typo of one).
+  .helpCommand('help [command]', 'show help for a command')
+  .allowExcessArguments()
   .action(async (_options, command: Command) => {
+    if (command.args.length > 0) {
+      const word = command.args[0]!;
+      const names = command.commands.map((c) => c.name());
+      cli.fail(messages.unknownCliCommand(word, closest(word, [...names, 'help'])));
+      return;
+    }
     // Prompts, colours and line editing only when a person is at both ends.
     const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
     const [{ runRepl }, { TerminalOutput }] = await Promise.all([
