@@ -24,7 +24,7 @@ function setUp() {
   return { root, env, database: path.join(env.NUAGENT_HOME, 'memory.db') };
 }
 
-describe('a message of several lines', () => {
+describe('a message of several lines', { timeout: 120_000 }, () => {
   it('a block pasted at the terminal is one message, sent by the Enter after it', async () => {
     const { root, env, database } = setUp();
     const run = startInPty([], { env, cwd: root });

@@ -28,7 +28,7 @@ async function questionsIn(database: string): Promise<string[]> {
   }
 }
 
-describe('nu-agent backup restore at a terminal', () => {
+describe('nu-agent backup restore at a terminal', { timeout: 120_000 }, () => {
   for (const answer of ['y', 'YES']) {
     it(`restores when the person types "${answer}" and Enter`, async () => {
       const { root, env, backup, database } = await setUp();

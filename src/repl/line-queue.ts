@@ -56,6 +56,11 @@ export class LineQueue {
     return this.pending.length > 0;
   }
 
+  /** Is a whole message waiting to be taken? */
+  get ready(): boolean {
+    return this.messages.length > 0;
+  }
+
   /** Drops a message still being entered (Ctrl-C at the prompt). */
   discardPending(): void {
     this.pending = [];

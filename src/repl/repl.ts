@@ -47,9 +47,12 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
       rl.prompt();
     },
   });
+  // readline echoes what is typed; while a command runs that echo would land on its output (a progress bar),
+  // so it is held back and shown with the next prompt (rl.prompt() redraws the line typed so far).
+  const echo = { muted: false };
   const rl = readline.createInterface({
     input,
-    output: interactive ? output : undefined,
+    output: interactive ? mutable(output, echo) : undefined,
     terminal: interactive,
     prompt: '> ',
     history,
@@ -71,7 +74,12 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
         const closed = () => done(undefined);
         signal.addEventListener('abort', aborted, { once: true });
         rl.once('close', closed);
-        rl.question(question, { signal }, done);
+        // The answer is typed while the command runs: let it show.
+        echo.muted = false;
+        rl.question(question, { signal }, (answer) => {
+          echo.muted = running !== undefined;
+          done(answer);
+        });
       });
   }
   let running: AbortController | undefined;
@@ -131,10 +139,13 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
       for (const notice of app.autoBackup.takeNotices()) app.out.line(`Notice: ${notice}`);
       if (interactive) {
         rl.setPrompt('> ');
-        rl.prompt();
+        rl.prompt(true); // true: the cursor stays after what was typed ahead
         terminal?.setPromptGuard(guard);
       }
+      // A line typed ahead while the last command ran was not echoed: show it after its prompt.
+      const typedAhead = interactive && lines.ready;
       const line = await lines.next();
+      if (typedAhead && line !== undefined) output.write(`${line}\n`);
       terminal?.setPromptGuard(undefined);
       if (line === undefined) {
         if (interactive) output.write('\n');
@@ -149,6 +160,7 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
       );
       const controller = new AbortController();
       running = controller;
+      echo.muted = interactive;
       try {
         let result: CommandResult = undefined;
         if (parsed.kind === 'chat') {
@@ -166,6 +178,7 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
         app.out.error(controller.signal.aborted && !isNuError(err) ? messages.cancelled(what) : err);
       } finally {
         running = undefined;
+        echo.muted = false;
       }
     }
   } finally {
@@ -181,4 +194,15 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
   }
   // Only a script cares; at a terminal the person saw each error as it happened.
   return failed && !interactive ? 1 : 0;
+}
+
+/** The terminal as readline sees it, with its writes dropped while `state.muted` (everything else as is). */
+function mutable(output: NodeJS.WritableStream, state: { muted: boolean }): NodeJS.WritableStream {
+  return new Proxy(output, {
+    get(target, property) {
+      if (property === 'write' && state.muted) return () => true;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

@@ -76,3 +76,42 @@ export function startInPty(args: string[], options: PtyOptions = {}): PtyRun {
       }),
   };
 }
+
+/**
+ * The lines a terminal would show for this byte stream, as a plain-text screen: carriage returns and "column 1"
+ * move to the start of the line, "erase line" and "erase to end" erase, other escape sequences are ignored.
+ * Enough to tell what a user would read, line by line, where a progress bar redraws itself.
+ */
+export function screenLines(raw: string): string[] {
+  const lines: string[][] = [[]];
+  let row = 0;
+  let col = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i]!;
+    if (ch === '\n') {
+      row++;
+      lines[row] ??= [];
+      col = 0;
+    } else if (ch === '\r') {
+      col = 0;
+    } else if (ch === '\x1b') {
+      // eslint-disable-next-line no-control-regex
+      const csi = /^\x1b\[([0-9;?]*)([A-Za-z~])/.exec(raw.slice(i));
+      if (csi) {
+        const [all, arg, cmd] = csi;
+        if (cmd === 'G') col = Math.max(0, Number(arg || '1') - 1);
+        else if ((cmd === 'K' || cmd === 'J') && (arg === '' || arg === '0')) lines[row]!.length = col;
+        else if (cmd === 'K' && arg === '2') lines[row] = [];
+        i += all.length - 1;
+      } else {
+        if (raw[i + 1] === '8') col = 0; // restore the cursor saved at the start of the line
+        i += 1;
+      }
+    } else if (ch >= ' ') {
+      const line = lines[row]!;
+      while (line.length < col) line.push(' ');
+      line[col++] = ch;
+    }
+  }
+  return lines.map((l) => l.join('').trimEnd());
+}

@@ -64,7 +64,7 @@ export async function runBackup(
   signal: AbortSignal,
   trigger: BackupTrigger = 'manual',
 ): Promise<BackupOutcome> {
-  const display = args.json ? undefined : createProgressDisplay(app.out);
+  const display = args.json ? undefined : createProgressDisplay(app.out, { signal });
   let outcome: BackupOutcome;
   try {
     outcome = await app.backups.run({
