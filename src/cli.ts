@@ -29,6 +29,9 @@ Environment:
   NUAGENT_LLM_MODEL     the model to ask, e.g. llama3.2
   NUAGENT_LLM_API_KEY   sent as a Bearer token, if the server needs one
   NUAGENT_LLM_TIMEOUT   seconds to wait for a reply (default 120)
+  NUAGENT_EMBEDDINGS_URL      an OpenAI-compatible /v1/embeddings endpoint for /search (unset: local, offline)
+  NUAGENT_EMBEDDINGS_MODEL    the embedding model to ask (required with NUAGENT_EMBEDDINGS_URL)
+  NUAGENT_EMBEDDINGS_API_KEY  sent as a Bearer token (default: NUAGENT_LLM_API_KEY)
 
 Piped input runs one command per line without prompts (a line ending in \\ continues on the next), e.g.
   printf '/info\\n/exit\\n' | nu-agent`,

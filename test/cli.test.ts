@@ -164,3 +164,17 @@ describe('nu-agent refuses a database it cannot use, and changes nothing', () =>
     expect(fs.readdirSync(locked)).toEqual([]);
   });
 });
+
+describe('the help texts', () => {
+  it('--help names the embeddings variables; /help gives /backup one aligned row that ends in a whole sentence', async () => {
+    const help = await runCli(['--help']);
+    for (const name of ['NUAGENT_EMBEDDINGS_URL', 'NUAGENT_EMBEDDINGS_MODEL', 'NUAGENT_EMBEDDINGS_API_KEY'])
+      expect(help.stdout).toContain(name);
+    const run = await runCli([], '/help\n', { env: { NUAGENT_HOME: path.join(tempDir(), 'home') } });
+    const rows = run.stdout.split('\n').filter((l) => l.startsWith('  /'));
+    const summaryColumn = (row: string) => /^ {2}\S.*? {2,}(?=\S)/.exec(row)?.[0].length;
+    expect(new Set(rows.map(summaryColumn)).size).toBe(1);
+    const backup = rows.find((r) => r.startsWith('  /backup'));
+    expect(backup).toMatch(/ {2}Back up the memory; .*\.$/);
+  });
+});

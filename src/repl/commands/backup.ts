@@ -92,8 +92,9 @@ export const backupCommand: Command = {
   name: 'backup',
   help: [
     USAGE,
-    '  back up the memory database: no argument writes memory-YYYY-MM-DD-HHMMSS.db in the working directory;',
-    '  a directory receives that name inside it; ~ expands; --force replaces an existing file',
+    'Back up the memory; /backup list, verify, restore, prune and auto manage the backups.',
+    '  no argument writes memory-YYYY-MM-DD-HHMMSS.db in the working directory; a directory receives that name',
+    '  inside it; ~ expands; --force replaces an existing file',
     '/backup list [DIR] [--json] | verify <file> | restore <file> [--yes] | prune [--keep N] [--older-than DAYS] [--dry-run]',
     ...BACKUP_AUTO_HELP,
   ],
