@@ -3,8 +3,8 @@ import path from 'node:path';
 import { ARRAY, DuckDBInstance, FLOAT, arrayValue } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { messages } from '../errors.js';
-import { readTableFigures } from '../../workers/copy-engine/table-figures.js';
-import type { TableFigures } from '../../workers/copy-engine/table-figures.js';
+import { readTableCounts, readTableFigures } from '../../workers/copy-engine/table-figures.js';
+import type { TableCounts, TableFigures } from '../../workers/copy-engine/table-figures.js';
 import { ExclusiveQueue } from './exclusive-queue.js';
 import { openError } from './open-errors.js';
 import { migrate } from './migrate.js';
@@ -35,6 +35,8 @@ export interface HeldDatabase extends SqlRunner {
   /** FORCE CHECKPOINT, bounded: on timeout the statement is interrupted and this rejects. */
   checkpoint(timeoutMs: number): Promise<void>;
   tableFigures(): Promise<TableFigures>;
+  /** The row count of each table, from DuckDB's metadata: cheap enough for the pause window. */
+  tableCounts(): Promise<TableCounts>;
   /** Closes connection and instance, releasing the file; rejects if a WAL is left behind. */
   close(): Promise<void>;
   /** Opens the same resolved path again (never re-derived from the environment). */
@@ -139,6 +141,7 @@ export class MemoryStore implements SqlRunner {
       run: (sql, params) => runner().run(sql, params),
       checkpoint: (ms) => this.checkpoint(ms),
       tableFigures: () => readTableFigures(this.requireConnection('tableFigures')),
+      tableCounts: () => readTableCounts(this.requireConnection('tableCounts')),
       close: () => this.closeAndCheckWal(),
       reopen: async () => {
         try {
@@ -261,9 +264,28 @@ function prepareParentDir(dbPath: string, create: boolean): void {
   try {
     // DuckDB writes a WAL beside the file, so the directory must be writable even when the file exists.
     fs.accessSync(dir, fs.constants.W_OK);
-    if (fs.existsSync(dbPath)) fs.accessSync(dbPath, fs.constants.R_OK | fs.constants.W_OK);
   } catch (err) {
     throw messages.databaseDirUnwritable(dir, err);
+  }
+  try {
+    if (fs.existsSync(dbPath)) fs.accessSync(dbPath, fs.constants.R_OK | fs.constants.W_OK);
+  } catch (err) {
+    throw messages.databaseFileReadOnly(dbPath, err); // the file, not its directory (issue 10)
+  }
+  keepPrivate(dbPath);
+}
+
+/**
+ * The memory holds every conversation: a file of ours that others may read (DuckDB creates it 0644 under the
+ * usual umask) loses its group and other bits. The owner's own bits are left as they are.
+ */
+function keepPrivate(dbPath: string): void {
+  try {
+    const stat = fs.lstatSync(dbPath);
+    if (stat.isFile() && stat.uid === process.getuid?.() && (stat.mode & 0o077) !== 0)
+      fs.chmodSync(dbPath, stat.mode & 0o700);
+  } catch {
+    // not there yet: created under the CLI's umask 0077
   }
 }
 
