@@ -45,6 +45,11 @@ export function errnoOf(err: unknown): string | undefined {
   return undefined;
 }
 
+/** A path as a shell word: quoted only when it needs to be, so a Try line can be pasted as it is. */
+export function shellWord(text: string): string {
+  return /^[\w@%+=:,./~-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
 const e = (code: string, message: string, hint?: string, extra: Omit<NuErrorOptions, 'code' | 'hint'> = {}) =>
   new NuError(message, { code, hint, ...extra });
 
@@ -70,6 +75,13 @@ export const messages = {
       `cannot write to the database directory ${dir}`,
       'Fix its permissions, or choose another place with NUAGENT_HOME or --database.',
       { path: dir, cause, op: 'open' },
+    ),
+  databaseDirMissing: (dir: string) =>
+    e(
+      'DB_DIR_MISSING',
+      `the database directory ${dir} does not exist`,
+      `Create it first (mkdir -p ${shellWord(dir)}), or check --database (or NUAGENT_DATABASE) for a typo.`,
+      { path: dir, op: 'open' },
     ),
   databaseOpenFailed: (path: string, cause: unknown) =>
     e(
@@ -109,7 +121,7 @@ export const messages = {
     e(
       'WAL_REMAINS',
       `a write-ahead log is still present after closing (${path}); the .db file alone would miss commits`,
-      'Try the backup again; if it persists, restart nu-agent so DuckDB can replay and checkpoint the log.',
+      'Run the backup again; if it persists, restart nu-agent so DuckDB can replay and checkpoint the log.',
       { path, op: 'close' },
     ),
   databaseIncomplete: (path: string, detail: string) =>
@@ -143,7 +155,20 @@ export const messages = {
     ),
   // One line, exactly as users know it from other REPLs; the hint is part of the sentence.
   unknownCommand: (name: string) => e('UNKNOWN_COMMAND', `Unknown command: ${name}. Try /help.`),
-  usage: (usage: string) => e('USAGE', `usage: ${usage}`, 'Try /help for the full list of commands.'),
+  // A word that looks like a mistyped subcommand rather than a file name (issue 12: `/backup lst` wrote a file).
+  backupWordTypo: (command: string, word: string, suggestion: string) =>
+    e(
+      'USAGE',
+      `"${word}" is not a ${command} command; did you mean ${suggestion}?`,
+      `To write a backup file named ${word}, give it as a path: ${command} ./${word}`,
+    ),
+  unknownCliCommand: (word: string, suggestion: string | undefined) =>
+    e(
+      'UNKNOWN_COMMAND',
+      `unknown command "${word}"${suggestion ? `; did you mean nu-agent ${suggestion}?` : ''}`,
+      'nu-agent --help lists the commands; nu-agent with no command opens the REPL.',
+    ),
+  usage: (usage: string) => e('USAGE', `usage: ${usage}`, '/help lists every command (nu-agent --help, at a shell).'),
   // Backup management (issue 5): list, verify, restore, prune.
   pruneNoPolicy: () =>
     e(
@@ -275,7 +300,7 @@ export const messages = {
     e(
       'LLM_TIMEOUT',
       `the model server at ${url} did not answer within ${Math.round(timeoutMs / 100) / 10} s`,
-      'Try again, or allow more time with NUAGENT_LLM_TIMEOUT (seconds).',
+      'Send it again, or allow more time with NUAGENT_LLM_TIMEOUT (seconds).',
       { op: 'chat' },
     ),
   // The background workers and /search (issue 3).
@@ -453,6 +478,20 @@ export const messages = {
       path: dir,
       op: 'backup',
     }),
+  backupDirMissing: (dir: string) =>
+    e(
+      'BACKUP_DIR_MISSING',
+      `the destination directory ${dir} does not exist`,
+      `Create it first (mkdir -p ${shellWord(dir)}), or check the path for a typo.`,
+      { path: dir, op: 'backup' },
+    ),
+  backupDirNotStorage: (dir: string) =>
+    e(
+      'BACKUP_DIR_NOT_STORAGE',
+      `${dir} is on a file system that holds no files of its own (such as /proc or /sys)`,
+      'Choose a directory on a disk.',
+      { path: dir, op: 'backup' },
+    ),
   backupDirUnwritable: (dir: string) =>
     e(
       'BACKUP_DIR_UNWRITABLE',

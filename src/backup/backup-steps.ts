@@ -14,6 +14,7 @@ import type { CopyFault } from '../../workers/copy-engine/protocol.js';
 import type { StepInput, StepName } from '../../state-machines/backup-machine.js';
 import { acquireBackupLock } from './backup-lock.js';
 import type { BackupLock } from './backup-lock.js';
+import { configuredBackupDir } from './backup-dirs.js';
 import { CopyEngine, CopyEngineError } from './copy-engine.js';
 import { resolveDestination } from './destination.js';
 import { clearInflight, noteInflight } from './inflight.js';
@@ -133,6 +134,15 @@ export class BackupRun {
       destination,
       force: this.request.force ?? false,
       statfs: this.faults.statfs,
+      // Only nu-agent's own backup directories are made when missing (issue 12): elsewhere a typo is refused.
+      ownDirectories: [
+        this.deps.paths.defaultBackupDir,
+        ...(this.request.directory ? [this.request.directory] : []),
+        ...(await configuredBackupDir(this.deps.store, this.deps.paths).then(
+          (d) => [d],
+          () => [],
+        )),
+      ],
       paths: this.deps.paths,
     });
     this.engine ??= CopyEngine.start(); // its threads load while the workers pause

@@ -13,6 +13,9 @@ export interface PromptGuard {
   show(): void;
 }
 
+/** A line drawn in place below everything else (a progress bar): cleared before a line is printed, redrawn after. */
+export type StatusLine = PromptGuard;
+
 export interface TerminalOutputOptions {
   /** Prompts, colours and in-place progress. Defaults to stdout being a terminal. */
   isTTY?: boolean;
@@ -31,6 +34,7 @@ export class TerminalOutput implements Output {
   private readonly stdout: NodeJS.WritableStream;
   private readonly stderr: NodeJS.WritableStream;
   private guard: PromptGuard | undefined;
+  private status: StatusLine | undefined;
 
   constructor(options: TerminalOutputOptions = {}) {
     this.stdout = options.stdout ?? process.stdout;
@@ -56,11 +60,18 @@ export class TerminalOutput implements Output {
     this.guard = guard;
   }
 
+  /** Set by a progress bar while it is drawn (only on a terminal), so that no line lands on it. */
+  setStatusLine(line: StatusLine | undefined): void {
+    this.status = this.isTTY ? line : undefined;
+  }
+
   private write(stream: NodeJS.WritableStream, lines: string[], colour?: readonly [string, string]): void {
     const paint = (l: string) => (colour && this.isTTY ? `${colour[0]}${l}${colour[1]}` : l);
-    const guard = this.guard;
+    const { guard, status } = this;
     guard?.hide();
+    status?.hide();
     stream.write(lines.map(paint).join('\n') + '\n');
+    status?.show();
     guard?.show();
   }
 }
