@@ -328,6 +328,31 @@ export const messages = {
         path: dir,
       },
     ),
+  notifyUrlInvalid: (name: string, shown: string) =>
+    e(
+      'NOTIFY_URL_INVALID',
+      `${name} must be an http:// or https:// URL, not ${shown}`,
+      `For example: notify ${name.replace(/^notify-/, '')} https://hc-ping.com/<your-check-uuid> (or "off").`,
+    ),
+  notifyNothingConfigured: () =>
+    e(
+      'NOTIFY_NOT_CONFIGURED',
+      'no notification URL is set, so there is nothing to test',
+      'Set one first: /backup auto notify ping <url> (healthchecks-style) or /backup auto notify webhook <url> (JSON).',
+    ),
+  notifyTestFailed: (failures: string) =>
+    e(
+      'NOTIFY_TEST_FAILED',
+      `the test notification was not delivered: ${failures}`,
+      'Check the URL (see /backup auto status) and that this machine can reach it; backups do not wait for it.',
+    ),
+  reverifyFoundDamage: (count: number) =>
+    e(
+      'REVERIFY_DAMAGED',
+      `re-verification found ${count} damaged backup${count === 1 ? '' : 's'}`,
+      'Run /backup verify <file> for the details, and make a fresh backup; damaged backups are kept for you to ' +
+        'inspect and never count as the newest verified one.',
+    ),
   autoBackupSkipped: (reason: string) =>
     e(
       'AUTO_SKIPPED',
