@@ -1,6 +1,7 @@
 import type { BackupEntry } from './backup-entry.js';
 import { failedReverification } from './retention.js';
 import { appendVerification, readOwnManifest } from './verification-history.js';
+import { CopyEngine } from './copy-engine.js';
 import { verifyBackup } from './verify.js';
 import type { RunVerifyTask, VerifyOutcome } from './verify.js';
 
@@ -59,6 +60,27 @@ export async function reverifyBackups(
   limits: ReverifyLimits,
   options: ReverifyOptions = {},
 ): Promise<ReverifyResult> {
+  // One copy-engine pool for the whole pass, started only if there is something to check.
+  let engine: CopyEngine | undefined;
+  const runTask: RunVerifyTask =
+    options.runTask ??
+    ((task, signal) => {
+      engine ??= CopyEngine.start();
+      return engine.verify(task.file, task.expected, signal);
+    });
+  try {
+    return await pass(entries, limits, runTask, options);
+  } finally {
+    await engine?.destroy();
+  }
+}
+
+async function pass(
+  entries: readonly BackupEntry[],
+  limits: ReverifyLimits,
+  runTask: RunVerifyTask,
+  options: ReverifyOptions,
+): Promise<ReverifyResult> {
   const now = options.now ?? (() => new Date());
   const order = reverifyOrder(entries);
   const started = Date.now();
@@ -88,7 +110,7 @@ export async function reverifyBackups(
     const t0 = Date.now();
     let outcome: VerifyOutcome;
     try {
-      outcome = await verifyBackup(entry.path, { signal, runTask: options.runTask });
+      outcome = await verifyBackup(entry.path, { signal, runTask });
     } catch (err) {
       outcome = { ok: false, file: entry.path, manifestProblem: (err as Error).message, notes: [] };
     }
