@@ -190,7 +190,7 @@ export function formatStatus(report: StatusReport): string[] {
     lines.push(
       row(
         'Free space',
-        `${formatBytes(s.freeBytes)}; next backup about ${formatBytes(s.predictedBytes)} ` +
+        `${formatBytes(s.freeBytes)} free; next backup about ${formatBytes(s.predictedBytes)} ` +
           `(growing ${formatBytes(s.growthBytesPerDay)}/day over ${s.basedOn} backup${s.basedOn === 1 ? '' : 's'})`,
       ),
     );
