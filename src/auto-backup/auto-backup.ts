@@ -198,10 +198,13 @@ export class AutoBackup {
     await current.done.catch(() => undefined);
   }
 
-  /** Shutdown: stops a re-verification, then gives notifications under way their bounded time. */
+  /**
+   * Shutdown: stops a re-verification, waits for a run, then gives notifications under way one attempt's time
+   * (so quitting never waits for all the retries of a service that does not answer).
+   */
   async shutdown(): Promise<void> {
     await this.stopReverify();
-    await this.idle();
+    await this.running?.catch(() => undefined);
     await this.notifier.stop();
   }
 

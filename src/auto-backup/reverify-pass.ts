@@ -26,7 +26,7 @@ export interface ReverifySummary {
   /** The backup whose last verification is oldest, and when that was. */
   oldestAt?: Date | undefined;
   damaged: { path: string; at: string; problem: string }[];
-  /** When the next pass is due (undefined when re-verification is off). */
+  /** When the next pass is due; undefined when off, or never re-verified (then due at the next automatic run). */
   dueAt?: Date | undefined;
 }
 
@@ -52,7 +52,7 @@ export function summarizeReverify(entries: readonly BackupEntry[], settings: Aut
     lastAt,
     oldestAt: firsts.length > 0 ? new Date(Math.min(...firsts)) : undefined,
     damaged,
-    dueAt: every === 0 ? undefined : lastAt ? new Date(lastAt.getTime() + every * DAY_MS) : new Date(0),
+    dueAt: every === 0 || !lastAt ? undefined : new Date(lastAt.getTime() + every * DAY_MS),
   };
 }
 
