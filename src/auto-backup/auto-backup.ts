@@ -6,6 +6,7 @@ import type { DataPaths } from '../paths.js';
 import type { RunVerifyTask } from '../backup/verify.js';
 import type { DeliveryPolicy, DeliveryResult } from '../notify/deliver.js';
 import { Notifier } from '../notify/notifier.js';
+import { hasRule } from '../backup/retention.js';
 import type { NotifyOutcome, NotifyReport, NotifyTargets } from '../notify/notifier.js';
 import { formatBytes } from '../repl/format.js';
 import type { AutoBackupConfigStore } from './config-store.js';
@@ -436,10 +437,8 @@ export class AutoBackup {
 
 /** The auto-backup's retention as the port's policy: the restic rules if any, on the schedule's calendar. */
 export function retentionPolicyOf(settings: AutoBackupSettings): RetentionPolicy {
-  return {
-    retentionDays: settings.retentionDays,
-    minKeep: settings.minKeep,
-    rules: settings.keepRules,
-    timeZone: settings.timeZone === LOCAL_TIME_ZONE ? undefined : settings.timeZone,
-  };
+  const policy: RetentionPolicy = { retentionDays: settings.retentionDays, minKeep: settings.minKeep };
+  if (hasRule(settings.keepRules)) policy.rules = settings.keepRules;
+  if (settings.timeZone !== LOCAL_TIME_ZONE) policy.timeZone = settings.timeZone;
+  return policy;
 }
