@@ -7,8 +7,8 @@ import type { RunVerifyTask } from '../backup/verify.js';
 import type { DeliveryPolicy, DeliveryResult } from '../notify/deliver.js';
 import { Notifier } from '../notify/notifier.js';
 import { hasRule } from '../backup/retention.js';
-import type { NotifyOutcome, NotifyReport, NotifyTargets } from '../notify/notifier.js';
-import { formatBytes } from '../repl/format.js';
+import type { NotifyOutcome, NotifyTargets } from '../notify/notifier.js';
+import { backupReport, reverifyReport } from './notify-reports.js';
 import type { AutoBackupConfigStore } from './config-store.js';
 import { catalogFor, runReverifyPass, summarizeReverify } from './reverify-pass.js';
 import type { ReverifyRun } from './reverify-pass.js';
@@ -237,7 +237,7 @@ export class AutoBackup {
       this.addNotice(`Re-verifying stored backups failed: ${messageOf(err)}`);
       return undefined;
     });
-    if (run?.status === 'done' && run.result.checked.length === 0 && run.result.remaining > 0)
+    if (run?.status === 'done' && run.result.checked.length === 0 && run.result.remaining > 0 && !run.result.stoppedBy)
       this.addNotice('Re-verification could not check any backup. See /backup auto status.');
   }
 
@@ -259,18 +259,7 @@ export class AutoBackup {
     if (run.status !== 'done') return run;
     const damaged = run.result.checked.filter((c) => !c.ok);
     const targets = this.targets(settings);
-    const report: NotifyReport = {
-      event: 'reverify',
-      status: damaged.length > 0 ? 'damaged' : 'success',
-      database: this.paths.database,
-      checked: run.result.checked.length,
-      damaged: damaged.map((d) => ({ path: d.path, problem: d.problem ?? 'damaged' })),
-      summary:
-        damaged.length > 0
-          ? `re-verification found ${damaged.length} damaged backup${damaged.length === 1 ? '' : 's'}: ` +
-            damaged.map((d) => `${d.path} (${d.problem})`).join('; ')
-          : `re-verified ${run.result.checked.length} backup${run.result.checked.length === 1 ? '' : 's'}, all intact`,
-    };
+    const report = reverifyReport(run.result, this.paths.database);
     if (damaged.length > 0) {
       this.addNotice(`Re-verification: ${report.summary}. See /backup auto status.`);
       this.notifier.finished(targets, report);
@@ -354,37 +343,7 @@ export class AutoBackup {
     options: RunOptions,
     start?: Promise<DeliveryResult | undefined>,
   ): void {
-    const base = { event: 'backup' as const, trigger: options.trigger, database: this.paths.database };
-    let report: NotifyReport;
-    switch (result.status) {
-      case 'success':
-        report = {
-          ...base,
-          status: 'success',
-          path: result.path,
-          sizeBytes: result.sizeBytes,
-          durationMs: result.durationMs,
-          stateDurations: result.stateDurations,
-          error: result.pruneError,
-          summary: `backup ok: ${result.path} (${formatBytes(result.sizeBytes)}, ${result.durationMs} ms)${
-            result.pruneError ? `; pruning old backups failed: ${messageOf(result.pruneError)}` : ''
-          }`,
-        };
-        break;
-      case 'failed':
-        report = {
-          ...base,
-          status: 'failed',
-          stateDurations: result.stateDurations,
-          error: result.error,
-          summary: `backup FAILED: ${messageOf(result.error)}`,
-        };
-        break;
-      case 'skipped':
-        report = { ...base, status: 'skipped', summary: `backup skipped: ${result.reason}` };
-        break;
-    }
-    this.notifier.finished(targets, report, start);
+    this.notifier.finished(targets, backupReport(result, options.trigger, this.paths.database), start);
   }
 
   /** Remembers how the last notification went, for status (after the run: never while a backup holds the file). */
