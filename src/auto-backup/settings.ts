@@ -338,7 +338,9 @@ export function settingsFromStored(stored: ReadonlyMap<string, string>, paths: D
       (settings as unknown as Record<SettingName, unknown>)[name] =
         name === 'directory' ? path.resolve(raw) : spec.parse(raw, settings);
     } catch (err) {
-      problems.push(`${spec.key} = ${JSON.stringify(raw)} is not valid (${(err as Error).message}); using the default`);
+      // A URL may carry a secret: its stored text is never repeated.
+      const shown = spec.key.endsWith('_url') ? '(hidden)' : JSON.stringify(raw);
+      problems.push(`${spec.key} = ${shown} is not valid (${(err as Error).message}); using the default`);
     }
   }
   return { settings, problems };
