@@ -129,6 +129,13 @@ describe('scheduled re-verification', { timeout: 180_000 }, () => {
     expect(lines.some((l) => /WARNING: re-verification found 1 damaged backup/.test(l))).toBe(true);
     expect(statusJson(report).reverify).toMatchObject({ everyDays: 7, backups: 3, damaged: [{ path: files.new }] });
 
+    // `/backup list` flags it, although its size and header still look right.
+    const listed = catalogBackups([dir]).find((e) => e.path === files.new);
+    expect(listed).toMatchObject({
+      state: 'damaged',
+      problem: expect.stringMatching(/^re-verification on .* failed: hash: /),
+    });
+
     // The damaged backup is the newest file, but b-mid is the newest verified one; the damaged one stays.
     const plan = pruneBackups({ directories: [dir], policy: { keepLast: 1, minKeep: 1 }, dryRun: true });
     const reason = (file: string) => plan.plan.keep.find((k) => k.entry.path === file)?.reason;

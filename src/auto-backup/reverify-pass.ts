@@ -35,7 +35,8 @@ export function catalogFor(paths: DataPaths, directory: string): BackupEntry[] {
 }
 
 export function summarizeReverify(entries: readonly BackupEntry[], settings: AutoBackupSettings): ReverifySummary {
-  const ok = entries.filter((e) => e.state === 'ok');
+  // Backups nu-agent made and can still read: intact ones, and those a re-verification found damaged.
+  const ok = entries.filter((e) => e.state === 'ok' || (e.state === 'damaged' && failedReverification(e)));
   const times = ok.flatMap((e) => (e.manifest?.verifications ?? []).map((v) => Date.parse(v.at)));
   const valid = times.filter((t) => !Number.isNaN(t));
   const lastAt = valid.length > 0 ? new Date(Math.max(...valid)) : undefined;

@@ -200,6 +200,8 @@ function bucketLabel(rule: CalendarRule, key: number): string {
 }
 
 function notCountedReason(entry: BackupEntry): string {
+  const failed = failedReverification(entry);
+  if (failed) return `re-verification on ${failed.at} found it damaged (${failed.problem}); not counted, not removed`;
   const why = entry.problem ? `: ${entry.problem}` : '';
   switch (entry.state) {
     case 'foreign':
@@ -210,12 +212,8 @@ function notCountedReason(entry: BackupEntry): string {
       return `the backup file is missing${why}; not counted`;
     case 'damaged':
       return `does not match its manifest${why}; not counted, not removed`;
-    case 'ok': {
-      const failed = failedReverification(entry);
-      if (failed)
-        return `re-verification on ${failed.at} found it damaged (${failed.problem}); not counted, not removed`;
+    case 'ok':
       return 'the manifest has no valid creation time; not counted';
-    }
   }
 }
 
