@@ -15,7 +15,7 @@ afterEach(async () => {
   for (const r of receivers.splice(0)) await r.close();
 });
 
-describe('nu-agent backup prune with restic rules', () => {
+describe('nu-agent backup prune with restic rules', { timeout: 180_000 }, () => {
   it('keeps per local day and ISO week, explains each kept backup, and refuses a bad duration', async () => {
     const root = tempDir();
     const source = path.join(root, 'source.db');
@@ -53,7 +53,7 @@ describe('nu-agent backup prune with restic rules', () => {
   });
 });
 
-describe('nu-agent auto-backup run from cron with notifications', () => {
+describe('nu-agent auto-backup run from cron with notifications', { timeout: 180_000 }, () => {
   it('delivers /start and the success ping and the webhook before exiting, and status shows them masked', async () => {
     const r = await startReceiver();
     receivers.push(r);
