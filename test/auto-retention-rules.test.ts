@@ -25,7 +25,9 @@ describe('automatic retention with keep-rules', () => {
   it('prunes by --keep-daily on the schedule’s calendar after a success, and status shows the rules', async () => {
     const home = tempDir();
     const paths = resolveDataPaths({ NUAGENT_HOME: home });
-    const source = path.join(home, 'source.db');
+    // Backups of this very database: retention takes part only those (the manifest's sourcePath).
+    const source = paths.database;
+    fs.mkdirSync(path.dirname(source), { recursive: true, mode: 0o700 });
     await addConversations(source, 3);
     const dir = path.join(home, 'backups');
     fs.mkdirSync(dir);

@@ -30,7 +30,21 @@ describe('nu-agent backup prune with restic rules', { timeout: 180_000 }, () => 
     const env = { NUAGENT_HOME: path.join(root, 'home'), TZ: 'Europe/Berlin' };
 
     const run = await runCli(
-      ['backup', 'prune', '--dir', dir, '--keep-daily', '2', '--keep-weekly', '2', '--dry-run', '--json'],
+      // --database: prune takes part only the backups of the database it runs for.
+      [
+        '--database',
+        source,
+        'backup',
+        'prune',
+        '--dir',
+        dir,
+        '--keep-daily',
+        '2',
+        '--keep-weekly',
+        '2',
+        '--dry-run',
+        '--json',
+      ],
       '',
       { env, cwd: root },
     );
@@ -47,7 +61,10 @@ describe('nu-agent backup prune with restic rules', { timeout: 180_000 }, () => 
     expect(rules['sun.db']).toEqual(['daily 2025-06-01', 'weekly 2025-W22']);
     expect(fs.existsSync(path.join(dir, 'mon-early.db'))).toBe(true);
 
-    const bad = await runCli(['backup', 'prune', '--dir', dir, '--keep-within', '30x'], '', { env, cwd: root });
+    const bad = await runCli(['--database', source, 'backup', 'prune', '--dir', dir, '--keep-within', '30x'], '', {
+      env,
+      cwd: root,
+    });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/Error: --keep-within must be a duration such as 30d, 1y2m or 48h \(got 30x\)\nTry: /);
   });

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BackupEntry } from '../backup/backup-entry.js';
+import { isBackupOf } from '../backup/prune.js';
 
 // Will the next scheduled backup fit? The next copy is about as large as the newest backup plus the growth
 // seen across the recent ones (from their manifests' sizes and times, never from the live file: the database
@@ -73,10 +74,7 @@ export function forecastSpace(
   freeBytes: (dir: string) => number | undefined = freeBytesAt,
 ): SpaceForecast | undefined {
   const points = entries
-    .filter(
-      (e) =>
-        e.state === 'ok' && e.createdAt && e.manifest && path.resolve(e.manifest.sourcePath) === path.resolve(database),
-    )
+    .filter((e) => e.state === 'ok' && e.createdAt && e.manifest && isBackupOf(e.manifest, database))
     .map((e) => ({ at: e.createdAt!, sizeBytes: e.manifest!.sizeBytes }));
   const predicted = predictSize(points, nextRunAt);
   const free = freeBytes(directory);
