@@ -13,6 +13,7 @@ import { controlSocketPath } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
 import { retentionFor } from './retention-adapter.js';
 import type { RetentionPort } from './retention-port.js';
+import type { DeliveryPolicy } from '../notify/deliver.js';
 import { AutoBackupScheduler } from './scheduler.js';
 import type { SchedulerPlace } from './status.js';
 import { formatSpan, overdue } from './status.js';
@@ -32,7 +33,13 @@ export interface AutoBackupRuntime {
   /** `/backup auto …` and the control socket come here. */
   command(
     args: string[],
-    context: { cwd: string; trigger: AutoTrigger; onEvent?: (e: BackupEvent) => void; signal?: AbortSignal },
+    context: {
+      cwd: string;
+      trigger: AutoTrigger;
+      onEvent?: (e: BackupEvent) => void;
+      signal?: AbortSignal;
+      oneShot?: boolean;
+    },
   ): Promise<AutoCommandResult>;
   /** Lines to show before the next prompt (a failed automatic backup, a long time without one); once each. */
   takeNotices(): string[];
@@ -55,6 +62,8 @@ export interface AutoBackupPartOptions {
   now?: () => Date;
   /** Backup management's prune by default. */
   retention?: RetentionPort;
+  /** Timeouts and retries of notifications (tests shorten them). */
+  notifyPolicy?: DeliveryPolicy;
 }
 
 export async function createAutoBackupPart(
@@ -67,6 +76,7 @@ export async function createAutoBackupPart(
     paths: app.paths,
     retention: options.retention ?? retentionFor(app.paths),
     now: options.now,
+    notifyPolicy: options.notifyPolicy,
   });
   const log = (text: string) => app.out.debug(text);
   let scheduler: AutoBackupScheduler | undefined;
@@ -108,7 +118,7 @@ export async function createAutoBackupPart(
     api,
     async stop() {
       await stopBackground();
-      await auto.idle();
+      await auto.shutdown();
     },
   };
 }
