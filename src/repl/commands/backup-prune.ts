@@ -6,6 +6,7 @@ import { parsePruneArgs } from '../../backup/manage-args.js';
 import { pruneBackups } from '../../backup/prune.js';
 import type { PruneResult } from '../../backup/prune.js';
 import { checkRetentionPolicy } from '../../backup/retention.js';
+import { isRemote } from '../../offsite/location.js';
 
 /** `/backup prune [--keep N] [--older-than DAYS] [--dry-run] [--dir DIR] [--json]`. */
 export async function runBackupPrune(args: string[], app: App): Promise<PruneResult> {
@@ -13,9 +14,11 @@ export async function runBackupPrune(args: string[], app: App): Promise<PruneRes
 }
 
 export async function pruneWithArgs(args: string[], ctx: ManageContext): Promise<PruneResult> {
-  const { keepLast, olderThanDays, dryRun, dir, json } = parsePruneArgs(args);
+  const parsed = parsePruneArgs(args);
+  const { keepLast, olderThanDays, dryRun, dir, json } = parsed;
   const policy = { keepLast, olderThanDays, minKeep: 1 };
   checkRetentionPolicy(policy);
+  if (isRemote(dir)) return (await import('../../offsite/remote-commands.js')).pruneRemoteBackups(dir, parsed, ctx.out);
   const result = pruneBackups({ directories: await ctx.directories(dir), policy, dryRun, exclude: ctx.liveFiles });
   if (json) ctx.out.line(JSON.stringify(pruneJson(result), null, 2));
   else for (const line of formatPruneResult(result)) ctx.out.line(line);

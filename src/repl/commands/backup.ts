@@ -3,6 +3,7 @@ import { backupOutcomeJson, formatBackupSuccess } from '../../backup/outcome-for
 import { createProgressDisplay } from '../../backup/progress-display.js';
 import type { BackupOutcome, BackupTrigger } from '../../backup/types.js';
 import { messages } from '../../errors.js';
+import { isRemote } from '../../offsite/location.js';
 import type { Command } from '../command.js';
 import { BACKUP_AUTO_HELP, runBackupAuto } from './backup-auto.js';
 import { runBackupList } from './backup-list.js';
@@ -14,12 +15,14 @@ import { runBackupVerify } from './backup-verify.js';
 // list, verify, restore, prune and auto hand over to their own files. A destination that is one of those words
 // is written `./list`.
 
-const USAGE = '/backup [<destination>] [--force] [--json]';
+const USAGE = '/backup [<destination>] [--force] [--json] [--encrypt|--no-encrypt]';
 
 export interface BackupArgs {
   destination?: string | undefined;
   force: boolean;
   json: boolean;
+  /** --encrypt (true) / --no-encrypt (false): age encryption of an s3:// backup (src/offsite/). */
+  encrypt?: boolean | undefined;
 }
 
 export function parseBackupArgs(args: readonly string[]): BackupArgs {
@@ -27,7 +30,11 @@ export function parseBackupArgs(args: readonly string[]): BackupArgs {
   for (const arg of args) {
     if (arg === '--force' || arg === '-f') parsed.force = true;
     else if (arg === '--json') parsed.json = true;
-    else if (arg.startsWith('-') && arg !== '-') throw messages.usage(USAGE);
+    else if (arg === '--encrypt' || arg === '--no-encrypt') {
+      if (parsed.encrypt !== undefined && parsed.encrypt !== (arg === '--encrypt'))
+        throw messages.offsiteFlagsConflict();
+      parsed.encrypt = arg === '--encrypt';
+    } else if (arg.startsWith('-') && arg !== '-') throw messages.usage(USAGE);
     else if (parsed.destination === undefined) parsed.destination = arg;
     else throw messages.usage(USAGE);
   }
@@ -41,6 +48,11 @@ export async function runBackup(
   signal: AbortSignal,
   trigger: BackupTrigger = 'manual',
 ): Promise<BackupOutcome> {
+  if (isRemote(args.destination)) {
+    const { runOffsiteBackup } = await import('../../offsite/offsite-backup.js');
+    return (await runOffsiteBackup({ ...args, destination: args.destination }, app, signal, trigger)).local;
+  }
+  if (args.encrypt !== undefined) throw messages.offsiteLocalEncrypt();
   const display = args.json ? undefined : createProgressDisplay(app.out);
   let outcome: BackupOutcome;
   try {
