@@ -28,6 +28,8 @@ export interface ListedObject {
 export class RemoteStore {
   readonly url: string;
   readonly endpoint: string | undefined;
+  private inflight = 0;
+  private idle: (() => void)[] = [];
 
   constructor(
     readonly location: RemoteLocation,
@@ -36,6 +38,32 @@ export class RemoteStore {
   ) {
     this.url = remoteUrl(location);
     this.endpoint = s3Settings(env).endpoint;
+    // Counts the requests on their way, so a cancelled upload can wait for its parts in flight before aborting
+    // the multipart upload: a part that lands after the abort would open it again (S3's documentation says to
+    // abort once more in that case; waiting first makes once enough).
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        this.inflight++;
+        try {
+          return await next(args);
+        } finally {
+          if (--this.inflight === 0) for (const resolve of this.idle.splice(0)) resolve();
+        }
+      },
+      { step: 'initialize', name: 'nuagentInflightCounter' },
+    );
+  }
+
+  /** Resolves once no request of this store is on its way, or after timeoutMs. */
+  settled(timeoutMs: number): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      this.idle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   error(err: unknown, doing: string, midTransfer = false, url = this.url): Error {

@@ -22,6 +22,8 @@ import type { RemoteStore } from './remote-store.js';
 
 /** S3's minimum part size; larger parts mean fewer requests on a fast link. */
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+/** How long a failed or cancelled upload waits for its parts in flight before aborting the multipart upload. */
+const SETTLE_MS = 30_000;
 
 export interface UploadOptions {
   encryption: EncryptionPlan | undefined;
@@ -158,6 +160,7 @@ async function sendObject(
     tap.destroy();
     // lib-storage aborts its multipart upload itself on most failures, but not when the abort request itself
     // fails, nor after a cancel that raced its bookkeeping: ask again (NoSuchUpload counts as done).
+    await store.settled(SETTLE_MS);
     if (upload.uploadId) await store.tryAbortUpload(key, upload.uploadId);
     if (completed || !upload.uploadId) await store.tryDelete(key);
     if (options.signal?.aborted) throw messages.offsiteCancelled(url);

@@ -22,6 +22,8 @@ export interface S3Server {
   objectFile(bucket: string, key: string): string;
   /** Every key stored in a bucket, multipart parts in progress excluded. */
   keys(bucket: string): string[];
+  /** Multipart uploads begun and neither completed nor aborted. */
+  openUploads(bucket: string): string[];
   /** SIGKILL: the server dies mid-request, as a crashed one would. */
   kill(): Promise<void>;
   /** Starts it again on the same port and directory. */
@@ -73,6 +75,10 @@ export async function startS3Server(buckets = ['bucket']): Promise<S3Server> {
         .filter((f) => f.endsWith('._S3rver_object'))
         .map((f) => f.slice(0, -'._S3rver_object'.length))
         .sort();
+    },
+    openUploads: (bucket) => {
+      const uploads = path.join(dir, bucket, '._S3rver_uploads');
+      return fs.existsSync(uploads) ? fs.readdirSync(uploads) : [];
     },
     kill: () =>
       new Promise((resolve) => {
