@@ -13,6 +13,7 @@ import type { RemoteLocation } from './location.js';
 import { localManifestOf, remoteManifestProblem } from './remote-manifest.js';
 import type { RemoteManifest } from './remote-manifest.js';
 import type { RemoteStore } from './remote-store.js';
+import { makeWorkDir } from './work-dir.js';
 
 // Brings one offsite backup back as a local backup (the plaintext file and its manifest) in a private temporary
 // directory, so verify and restore then run exactly as for a local file. The stored object is checked against
@@ -65,9 +66,7 @@ export async function fetchRemoteBackup(
   const remote = await readRemoteManifest(store, location.name, options.signal);
   // No key for an encrypted backup: say so before downloading anything.
   const decrypter = remote.encryption ? decrypterFor(remote.encryption, url, options.env) : undefined;
-  // mkdtemp makes the directory 0700 under a name nobody can predict, so no other user can plant or read
-  // anything in it, even in a shared /tmp.
-  const dir = fs.mkdtempSync(path.join(parent, '.nuagent-offsite-'));
+  const dir = makeWorkDir(parent);
   const remove = () => fs.rmSync(dir, { recursive: true, force: true });
   try {
     const stored = path.join(dir, 'stored');

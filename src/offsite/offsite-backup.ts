@@ -9,6 +9,7 @@ import { formatBytes, formatTime } from '../repl/format.js';
 import { chooseEncryption } from './encryption.js';
 import { parseRemote, remoteUrl } from './location.js';
 import { RemoteStore } from './remote-store.js';
+import { makeWorkDir } from './work-dir.js';
 import { describeEncryption, uploadBackup } from './upload.js';
 import type { UploadResult } from './upload.js';
 
@@ -39,7 +40,7 @@ export async function runOffsiteBackup(
   const location = parseRemote(args.destination);
   const encryption = chooseEncryption(args.encrypt, args.destination);
   const store = new RemoteStore(location);
-  const staging = fs.mkdtempSync(path.join(app.paths.home, '.offsite-staging-'));
+  const staging = makeWorkDir(path.dirname(app.paths.database));
   try {
     // Reaching the bucket (and finding the name free) before the workers are paused for nothing.
     const taken = await store.list(location.prefix + (location.name ?? ''), signal, 1);
