@@ -258,3 +258,46 @@ describe('pruning an offsite place', () => {
     expect(s.server.keys('bucket')).toEqual(['nu/new.db.age', 'nu/new.db.manifest.json']);
   });
 });
+
+describe('automatic backups with a remote place', () => {
+  it(
+    'sends each successful automatic backup there and applies the retention there too',
+    { timeout: 240_000 },
+    async () => {
+      const s = await setUp();
+      const env = withKeys(s);
+      const set = await cli(s, ['auto-backup', 'remote', 's3://bucket/auto'], env);
+      expect(set.code).toBe(0);
+      expect(set.stdout).toMatch(/Auto-backup remote set to s3:\/\/bucket\/auto\//);
+      for (const [name, value] of [
+        ['retention', '0'],
+        ['keep', '1'],
+      ] as const)
+        expect((await cli(s, ['auto-backup', name, value], env)).code).toBe(0);
+
+      const first = await cli(s, ['auto-backup', 'run'], env);
+      expect(first.stderr).toBe('');
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/Sent offsite: s3:\/\/bucket\/auto\/memory-.*\.db/);
+      const firstKeys = s.server.keys('bucket');
+      expect(firstKeys).toHaveLength(2);
+
+      const second = await cli(s, ['auto-backup', 'run'], env);
+      expect(second.code).toBe(0);
+      expect(second.stdout).toMatch(/remote retention removed s3:\/\/bucket\/auto\/memory-/);
+      const secondKeys = s.server.keys('bucket');
+      expect(secondKeys).toHaveLength(2);
+      expect(secondKeys.some((k) => firstKeys.includes(k))).toBe(false);
+
+      const status = await cli(s, ['auto-backup', 'status'], env);
+      expect(status.stdout).toMatch(/Remote:\s+s3:\/\/bucket\/auto\//);
+
+      // Without keys the automatic upload fails loudly (exit 1, the age-keygen hint); the local backup stands.
+      const keyless = await cli(s, ['auto-backup', 'run']);
+      expect(keyless.code).toBe(1);
+      expect(keyless.stdout).toMatch(/Automatic backup created/);
+      expect(keyless.stderr).toMatch(/^Error: refusing to upload an unencrypted backup to s3:\/\/bucket\/auto\//);
+      expect(s.server.keys('bucket')).toEqual(secondKeys);
+    },
+  );
+});

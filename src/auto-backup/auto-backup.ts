@@ -4,6 +4,7 @@ import type { BackupEvent } from '../backup/types.js';
 import { isNuError, messageOf } from '../errors.js';
 import type { DataPaths } from '../paths.js';
 import type { AutoBackupConfigStore } from './config-store.js';
+import type { OffsitePort, OffsiteSent } from './offsite-port.js';
 import type { PruneCandidate, RetentionPort } from './retention-port.js';
 import { nextRunAfter } from './schedule.js';
 import { prepareSetting, settingsFromStored } from './settings.js';
@@ -30,6 +31,9 @@ export type AutoRunResult =
       pruned: PruneCandidate[];
       pruneError?: Error | undefined;
       recordError?: Error | undefined;
+      /** The copy sent to the `remote` setting's place, or why it failed (the local backup stands either way). */
+      remote?: OffsiteSent | undefined;
+      remoteError?: Error | undefined;
     }
   | { status: 'failed'; error: Error; recordError?: Error | undefined }
   | { status: 'skipped'; reason: string; recordError?: Error | undefined };
@@ -48,6 +52,8 @@ export interface AutoBackupDeps {
   paths: DataPaths;
   /** Absent until backup management provides it; then status cannot count and nothing is pruned. */
   retention?: RetentionPort | undefined;
+  /** Sends each successful automatic backup offsite when the `remote` setting names a place. */
+  offsite?: OffsitePort | undefined;
   /** The clock seam: every "now" of the auto-backup comes from here. */
   now?: () => Date;
 }
@@ -191,6 +197,7 @@ export class AutoBackup {
           this.addNotice(`The automatic backup succeeded, but pruning old backups failed: ${messageOf(err)}`);
       }
     }
+    const offsite = settings.remote && this.deps.offsite ? await this.sendOffsite(outcome.path, settings, options) : {};
     return {
       status: 'success',
       path: outcome.path,
@@ -199,7 +206,32 @@ export class AutoBackup {
       pruned,
       pruneError,
       recordError,
+      ...offsite,
     };
+  }
+
+  private async sendOffsite(
+    file: string,
+    settings: AutoBackupSettings,
+    options: RunOptions,
+  ): Promise<{ remote?: OffsiteSent; remoteError?: Error }> {
+    try {
+      const policy = { retentionDays: settings.retentionDays, minKeep: settings.minKeep };
+      const remote = await this.deps.offsite!.send(file, settings.remote, {
+        policy,
+        now: this.now(),
+        signal: options.signal,
+        onEvent: options.onEvent,
+      });
+      return { remote };
+    } catch (err) {
+      const remoteError = err instanceof Error ? err : new Error(String(err));
+      if (options.unattended)
+        this.addNotice(
+          `The automatic backup succeeded, but sending it to ${settings.remote} failed: ${messageOf(err)}`,
+        );
+      return { remoteError };
+    }
   }
 
   private async fail(error: Error, at: Date, options: RunOptions): Promise<AutoRunResult> {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { expandHome } from '../paths.js';
 import type { DataPaths } from '../paths.js';
 import { messages } from '../errors.js';
+import { parseRemoteSetting } from '../offsite/location.js';
 import { LOCAL_TIME_ZONE, parseCron, parseTimeZone } from './schedule.js';
 
 // The auto-backup settings: one appconfig key per setting, each stored as a plain string (no JSON quoting),
@@ -21,6 +22,8 @@ export interface AutoBackupSettings {
   directory: string;
   pauseTimeoutMs: number;
   resumeTimeoutMs: number;
+  /** `s3://BUCKET/PREFIX/` that each successful automatic backup is also sent to; '' is off (src/offsite/). */
+  remote: string;
 }
 
 export type SettingName = keyof AutoBackupSettings;
@@ -160,6 +163,15 @@ export const SETTINGS: Specs = {
     store: (v) => String(v / 1000),
     show: seconds,
   },
+  remote: {
+    key: 'auto_backup.remote',
+    alias: 'remote',
+    describe: 'also send each automatic backup to s3://BUCKET/PREFIX/ (encrypted; off to stop)',
+    default: () => '',
+    parse: (raw) => parseRemoteSetting(raw),
+    store: (v) => v,
+    show: (v) => v || 'off',
+  },
 };
 
 /** The order settings are listed and applied in: the zone before the cron that is checked against it. */
@@ -172,6 +184,7 @@ export const SETTING_NAMES: SettingName[] = [
   'directory',
   'pauseTimeoutMs',
   'resumeTimeoutMs',
+  'remote',
 ];
 
 export function settingByAlias(alias: string): SettingName {

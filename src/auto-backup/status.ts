@@ -122,6 +122,7 @@ export function formatStatus(report: StatusReport): string[] {
   lines.push(row('Next run', settings.enabled && state.nextRunAt ? when(state.nextRunAt, report) : 'none (disabled)'));
   lines.push(row('Scheduler', schedulerText(report)));
   lines.push(row('Directory', settings.directory));
+  if (settings.remote) lines.push(row('Remote', `${settings.remote} (same retention, automatic backups only)`));
   lines.push(
     row('Retention', `${SETTINGS.retentionDays.show(settings.retentionDays)}, keep at least ${settings.minKeep}`),
   );
@@ -185,6 +186,7 @@ export function statusJson(report: StatusReport): Record<string, unknown> {
     retentionDays: report.settings.retentionDays,
     minKeep: report.settings.minKeep,
     directory: report.settings.directory,
+    remote: report.settings.remote || null,
     pauseTimeoutMs: report.settings.pauseTimeoutMs,
     resumeTimeoutMs: report.settings.resumeTimeoutMs,
     problems: report.problems,

@@ -60,6 +60,14 @@ export function parseRemoteBackup(url: string): RemoteLocation & { name: string 
   return { ...location, name: location.name };
 }
 
+/** The auto-backup `remote` setting: off (''), or a place, written back with its trailing slash. */
+export function parseRemoteSetting(raw: string): string {
+  const text = raw.trim();
+  if (['', 'off', 'none', 'false', 'no'].includes(text.toLowerCase())) return '';
+  if (!isRemote(text)) throw messages.offsiteBadUrl(text, 'the remote setting takes s3://BUCKET/PREFIX/ or off');
+  return remoteUrl(parseRemotePlace(text.endsWith('/') ? text : `${text}/`));
+}
+
 export function remoteUrl(location: RemoteLocation, name = location.name): string {
   return `${S3_SCHEME}${location.bucket}/${location.prefix}${name ?? ''}`;
 }
