@@ -511,6 +511,13 @@ export const messages = {
       'Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE and ~/.aws/credentials).',
       { cause, op: 'offsite' },
     ),
+  offsiteNoCredentials: (url: string, cause?: unknown) =>
+    e(
+      'OFFSITE_NO_CREDENTIALS',
+      `no S3 credentials were found for ${url}`,
+      'Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile in ~/.aws/credentials.',
+      { cause, op: 'offsite' },
+    ),
   offsiteClockSkew: (url: string, cause?: unknown) =>
     e(
       'OFFSITE_CLOCK_SKEW',

@@ -55,10 +55,10 @@ export function describeS3Error(err: unknown, failure: S3Failure): Error {
     key === 'InvalidAccessKeyId' ||
     key === 'SignatureDoesNotMatch' ||
     key === 'InvalidToken' ||
-    key === 'ExpiredToken' ||
-    key === 'CredentialsProviderError'
+    key === 'ExpiredToken'
   )
     return messages.offsiteBadCredentials(failure.url, key, err);
+  if (key === 'CredentialsProviderError') return messages.offsiteNoCredentials(failure.url, err);
   if (key === 'RequestTimeTooSkewed') return messages.offsiteClockSkew(failure.url, err);
   if (key === 'AccessDenied' || key === 'AllAccessDisabled' || status === 403)
     return messages.offsiteAccessDenied(failure.url, failure.doing, err);
