@@ -83,6 +83,8 @@ export const backupCommand: Command = {
     USAGE,
     '  back up the memory database: no argument writes memory-YYYY-MM-DD-HHMMSS.db in the working directory;',
     '  a directory receives that name inside it; ~ expands; --force replaces an existing file',
+    '  s3://BUCKET/PREFIX/[NAME.db] sends it offsite, encrypted with age (--no-encrypt: plaintext on purpose);',
+    '  list, verify, restore and prune accept s3:// places and backups too',
     '/backup list [DIR] [--json] | verify <file> | restore <file> [--yes] | prune [--keep N] [--older-than DAYS] [--dry-run]',
     ...BACKUP_AUTO_HELP,
   ],
