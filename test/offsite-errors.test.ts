@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isNuError } from '../src/errors.js';
+import type { NuError } from '../src/errors.js';
 import { parseRemote, parseRemoteBackup, parseRemotePlace, parseRemoteSetting } from '../src/offsite/location.js';
 import { describeS3Error } from '../src/offsite/s3-errors.js';
 import { formatError } from '../src/report.js';
@@ -69,15 +70,15 @@ describe('what a user reads for each S3 fault', () => {
   it('calls a dropped connection during a transfer the server dying, not an address problem', () => {
     const reset = errno('ECONNRESET', 'socket hang up');
     const refused = errno('ECONNREFUSED', 'connect ECONNREFUSED');
-    expect((describeS3Error(reset, failure) as { code: string }).code).toBe('OFFSITE_CONNECTION_LOST');
-    expect((describeS3Error(refused, { ...failure, midTransfer: true }) as { code: string }).code).toBe(
+    expect((describeS3Error(reset, failure) as NuError).code).toBe('OFFSITE_CONNECTION_LOST');
+    expect((describeS3Error(refused, { ...failure, midTransfer: true }) as NuError).code).toBe(
       'OFFSITE_CONNECTION_LOST',
     );
   });
 
   it('finds the code of a socket error wrapped by the SDK', () => {
     const wrapped = Object.assign(new Error('request failed'), { cause: errno('ENOTFOUND', 'getaddrinfo ENOTFOUND') });
-    expect((describeS3Error(wrapped, failure) as { code: string }).code).toBe('OFFSITE_DNS_FAILED');
+    expect((describeS3Error(wrapped, failure) as NuError).code).toBe('OFFSITE_DNS_FAILED');
   });
 });
 
