@@ -7,6 +7,7 @@ import type { SizeReport } from './backup-bench.js';
 import { benchBackupCopy } from './backup-copy.js';
 import type { CopyBenchReport } from './backup-copy.js';
 import { benchPauseLatency } from './pause-latency.js';
+import { benchRemote, printRemoteReport } from './remote-bench.js';
 import type { PauseLatencyFigures } from './pause-latency.js';
 
 // `npm run bench`: backup speed, pause window, responsiveness and memory, each measured against `cp` + fsync of
@@ -30,7 +31,8 @@ const program = new Command('bench')
   .option('--seed-loop-max <MiB>', 'run the seed plan 8 KiB loop up to this size', '256')
   .option('--no-online', 'skip the online COPY FROM DATABASE comparison')
   .option('--out <file>', 'JSON report', 'bench-report.json')
-  .option('--dir <dir>', 'scratch directory (default: a new one under the OS temp dir)');
+  .option('--dir <dir>', 'scratch directory (default: a new one under the OS temp dir)')
+  .option('--remote [MiB]', 'only offsite uploads, against a local S3 server (default 128 MiB)');
 
 async function main(): Promise<void> {
   program.parse();
@@ -42,7 +44,9 @@ async function main(): Promise<void> {
     online: boolean;
     out: string;
     dir?: string;
+    remote?: string | boolean;
   }>();
+  if (o.remote !== undefined) return benchOffsite(o.remote === true ? 128 : Number(o.remote), o);
   const sizes = o.sizes
     .split(',')
     .map(Number)
@@ -161,6 +165,21 @@ function printTable(sizes: SizeReport[], copies: CopyBenchReport[], pauses: Paus
 function printRows(rows: string[][]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i]!)).join('  '));
+}
+
+/** `--remote`: offsite uploads alone (bench/remote-bench.ts), printed and written as their own report. */
+async function benchOffsite(sizeMiB: number, o: { reps: string; out: string; dir?: string }): Promise<void> {
+  const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'nuagent-bench-'));
+  const log = (line: string) => console.log(line);
+  log(`nu-agent bench --remote: ${sizeMiB} MiB, ${o.reps} runs, load average ${os.loadavg()[0]!.toFixed(1)}`);
+  try {
+    const report = await benchRemote({ sizeMiB, reps: Math.max(1, Number(o.reps)), dir, log });
+    fs.writeFileSync(o.out, JSON.stringify({ createdAt: new Date().toISOString(), remote: report }, null, 2) + '\n');
+    printRemoteReport(report, log);
+    log(`load average now ${os.loadavg()[0]!.toFixed(1)}; JSON report: ${path.resolve(o.out)}`);
+  } finally {
+    if (!o.dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 main().catch((err: unknown) => {

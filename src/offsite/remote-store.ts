@@ -25,11 +25,53 @@ export interface ListedObject {
   lastModified?: Date | undefined;
 }
 
+interface InflightGate {
+  settled(timeoutMs: number): Promise<void>;
+}
+
+const gates = new WeakMap<S3Client, InflightGate>();
+
+/**
+ * Counts a client's requests on their way, so a cancelled upload can wait for its parts in flight before
+ * aborting the multipart upload: a part that lands after the abort would open it again (S3's documentation says
+ * to abort once more in that case; waiting first makes once enough). One counter per client.
+ */
+function inflightGate(client: S3Client): InflightGate {
+  const known = gates.get(client);
+  if (known) return known;
+  let inflight = 0;
+  const idle: (() => void)[] = [];
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      inflight++;
+      try {
+        return await next(args);
+      } finally {
+        if (--inflight === 0) for (const resolve of idle.splice(0)) resolve();
+      }
+    },
+    { step: 'initialize', name: 'nuagentInflightCounter' },
+  );
+  const gate: InflightGate = {
+    settled: (timeoutMs) =>
+      inflight === 0
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            const timer = setTimeout(resolve, timeoutMs);
+            idle.push(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+  };
+  gates.set(client, gate);
+  return gate;
+}
+
 export class RemoteStore {
   readonly url: string;
   readonly endpoint: string | undefined;
-  private inflight = 0;
-  private idle: (() => void)[] = [];
+  private readonly gate: InflightGate;
 
   constructor(
     readonly location: RemoteLocation,
@@ -38,36 +80,16 @@ export class RemoteStore {
   ) {
     this.url = remoteUrl(location);
     this.endpoint = s3Settings(env).endpoint;
-    // Counts the requests on their way, so a cancelled upload can wait for its parts in flight before aborting
-    // the multipart upload: a part that lands after the abort would open it again (S3's documentation says to
-    // abort once more in that case; waiting first makes once enough).
-    client.middlewareStack.add(
-      (next) => async (args) => {
-        this.inflight++;
-        try {
-          return await next(args);
-        } finally {
-          if (--this.inflight === 0) for (const resolve of this.idle.splice(0)) resolve();
-        }
-      },
-      { step: 'initialize', name: 'nuagentInflightCounter' },
-    );
-  }
-
-  /** Resolves once no request of this store is on its way, or after timeoutMs. */
-  settled(timeoutMs: number): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      this.idle.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    this.gate = inflightGate(client);
   }
 
   error(err: unknown, doing: string, midTransfer = false, url = this.url): Error {
     return describeS3Error(err, { url, doing, midTransfer, endpoint: this.endpoint });
+  }
+
+  /** Resolves once no request of this store's client is on its way, or after timeoutMs. */
+  settled(timeoutMs: number): Promise<void> {
+    return this.gate.settled(timeoutMs);
   }
 
   /** Every object under `prefix` (the location's prefix unless given), following continuation tokens. */
