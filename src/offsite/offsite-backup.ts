@@ -29,6 +29,7 @@ export interface OffsiteBackupArgs {
 export interface OffsiteOutcome {
   local: BackupSuccess;
   upload: UploadResult;
+  uploadMs: number;
 }
 
 export async function runOffsiteBackup(
@@ -63,6 +64,7 @@ export async function runOffsiteBackup(
     for (const warning of local.warnings ?? []) app.out.error(warning);
     if (!local.ok) throw local.error;
 
+    const uploadStarted = performance.now();
     const uploadDisplay = args.json ? undefined : createProgressDisplay(app.out, { label: 'upload' });
     const upload = await uploadBackup(local.path, store, {
       encryption,
@@ -70,7 +72,7 @@ export async function runOffsiteBackup(
       signal,
       onEvent: uploadDisplay?.onEvent,
     }).finally(() => uploadDisplay?.stop());
-    const outcome = { local, upload };
+    const outcome = { local, upload, uploadMs: performance.now() - uploadStarted };
     if (args.json) app.out.line(JSON.stringify(offsiteJson(outcome), null, 2));
     else for (const line of formatOffsiteSuccess(outcome)) app.out.line(line);
     return outcome;
@@ -80,7 +82,7 @@ export async function runOffsiteBackup(
   }
 }
 
-export function formatOffsiteSuccess({ local, upload }: OffsiteOutcome): string[] {
+export function formatOffsiteSuccess({ local, upload, uploadMs }: OffsiteOutcome): string[] {
   const how = upload.encryption ? describeEncryption(upload.encryption) : 'NOT encrypted (--no-encrypt)';
   return [
     '',
@@ -88,12 +90,12 @@ export function formatOffsiteSuccess({ local, upload }: OffsiteOutcome): string[
     `  Path: ${upload.url}`,
     `  Size: ${formatBytes(local.sizeBytes)} (stored: ${formatBytes(upload.storedBytes)}, ${how})`,
     `  Time: ${formatTime(local.snapshotAt)} (snapshot)`,
-    `  Took: ${formatSeconds(local.durationMs)} to back up locally, then the upload`,
+    `  Took: ${formatSeconds(local.durationMs)} to back up, ${formatSeconds(uploadMs)} to upload`,
     `  Hash: ${local.hashAlgorithm} ${local.hash} (stored object: sha256 ${upload.storedHash})`,
   ];
 }
 
-export function offsiteJson({ local, upload }: OffsiteOutcome) {
+export function offsiteJson({ local, upload, uploadMs }: OffsiteOutcome) {
   return {
     ...backupOutcomeJson(local),
     path: upload.url,
@@ -104,5 +106,6 @@ export function offsiteJson({ local, upload }: OffsiteOutcome) {
       hash: { algorithm: 'sha256', value: upload.storedHash },
     },
     encryption: upload.encryption,
+    uploadMs,
   };
 }
