@@ -19,12 +19,15 @@ export interface ManageContext {
   directories(dir?: string | undefined): Promise<string[]>;
   /** Never listed, never pruned: the live database and its WAL files. */
   liveFiles: string[];
+  /** Prune takes part only backups whose manifest names this database (others may share the directory). */
+  database?: string | undefined;
 }
 
 export function manageContext(app: App, cwd = process.cwd()): ManageContext {
   return {
     out: app.out,
     liveFiles: liveFiles(app.paths),
+    database: app.paths.database,
     directories: (dir) => backupDirectories(app.paths, dir, () => configuredBackupDir(app.store, app.paths), cwd),
   };
 }

@@ -39,7 +39,7 @@ export const DEFAULT_TIMEOUTS: StepTimeouts = {
 
 export function createBackupService(deps: BackupDeps, options: BackupServiceOptions = {}): BackupServiceHandle {
   // Start-up: remove what a backup killed mid-copy left behind (never anything at a final name).
-  cleanupAfterCrash(deps.paths.backupLock);
+  cleanupAfterCrash(deps.paths);
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   // A backup or a restore: never two at once in this process.
   let running: Promise<unknown> | undefined;

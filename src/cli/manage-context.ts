@@ -22,6 +22,7 @@ export function cliManageContext(cli: CliContext, command: Command, out: Output)
   return {
     out,
     liveFiles: liveFiles(paths),
+    database: paths.database,
     directories: (dir) =>
       backupDirectories(paths, dir, async () => {
         if (!fs.existsSync(paths.database)) return undefined;
