@@ -11,6 +11,7 @@ import type { AutoCommandResult } from './commands.js';
 import { appConfigStore } from './config-store.js';
 import { controlSocketPath } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
+import { lazyOffsitePort } from './offsite-port.js';
 import { retentionFor } from './retention-adapter.js';
 import type { RetentionPort } from './retention-port.js';
 import type { DeliveryPolicy } from '../notify/deliver.js';
@@ -75,6 +76,7 @@ export async function createAutoBackupPart(
     backups: app.backups,
     paths: app.paths,
     retention: options.retention ?? retentionFor(app.paths),
+    offsite: lazyOffsitePort,
     now: options.now,
     notifyPolicy: options.notifyPolicy,
   });

@@ -4,6 +4,7 @@ import type { ManageContext } from '../../backup/backup-dirs.js';
 import { catalogBackups } from '../../backup/catalog.js';
 import { backupJson, formatBackupList } from '../../backup/list-format.js';
 import { parseListArgs } from '../../backup/manage-args.js';
+import { isRemote } from '../../offsite/location.js';
 
 /** `/backup list [DIR] [--json]`: the backups nu-agent made, and what is wrong around them. */
 export async function runBackupList(args: string[], app: App): Promise<void> {
@@ -12,6 +13,7 @@ export async function runBackupList(args: string[], app: App): Promise<void> {
 
 export async function listBackups(args: string[], ctx: ManageContext): Promise<void> {
   const { dir, json } = parseListArgs(args);
+  if (isRemote(dir)) return (await import('../../offsite/remote-commands.js')).listRemoteBackups(dir, json, ctx.out);
   const directories = await ctx.directories(dir);
   const entries = catalogBackups(directories, { exclude: ctx.liveFiles });
   if (json) ctx.out.line(JSON.stringify({ directories, backups: entries.map(backupJson) }, null, 2));
