@@ -95,6 +95,7 @@ describe('settings', () => {
       reverifyEveryDays: 0,
       reverifyMaxBytes: 2 * 1024 ** 3,
       reverifyMaxSeconds: 600,
+      remote: '',
     });
   });
 

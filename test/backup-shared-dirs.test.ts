@@ -183,6 +183,7 @@ describe('the live database is private', { timeout: 120_000 }, () => {
     fs.chmodSync(dir, 0o755);
     const home = path.join(dir, 'home');
     const database = path.join(dir, 'team-memory.db');
+    fs.mkdirSync(path.join(dir, 'out'));
     const run = await runCli(['--database', database], '/backup out/\n/exit\n', {
       cwd: dir,
       env: { NUAGENT_HOME: home },
