@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { manifestPathFor } from '../src/backup/types.js';
-import { collect, runCli, startCli, waitForOutput } from './helpers/run-cli.js';
+import { collect, runCli, startCli, waitForOutput, withoutWaitLines } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { addConversations, handMadeBackup } from './helpers/hand-made-backup.js';
 
@@ -28,7 +28,7 @@ describe('nu-agent backup list|verify|prune', () => {
     const { env, dir, cwd } = await setUp();
     fs.truncateSync(path.join(dir, 'b2.db'), 512);
     const run = await runCli(['backup', 'list', dir, '--json'], '', { env, cwd });
-    expect(run.stderr).toBe('');
+    expect(withoutWaitLines(run.stderr)).toBe('');
     expect(run.code).toBe(0);
     const listed = JSON.parse(run.stdout) as { backups: { name: string; state: string }[] };
     expect(listed.backups.map((b) => [b.name, b.state])).toEqual([

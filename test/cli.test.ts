@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { OFFLINE_REPLY } from '../src/llm/offline.js';
-import { collect, runCli, startCli, waitForOutput } from './helpers/run-cli.js';
+import { collect, runCli, startCli, waitForOutput, withoutWaitLines } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 // The CLI and the REPL end to end: the compiled program, spawned, fed through stdin.
@@ -17,7 +17,7 @@ describe('nu-agent, piped', () => {
     const home = path.join(tempDir(), 'data', 'home');
     const env = { NUAGENT_HOME: home };
     const first = await runCli([], 'hello from the first run\n/debug on\n/exit\n/info\n', { env });
-    expect(first.stderr).toBe('');
+    expect(withoutWaitLines(first.stderr)).toBe('');
     expect(first.code).toBe(0);
     expect(first.stdout).toContain(`nu-agent ${version}\nMemory: ${path.join(home, 'memory.db')}\n`);
     expect(first.stdout).toContain(OFFLINE_REPLY);
@@ -66,7 +66,7 @@ describe('nu-agent, when the reader of its output goes away', () => {
     child.stdout.destroy(); // like `nu-agent | head -4`
     child.stdin.write('/help\n');
     expect(await exited).toBe(0);
-    expect(stderr).toBe('');
+    expect(withoutWaitLines(stderr)).toBe('');
     expect(fs.readdirSync(home)).toEqual(['memory.db']); // no write-ahead log left behind
   });
 });

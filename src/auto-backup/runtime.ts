@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { BackupService, Output } from '../app.js';
 import type { BackupEvent } from '../backup/types.js';
-import { messageOf } from '../errors.js';
+import { messageOf, messages } from '../errors.js';
 import type { DataPaths } from '../paths.js';
 import type { MemoryStore } from '../store/memory-store.js';
 import { AutoBackup } from './auto-backup.js';
@@ -11,6 +11,7 @@ import type { AutoCommandResult } from './commands.js';
 import { appConfigStore } from './config-store.js';
 import { controlSocketPath } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
+import type { Handler } from './control-server.js';
 import { retentionFor } from './retention-adapter.js';
 import type { RetentionPort } from './retention-port.js';
 import { AutoBackupScheduler } from './scheduler.js';
@@ -55,6 +56,8 @@ export interface AutoBackupPartOptions {
   now?: () => Date;
   /** Backup management's prune by default. */
   retention?: RetentionPort;
+  /** Serves the control socket's other requests (backup, restore, sources); without it they are refused. */
+  serve?: Handler | undefined;
 }
 
 export async function createAutoBackupPart(
@@ -99,7 +102,7 @@ export async function createAutoBackupPart(
       await noticeFromLastTime(auto);
       scheduler = new AutoBackupScheduler(auto, { log });
       await scheduler.start();
-      control = await listen(app, api, log);
+      control = await listen(app, api, log, options.serve);
     },
     stopBackground,
   };
@@ -117,6 +120,7 @@ async function listen(
   app: AutoBackupAppParts,
   api: AutoBackupRuntime,
   log: (text: string) => void,
+  serve: Handler | undefined,
 ): Promise<ControlServer | undefined> {
   if (!fs.existsSync(app.paths.home)) {
     // --database elsewhere and no data directory: nowhere to put the socket, and nothing to create it for.
@@ -127,7 +131,11 @@ async function listen(
     const control = new ControlServer({
       socketPath: controlSocketPath(app.paths),
       hello: { pid: process.pid, version: app.version, database: app.paths.database },
-      handle: (args, context) => api.command(args, { ...context, trigger: 'external' }),
+      handle: (args, context) => {
+        if (context.op === 'command') return api.command(args, { ...context, trigger: 'external' });
+        if (serve) return serve(args, context);
+        throw messages.controlNotServed(context.op);
+      },
       log,
     });
     const listening = await control.listen();

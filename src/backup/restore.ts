@@ -5,7 +5,7 @@ import { expandHome } from '../paths.js';
 import { formatTime } from '../repl/format.js';
 import { manageContext } from './backup-dirs.js';
 import type { RestoreOutcome } from './restore-types.js';
-import type { BackupEvent, BackupTrigger } from './types.js';
+import type { BackupEvent, BackupManifest, BackupTrigger } from './types.js';
 import { formatVerifyOutcome, verifyBackup } from './verify.js';
 import type { VerifyOptions } from './verify.js';
 
@@ -54,12 +54,7 @@ export async function restoreFromBackup(
   const manifest = verified.manifest;
 
   if (!options.yes) {
-    const conversations = manifest.tables.conversations?.rows;
-    const what = conversations === undefined ? '' : `, ${conversations} conversations`;
-    const question =
-      `Replace the current memory with this backup (created ${formatTime(new Date(manifest.createdAt))}${what})? ` +
-      'A safety backup of the current database is taken first. [y/N] ';
-    const answer = await options.ask!(question, options.signal);
+    const answer = await options.ask!(restoreQuestion(manifest), options.signal);
     if (answer === undefined || options.signal.aborted || !/^y(es)?$/i.test(answer.trim())) {
       app.out.line('Restore cancelled; nothing was changed.');
       return { restored: false, file: resolved };
@@ -108,6 +103,16 @@ export async function restoreFromBackup(
   app.out.line(`Restored ${resolved} (created ${formatTime(new Date(manifest.createdAt))}).`);
   app.out.line(`The memory before the restore is kept in ${safety.path}.`);
   return { restored: true, file: resolved, safetyBackup: safety.path, outcome };
+}
+
+/** The confirmation a restore asks for (also asked by `nu-agent backup restore` before a REPL restores for it). */
+export function restoreQuestion(manifest: BackupManifest): string {
+  const conversations = manifest.tables.conversations?.rows;
+  const what = conversations === undefined ? '' : `, ${conversations} conversations`;
+  return (
+    `Replace the current memory with this backup (created ${formatTime(new Date(manifest.createdAt))}${what})? ` +
+    'A safety backup of the current database is taken first. [y/N] '
+  );
 }
 
 /** 2025-06-30-120000-123: the default backup names' form (local time), with milliseconds so two never collide. */

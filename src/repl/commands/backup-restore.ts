@@ -1,6 +1,6 @@
 import type { App } from '../../app.js';
 import { parseRestoreArgs } from '../../backup/manage-args.js';
-import { createProgressDisplay } from '../../backup/progress-display.js';
+import { createRunDisplay } from '../run-display.js';
 import { restoreFromBackup } from '../../backup/restore.js';
 import type { RestoreFlowResult } from '../../backup/restore.js';
 import type { BackupTrigger } from '../../backup/types.js';
@@ -13,6 +13,6 @@ export async function runBackupRestore(
   trigger: BackupTrigger = 'manual',
 ): Promise<RestoreFlowResult> {
   const { file, yes } = parseRestoreArgs(args);
-  const display = (label: 'backup' | 'restore') => createProgressDisplay(app.out, { label });
+  const display = (label: 'backup' | 'restore') => createRunDisplay(app.out, { label });
   return restoreFromBackup(app, file, { yes, trigger, signal, ask: app.session.ask, display });
 }

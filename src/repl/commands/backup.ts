@@ -1,6 +1,6 @@
 import type { App } from '../../app.js';
 import { backupOutcomeJson, formatBackupSuccess } from '../../backup/outcome-format.js';
-import { createProgressDisplay } from '../../backup/progress-display.js';
+import { createRunDisplay } from '../run-display.js';
 import type { BackupOutcome, BackupTrigger } from '../../backup/types.js';
 import { messages } from '../../errors.js';
 import type { Command } from '../command.js';
@@ -41,7 +41,7 @@ export async function runBackup(
   signal: AbortSignal,
   trigger: BackupTrigger = 'manual',
 ): Promise<BackupOutcome> {
-  const display = args.json ? undefined : createProgressDisplay(app.out);
+  const display = args.json ? undefined : createRunDisplay(app.out);
   let outcome: BackupOutcome;
   try {
     outcome = await app.backups.run({
