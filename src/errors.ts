@@ -59,7 +59,7 @@ export const messages = {
     e(
       'DB_LOCKED',
       `${path} is in use by another process${holder ? ` (${holder})` : ''}`,
-      'Close the other nu-agent first (to back up while it runs, `nu-agent auto-backup run` asks it to).',
+      'Close the other nu-agent first, or work in that one.',
       { path, cause, op: 'open' },
     ),
   databaseDirUnwritable: (dir: string, cause?: unknown) =>
