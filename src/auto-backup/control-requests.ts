@@ -46,8 +46,14 @@ export async function sourcesFor(app: Pick<App, 'paths' | 'store'>, cwd: string)
   return { directories, recorded: await recordedBackupPaths(app.store) };
 }
 
+/** Said to the asker, for whom "in this process" would mean their own. */
+function refuseWhenBusy(app: App): void {
+  if (app.backups.busy) throw messages.backupAlreadyRunning(`in the nu-agent REPL, pid ${process.pid}`);
+}
+
 async function remoteBackup(app: App, args: string[], context: HandlerContext): Promise<AutoCommandResult> {
   const parsed = parseBackupArgs(args);
+  refuseWhenBusy(app);
   // Relative to where the asker typed it; no destination means the asker's working directory.
   parsed.destination = fromAsker(context.cwd, parsed.destination ?? '.');
   const from = asker(context);
@@ -66,6 +72,7 @@ async function remoteRestore(app: App, args: string[], context: HandlerContext):
   const { file, yes } = parseRestoreArgs(args);
   const resolved = fromAsker(context.cwd, file);
   if (!yes) throw messages.restoreNeedsConfirmation(resolved);
+  refuseWhenBusy(app);
   const from = asker(context);
   app.out.line(`Notice: a restore of ${resolved} was asked ${from}; it runs now (chat waits until it is done).`);
   try {
