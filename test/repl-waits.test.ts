@@ -112,7 +112,7 @@ describe('waiting in the REPL', () => {
     const url = await modelServer((body, res) => {
       if (!isChat(body)) return res.writeHead(500).end();
       // Answers only once the REPL has said that it waits for the model.
-      void stderr.until('Waiting for tiny at').then(() => {
+      void stderr.until('Waiting for the model to answer (tiny at').then(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ choices: [{ message: { content: 'Thought about it.' } }] }));
       });
@@ -123,7 +123,9 @@ describe('waiting in the REPL', () => {
     child.stdin.end('tell me something\n');
     const { code, stdout } = await run;
     expect(code).toBe(0);
-    expect(stderr.seen()).toMatch(/^Waiting for tiny at http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions to answer…$/m);
+    expect(stderr.seen()).toMatch(
+      /^Waiting for the model to answer \(tiny at http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions\)…$/m,
+    );
     expect(stdout).toContain('Thought about it.');
   });
 

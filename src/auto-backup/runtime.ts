@@ -131,8 +131,19 @@ async function listen(
     const control = new ControlServer({
       socketPath: controlSocketPath(app.paths),
       hello: { pid: process.pid, version: app.version, database: app.paths.database },
-      handle: (args, context) => {
-        if (context.op === 'command') return api.command(args, { ...context, trigger: 'external' });
+      handle: async (args, context) => {
+        if (context.op === 'command') {
+          // The person at the REPL learns why their chat may wait: a backup asked from another terminal.
+          const from = `from another terminal${context.pid ? ` (pid ${context.pid})` : ''}`;
+          const run = args[0]?.toLowerCase() === 'run';
+          if (run) app.out.line(`Notice: an automatic backup was asked ${from}; it runs now.`);
+          const result = await api.command(args, { ...context, trigger: 'external' });
+          if (run)
+            app.out.line(
+              `Notice: the automatic backup asked ${from} ${result.exitCode === 0 ? 'is done' : 'did not complete'}.`,
+            );
+          return result;
+        }
         if (serve) return serve(args, context);
         throw messages.controlNotServed(context.op);
       },

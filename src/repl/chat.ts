@@ -32,7 +32,7 @@ export async function sendChatMessage(app: App, text: string, signal: AbortSigna
   const chat: ChatMessage[] = [{ role: 'system', content: SYSTEM_PROMPT }, ...context, { role: 'user', content: text }];
   const started = performance.now();
   // The reply goes onto the screen as it arrives; the wait line shows only until the first piece.
-  const modelWait = (waits ?? NO_WAITS).begin(`${app.provider.description} to answer`);
+  const modelWait = (waits ?? NO_WAITS).begin(`the model to answer (${app.provider.description})`);
   const write = app.out.write?.bind(app.out);
   let shown = '';
   const onText = write

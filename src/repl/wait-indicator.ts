@@ -102,8 +102,13 @@ export class WaitIndicator implements Waits {
     const top = this.current();
     if (!this.options.tty || this.hidden > 0 || !top) return;
     const columns = (this.options.stream as NodeJS.WriteStream).columns || 80;
-    const text = `${FRAMES[this.frame]} Waiting for ${textOf(top.what)} (${seconds(this.now() - top.since)})`;
-    this.options.stream.write(`\r\x1b[2K${text.length >= columns ? text.slice(0, columns - 2) + '…' : text}`);
+    const head = `${FRAMES[this.frame]} Waiting for `;
+    const tail = ` (${seconds(this.now() - top.since)})`;
+    // One line, never wrapped (a wrapped line cannot be cleared in place); what is awaited gives way, the time not.
+    const room = Math.max(1, columns - 1 - head.length - tail.length);
+    const what = textOf(top.what);
+    const shown = what.length > room ? `${what.slice(0, room - 1)}…` : what;
+    this.options.stream.write(`\r\x1b[2K${head}${shown}${tail}`);
     this.drawn = true;
   }
 
