@@ -41,8 +41,8 @@ export function serveControlRequests(app: App): Handler {
   };
 }
 
-export async function sourcesFor(app: Pick<App, 'paths' | 'store'>, cwd: string): Promise<Sources> {
-  const directories = await manageContext(app as App, cwd).directories();
+export async function sourcesFor(app: App, cwd: string): Promise<Sources> {
+  const directories = await manageContext(app, cwd).directories();
   return { directories, recorded: await recordedBackupPaths(app.store) };
 }
 
