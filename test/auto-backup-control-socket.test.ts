@@ -74,17 +74,18 @@ describe('control socket', () => {
 
   it('streams what a backup asked of it prints, and a Ctrl-C at the asker cancels it with the result still sent', async () => {
     const socketPath = path.join(tempDir(), 'control.sock');
-    let server!: ControlServer;
+    const late: { server?: ControlServer } = {};
     const activities: (string | undefined)[] = [];
-    ({ server } = await serve(socketPath, async (args, context) => {
+    const { server } = await serve(socketPath, async (args, context) => {
       expect(context.op).toBe('backup');
-      activities.push(server.activity);
+      activities.push(late.server!.activity);
       context.output({ line: `backing up to ${args[0]}` });
       // Runs until the asker cancels: the cancel arrives on the same connection.
       await new Promise<void>((resolve) => context.askerGone.addEventListener('abort', () => resolve()));
       context.output({ line: 'stopped' });
       return { lines: [], error: new Error('the backup was cancelled'), exitCode: 1 };
-    }));
+    });
+    late.server = server;
     const cancel = new AbortController();
     const printed: string[] = [];
     const answer = await askRunningAgent({

@@ -81,21 +81,20 @@ async function storedExchanges(home: string) {
 describe('waiting in the REPL', () => {
   it('prints the first piece of a streamed reply before the server sends the last, and stores the whole', async () => {
     const home = path.join(tempDir(), 'home');
-    let child!: ChildProcessWithoutNullStreams;
-    let stdout!: ReturnType<typeof watch>;
+    const late: { stdout?: ReturnType<typeof watch> } = {};
     const url = await modelServer((body, res) => {
       if (!isChat(body)) return res.writeHead(500).end();
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       sse(res, piece('First words'));
       // The rest only after the REPL has shown the first piece on its stdout.
-      void stdout.until('First words').then(() => {
+      void late.stdout!.until('First words').then(() => {
         sse(res, piece(', then the rest.', 'stop'));
         sse(res, { choices: [], usage: { prompt_tokens: 10, completion_tokens: 6 } });
         res.end('data: [DONE]\n\n');
       });
     });
-    child = spawnRepl(url, home);
-    stdout = watch(child.stdout);
+    const child = spawnRepl(url, home);
+    late.stdout = watch(child.stdout);
     const run = collect(child);
     child.stdin.end('tell me a story\n');
     const { code, stdout: printed } = await run;
@@ -108,17 +107,17 @@ describe('waiting in the REPL', () => {
 
   it('says on stderr what it waits for while the model thinks (piped: a plain line)', async () => {
     const home = path.join(tempDir(), 'home');
-    let stderr!: ReturnType<typeof watch>;
+    const late: { stderr?: ReturnType<typeof watch> } = {};
     const url = await modelServer((body, res) => {
       if (!isChat(body)) return res.writeHead(500).end();
       // Answers only once the REPL has said that it waits for the model.
-      void stderr.until('Waiting for the model to answer (tiny at').then(() => {
+      void late.stderr!.until('Waiting for the model to answer (tiny at').then(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ choices: [{ message: { content: 'Thought about it.' } }] }));
       });
     });
     const child = spawnRepl(url, home);
-    stderr = watch(child.stderr);
+    const stderr = (late.stderr = watch(child.stderr));
     const run = collect(child);
     child.stdin.end('tell me something\n');
     const { code, stdout } = await run;
@@ -131,14 +130,13 @@ describe('waiting in the REPL', () => {
 
   it('acknowledges Ctrl-C at once and stores a message cancelled mid-stream as cancelled, not as an error', async () => {
     const home = path.join(tempDir(), 'home');
-    let child!: ChildProcessWithoutNullStreams;
     const url = await modelServer((body, res) => {
       if (!isChat(body)) return res.writeHead(500).end();
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       sse(res, piece('Once upon a time'));
       // and nothing more: the user cancels
     });
-    child = spawnRepl(url, home);
+    const child = spawnRepl(url, home);
     const stdout = watch(child.stdout);
     const run = collect(child);
     child.stdin.write('tell me a long story\n');
