@@ -8,7 +8,7 @@ import { median, timeCpWithFsync } from './reference-copies.js';
 
 // The copy engine alone, against `cp` + fsync of the same file in the same run: the kernel copy (COPYFILE_FICLONE,
 // falling back to copy_file_range) with fsync, in one pool thread, while a second thread hashes the source with
-// XXH3-128, exactly as a backup's transferring step runs them. Also the parts on their own, and the main
+// XXH3-128, exactly as a backup's copying step runs them. Also the parts on their own, and the main
 // thread's event-loop delay while the engine works (the REPL must stay responsive).
 //
 //   node dist/bench/backup-copy.js [sizeMiB=1024] [reps=5]

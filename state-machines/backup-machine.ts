@@ -1,20 +1,30 @@
 import { assign, fromPromise, setup } from 'xstate';
 
 // The backup supervisor: sequencing only, no I/O. Every step that touches the world is an invoked actor,
-// provided by whoever runs the machine (src/backup/backup-steps.ts for a backup; a restore provides a "replace"
-// transfer and a real "check" after reopening), so tests can swap any step with `machine.provide({ actors })`.
+// provided by whoever runs the machine (src/backup/backup-steps.ts for a backup, src/backup/restore-steps.ts for
+// a restore), so tests can swap any step with `machine.provide({ actors })`.
+//
+// The order the user watches for (debug lines, `--json` stateDurations, backup_runs, README): validating,
+// pausing, checkpointing, copying, verifying, reopening, resuming. The workers stay paused only for what needs the
+// live file closed; for a backup, everything that only reads the copy (its hash re-read, every row read, the
+// manifest and the rename) comes after resuming, in `auditing` and `committing`, while the copy still sits at its
+// hidden temporary name. A restore keeps its own order: the restored file is fully verified and put in place
+// (`replacing`) before the database reopens, so nothing unverified ever goes live.
 //
 // The rules that make it safe (ARCHITECTURE.md, STYLE.md):
 // - an action or guard that throws kills an XState actor, so actions only assign and guards only read;
 // - every invoke has an onError, and from every error the path leads through reopening (when the database
 //   was closed) and resuming, so the application always ends with the database open and its workers running;
+// - a temporary copy is either renamed into place after a passed audit or removed (`discarding` while the
+//   workers are paused, `rejecting` after they resumed), on every path;
 // - CANCEL (Ctrl-C, a timeout) takes the same paths. Steps that stop promptly when their AbortSignal fires
-//   (pausing, transferring, verifying) are left at once; steps that must not be abandoned half-way (holding the
-//   write gate, FORCE CHECKPOINT, closing, reopening, resuming) finish first, then the cancel is honoured.
+//   (pausing, copying, verifying, auditing) are left at once; steps that must not be abandoned half-way (holding
+//   the write gate, FORCE CHECKPOINT, closing, replacing, reopening, resuming, committing) finish first, then the
+//   cancel is honoured.
 //
 // Tags say what may be true in a state: `workersPaused` (pauseAll may have been called and resumeAll not yet),
-// `databaseClosed` (the live file may be closed). test/backup-machine-graph.test.ts walks every path and proves
-// each state reaches resuming and a final state, and that no path ends with either tag still owed.
+// `databaseClosed` (the live file may be closed). test/backup-machine-graph.test.ts walks every path of both kinds
+// and proves each state reaches resuming and a final state, and that no path ends with either tag still owed.
 
 export type SupervisorKind = 'backup' | 'restore';
 export type CancelReason = 'cancelled' | 'timeout';
@@ -32,13 +42,14 @@ export const STEP_NAMES = [
   'hold',
   'checkpoint',
   'close',
-  'transfer',
+  'copy',
   'verify',
   'commit',
   'discard',
   'reopen',
   'check',
   'resume',
+  'audit',
   'record',
 ] as const;
 export type StepName = (typeof STEP_NAMES)[number];
@@ -62,6 +73,8 @@ export interface SupervisorContext {
   cancel: CancelReason | undefined;
   held: boolean;
   closed: boolean;
+  /** A backup's copy passed the checks inside the window and waits at its temporary name for the audit. */
+  copyPending: boolean;
   /** The new file is in place (a backup renamed onto its name, a restore's replacement done). */
   committed: boolean;
 }
@@ -84,6 +97,8 @@ const notProvided = (name: string) =>
 /** The error of an `xstate.error.actor.*` event (the only events noteError handles). */
 const errorOf = (event: unknown) => (event as { error?: unknown }).error;
 
+const stepInput = ({ context }: { context: SupervisorContext }) => ({ kind: context.kind });
+
 export const backupMachine = setup({
   types: {
     input: {} as SupervisorInput,
@@ -99,13 +114,14 @@ export const backupMachine = setup({
     hold: notProvided('hold'),
     checkpoint: notProvided('checkpoint'),
     close: notProvided('close'),
-    transfer: notProvided('transfer'),
+    copy: notProvided('copy'),
     verify: notProvided('verify'),
     commit: notProvided('commit'),
     discard: notProvided('discard'),
     reopen: notProvided('reopen'),
     check: notProvided('check'),
     resume: notProvided('resume'),
+    audit: notProvided('audit'),
     record: fromPromise<void, RecordInput>(async () => {
       throw new Error('the record step was not provided to the backup supervisor');
     }),
@@ -124,11 +140,16 @@ export const backupMachine = setup({
     markReleased: assign({ held: false }),
     markClosed: assign({ closed: true }),
     markOpen: assign({ closed: false }),
-    markCommitted: assign({ committed: true }),
+    markCopyPending: assign({ copyPending: true }),
+    markCopyGone: assign({ copyPending: false }),
+    markCommitted: assign({ committed: true, copyPending: false }),
   },
   guards: {
     cancelled: ({ context }) => context.cancel !== undefined,
     closed: ({ context }) => context.closed,
+    restoring: ({ context }) => context.kind === 'restore',
+    auditDue: ({ context }) => context.copyPending && context.cancel === undefined,
+    copyPending: ({ context }) => context.copyPending,
     succeeded: ({ context }) => context.error === undefined && (context.cancel === undefined || context.committed),
   },
 }).createMachine({
@@ -140,6 +161,7 @@ export const backupMachine = setup({
     cancel: undefined,
     held: false,
     closed: false,
+    copyPending: false,
     committed: false,
   }),
   initial: 'locking',
@@ -158,7 +180,7 @@ export const backupMachine = setup({
       invoke: {
         id: 'lock',
         src: 'lock',
-        input: ({ context }) => ({ kind: context.kind }),
+        input: stepInput,
         onDone: [{ guard: 'cancelled', target: 'recording' }, { target: 'validating' }],
         onError: { target: 'recording', actions: 'noteError' },
       },
@@ -170,7 +192,7 @@ export const backupMachine = setup({
       invoke: {
         id: 'validate',
         src: 'validate',
-        input: ({ context }) => ({ kind: context.kind }),
+        input: stepInput,
         onDone: [{ guard: 'cancelled', target: 'recording' }, { target: 'flushing' }],
         onError: { target: 'recording', actions: 'noteError' },
       },
@@ -182,7 +204,7 @@ export const backupMachine = setup({
       invoke: {
         id: 'flush',
         src: 'flush',
-        input: ({ context }) => ({ kind: context.kind }),
+        input: stepInput,
         onDone: [{ guard: 'cancelled', target: 'recording' }, { target: 'pausing' }],
         onError: [{ guard: 'cancelled', target: 'recording' }, { target: 'pausing' }],
       },
@@ -195,7 +217,7 @@ export const backupMachine = setup({
       invoke: {
         id: 'pause',
         src: 'pause',
-        input: ({ context }) => ({ kind: context.kind }),
+        input: stepInput,
         onDone: [{ guard: 'cancelled', target: 'resuming' }, { target: 'holding' }],
         onError: { target: 'resuming', actions: 'noteError' },
       },
@@ -208,7 +230,7 @@ export const backupMachine = setup({
       invoke: {
         id: 'hold',
         src: 'hold',
-        input: ({ context }) => ({ kind: context.kind }),
+        input: stepInput,
         onDone: [
           { guard: 'cancelled', target: 'resuming', actions: 'markHeld' },
           { target: 'checkpointing', actions: 'markHeld' },
@@ -218,13 +240,13 @@ export const backupMachine = setup({
     },
     checkpointing: {
       description:
-        'The gate is held and the database open. FORCE CHECKPOINT (bounded), then the per-table figures that verification compares against.',
+        'The gate is held and the database open. FORCE CHECKPOINT (bounded), then what the copy is checked against: for a backup only the row count of each table (cheap), never a read of every row.',
       tags: ['workersPaused'],
       on: { CANCEL: { actions: 'noteCancel' } },
       invoke: {
         id: 'checkpoint',
         src: 'checkpoint',
-        input: ({ context }) => ({ kind: context.kind }),
+        input: stepInput,
         onDone: [{ guard: 'cancelled', target: 'resuming' }, { target: 'closing' }],
         onError: { target: 'resuming', actions: 'noteError' },
       },
@@ -237,62 +259,66 @@ export const backupMachine = setup({
       invoke: {
         id: 'close',
         src: 'close',
-        input: ({ context }) => ({ kind: context.kind }),
+        input: stepInput,
         onDone: [
           { guard: 'cancelled', target: 'reopening', actions: 'markClosed' },
-          { target: 'transferring', actions: 'markClosed' },
+          { target: 'copying', actions: 'markClosed' },
         ],
         onError: { target: 'reopening', actions: ['markClosed', 'noteError'] },
       },
     },
-    transferring: {
+    copying: {
       description:
-        'The live file is closed and unchanging. Copies it to a temporary file beside the destination (a restore: puts the backup in place). The temporary file is removed on failure or cancel.',
+        'The live file is closed and unchanging. A backup clones it, or copies it while a second thread hashes the source, to a temporary file beside the destination; a restore copies the backup beside the database. The temporary file is removed on failure or cancel.',
       tags: ['workersPaused', 'databaseClosed'],
       on: { CANCEL: { target: 'discarding', actions: 'noteCancel' } },
       invoke: {
-        id: 'transfer',
-        src: 'transfer',
-        input: ({ context }) => ({ kind: context.kind }),
+        id: 'copy',
+        src: 'copy',
+        input: stepInput,
         onDone: [{ guard: 'cancelled', target: 'discarding' }, { target: 'verifying' }],
         onError: { target: 'discarding', actions: 'noteError' },
       },
     },
     verifying: {
       description:
-        'The live file is still closed. Checks the new file: size, hash re-read from disk, read-only open with every table read and compared.',
+        'The live file is still closed. A backup checks what must hold before the database reopens (the copy complete at the right size, the source hash taken or the copy a clone, the row counts read); a restore verifies its copy in full (hash, every row) before it may go live.',
       tags: ['workersPaused', 'databaseClosed'],
       on: { CANCEL: { target: 'discarding', actions: 'noteCancel' } },
       invoke: {
         id: 'verify',
         src: 'verify',
-        input: ({ context }) => ({ kind: context.kind }),
-        onDone: [{ guard: 'cancelled', target: 'discarding' }, { target: 'committing' }],
+        input: stepInput,
+        onDone: [
+          { guard: 'cancelled', target: 'discarding' },
+          { guard: 'restoring', target: 'replacing' },
+          { target: 'reopening', actions: 'markCopyPending' },
+        ],
         onError: { target: 'discarding', actions: 'noteError' },
       },
     },
-    committing: {
+    replacing: {
       description:
-        'Only a verified file gets here. Renames it onto its final name, fsyncs the directory, writes the manifest.',
+        'A restore only, with a fully verified copy. Renames it onto the live name (the previous file kept aside), fsyncs the directory.',
       tags: ['workersPaused', 'databaseClosed'],
       on: { CANCEL: { actions: 'noteCancel' } },
       invoke: {
-        id: 'commit',
+        id: 'replace',
         src: 'commit',
-        input: ({ context }) => ({ kind: context.kind }),
+        input: stepInput,
         onDone: { target: 'reopening', actions: 'markCommitted' },
         onError: { target: 'discarding', actions: 'noteError' },
       },
     },
     discarding: {
       description:
-        'Something failed or was cancelled after the transfer began. Waits for the step it left to stop, then removes what it wrote.',
+        'Something failed or was cancelled after the copy began, with the workers still paused. Waits for the step it left to stop, then removes what it wrote.',
       tags: ['workersPaused', 'databaseClosed'],
       on: { CANCEL: { actions: 'noteCancel' } },
       invoke: {
         id: 'discard',
         src: 'discard',
-        input: ({ context }) => ({ kind: context.kind }),
+        input: stepInput,
         onDone: [{ guard: 'closed', target: 'reopening' }, { target: 'resuming' }],
         onError: [
           { guard: 'closed', target: 'reopening', actions: 'noteError' },
@@ -302,13 +328,13 @@ export const backupMachine = setup({
     },
     reopening: {
       description:
-        'Opens the same resolved path again, with retries and backoff; if it still fails, the error says where the intact database and the backup are.',
+        'Opens the same resolved path again, with retries and backoff; if it still fails, the error says where the intact database (and the backup, once it is in place) are.',
       tags: ['workersPaused', 'databaseClosed'],
       on: { CANCEL: { actions: 'noteCancel' } },
       invoke: {
         id: 'reopen',
         src: 'reopen',
-        input: ({ context }) => ({ kind: context.kind }),
+        input: stepInput,
         onDone: { target: 'checking', actions: 'markOpen' },
         onError: { target: 'resuming', actions: 'noteError' },
       },
@@ -321,22 +347,66 @@ export const backupMachine = setup({
       invoke: {
         id: 'check',
         src: 'check',
-        input: ({ context }) => ({ kind: context.kind }),
+        input: stepInput,
         onDone: { target: 'resuming' },
         onError: { target: 'resuming', actions: 'noteError' },
       },
     },
     resuming: {
       description:
-        'Every path that paused anything passes here. Opens the write gate, resumes exactly the workers that ran before and checks they answer.',
+        'Every path that paused anything passes here. Opens the write gate, resumes exactly the workers that ran before and checks they answer. A backup copy waiting at its temporary name goes on to its audit, or is rejected after a cancel.',
       tags: ['workersPaused'],
       on: { CANCEL: { actions: 'noteCancel' } },
       invoke: {
         id: 'resume',
         src: 'resume',
-        input: ({ context }) => ({ kind: context.kind }),
-        onDone: { target: 'recording', actions: 'markReleased' },
-        onError: { target: 'recording', actions: ['markReleased', 'noteError'] },
+        input: stepInput,
+        onDone: [
+          { guard: 'auditDue', target: 'auditing', actions: 'markReleased' },
+          { guard: 'copyPending', target: 'rejecting', actions: 'markReleased' },
+          { target: 'recording', actions: 'markReleased' },
+        ],
+        onError: [
+          { guard: 'auditDue', target: 'auditing', actions: ['markReleased', 'noteError'] },
+          { guard: 'copyPending', target: 'rejecting', actions: ['markReleased', 'noteError'] },
+          { target: 'recording', actions: ['markReleased', 'noteError'] },
+        ],
+      },
+    },
+    auditing: {
+      description:
+        'The workers run and the REPL is live; the copy sits at its hidden temporary name. Re-reads its hash (compared with the source hash, or computed now for a clone) and reads every row of every table (the figures for the manifest; the counts must equal those taken in the window).',
+      on: { CANCEL: { target: 'rejecting', actions: 'noteCancel' } },
+      invoke: {
+        id: 'audit',
+        src: 'audit',
+        input: stepInput,
+        onDone: [{ guard: 'cancelled', target: 'rejecting' }, { target: 'committing' }],
+        onError: { target: 'rejecting', actions: 'noteError' },
+      },
+    },
+    committing: {
+      description:
+        'Only a copy that passed its audit gets here. Writes the manifest, renames the copy onto its final name, fsyncs the directory.',
+      on: { CANCEL: { actions: 'noteCancel' } },
+      invoke: {
+        id: 'commit',
+        src: 'commit',
+        input: stepInput,
+        onDone: { target: 'recording', actions: 'markCommitted' },
+        onError: { target: 'rejecting', actions: 'noteError' },
+      },
+    },
+    rejecting: {
+      description:
+        'The audit or the commit failed, or the run was cancelled, after the workers resumed. Waits for the step it left to stop, then deletes the temporary copy (and a manifest written for it); the live database is already in service.',
+      on: { CANCEL: { actions: 'noteCancel' } },
+      invoke: {
+        id: 'reject',
+        src: 'discard',
+        input: stepInput,
+        onDone: { target: 'recording', actions: 'markCopyGone' },
+        onError: { target: 'recording', actions: ['markCopyGone', 'noteError'] },
       },
     },
     recording: {
@@ -354,15 +424,8 @@ export const backupMachine = setup({
         }),
         onDone: [{ guard: 'succeeded', target: 'done' }, { target: 'failed' }],
         onError: [
-          {
-            guard: 'succeeded',
-            target: 'done',
-            actions: 'noteLaterError',
-          },
-          {
-            target: 'failed',
-            actions: 'noteLaterError',
-          },
+          { guard: 'succeeded', target: 'done', actions: 'noteLaterError' },
+          { target: 'failed', actions: 'noteLaterError' },
         ],
       },
     },

@@ -23,7 +23,7 @@ describe('backup progress display', () => {
     for (let copied = 0; copied <= 8 * MiB; copied += MiB / 4) {
       display.onEvent({ type: 'progress', copiedBytes: copied, totalBytes: 8 * MiB });
     }
-    display.onEvent({ type: 'transition', from: 'transferring', to: 'verifying', at: new Date(), msInPrevious: 42 });
+    display.onEvent({ type: 'transition', from: 'copying', to: 'verifying', at: new Date(), msInPrevious: 42 });
     expect(out.lines).toEqual([
       'Backing up database... (8.0 MiB)',
       expect.stringMatching(/^ {2}Progress: 25% \(2\.0 MiB \/ 8\.0 MiB, /),
@@ -32,15 +32,15 @@ describe('backup progress display', () => {
       expect.stringMatching(/^ {2}Progress: 100% \(8\.0 MiB \/ 8\.0 MiB, /),
     ]);
     expect(out.debugLines).toEqual([
-      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} backup: transferring → verifying \(42 ms in transferring\)$/),
+      expect.stringMatching(/^\d\d:\d\d:\d\d\.\d{3} backup: copying → verifying \(42 ms in copying\)$/),
     ]);
   });
 
   it('names a restore as such in its debug transitions', () => {
     const out = new RecordingOutput(false, true);
     const display = createProgressDisplay(out, { label: 'restore' });
-    display.onEvent({ type: 'transition', from: 'committing', to: 'reopening', at: new Date(), msInPrevious: 3 });
-    expect(out.debugLines).toEqual([expect.stringMatching(/ restore: committing → reopening \(3 ms in committing\)$/)]);
+    display.onEvent({ type: 'transition', from: 'replacing', to: 'reopening', at: new Date(), msInPrevious: 3 });
+    expect(out.debugLines).toEqual([expect.stringMatching(/ restore: replacing → reopening \(3 ms in replacing\)$/)]);
   });
 
   it('draws a bar with percent, bytes, speed and time left on a terminal, and nothing for small files', () => {
@@ -85,9 +85,10 @@ describe('/backup', { timeout: 60_000 }, () => {
         'Checkpointing the database...',
         'Closing database connections...',
         expect.stringMatching(/^Backing up database\.\.\. \(\d/),
-        'Verifying backup...',
+        'Checking the copy is complete...',
         'Reopening database...',
         'Resuming background workers...',
+        expect.stringMatching(/^Verifying backup \(every row of the (copy|clone); workers running\)\.\.\.$/),
         '',
         'Backup created successfully:',
         `  Path: ${file}`,
@@ -95,6 +96,7 @@ describe('/backup', { timeout: 60_000 }, () => {
         expect.stringMatching(/^ {2}Time: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(snapshot\)$/),
         expect.stringMatching(/^ {2}Took: \d+\.\d s$/),
         expect.stringMatching(/^ {2}Hash: xxh3-128 [0-9a-f]{32}$/),
+        expect.stringMatching(/^ {2}Copy: (copied|cloned \(.+\))$/),
       ]);
 
       const error = await backupCommand.run([file], app, new AbortController().signal).catch((e: NuError) => e);
@@ -123,8 +125,20 @@ describe('nu-agent backup', { timeout: 120_000 }, () => {
     const destination = path.join(dir, 'b.db');
     const made = cli(['backup', destination, '--json'], home);
     expect(made.status, made.stderr).toBe(0);
-    const json = JSON.parse(made.stdout) as { ok: boolean; path: string; hash: { algorithm: string } };
+    const json = JSON.parse(made.stdout) as {
+      ok: boolean;
+      path: string;
+      hash: { algorithm: string };
+      copy: string;
+      stateDurations: Record<string, number>;
+    };
     expect(json).toMatchObject({ ok: true, path: destination, hash: { algorithm: 'xxh3-128' } });
+    expect(['copied', 'cloned']).toContain(json.copy);
+    // The design card's names, in its order; the audit and the rename come after the workers resumed.
+    const card = ['validating', 'pausing', 'checkpointing', 'copying', 'verifying', 'reopening', 'resuming'];
+    const states = Object.keys(json.stateDurations);
+    expect(states.filter((s) => card.includes(s))).toEqual(card);
+    expect(states.slice(states.indexOf('resuming'))).toEqual(['resuming', 'auditing', 'committing', 'recording']);
     expect(fs.existsSync(`${destination}.manifest.json`)).toBe(true);
 
     const again = cli(['backup', destination], home);

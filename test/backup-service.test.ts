@@ -8,6 +8,7 @@ import type { NuError } from '../src/errors.js';
 import { listBackupRuns } from '../src/store/backup-runs.js';
 import { backupFixture, fillBulk, recordingWorkers, serviceFor } from './helpers/backup-app.js';
 import type { BackupFixture } from './helpers/backup-app.js';
+import { clonesIn } from './helpers/reflink.js';
 
 // The whole supervisor against real DuckDB files and real copy-engine threads; faults come in only through the
 // service's seams (BackupFaults) or a WorkerControl whose functions fail.
@@ -46,6 +47,16 @@ async function expectUsable(fixture: BackupFixture): Promise<void> {
   await fixture.store.run(`INSERT INTO appconfig (key, value) VALUES ('after-backup', 'yes')`);
 }
 
+function flipByte(file: string): void {
+  const fd = fs.openSync(file, 'r+');
+  const at = Math.floor(fs.fstatSync(fd).size / 2);
+  const byte = Buffer.alloc(1);
+  fs.readSync(fd, byte, 0, 1, at);
+  byte[0] = byte[0]! ^ 0xff;
+  fs.writeSync(fd, byte, 0, 1, at);
+  fs.closeSync(fd);
+}
+
 // Each backup starts two copy-engine threads (about 1 s from source): room for a busy machine.
 describe('backup service', { timeout: 60_000 }, () => {
   it('makes a verified copy with a manifest, pausing and resuming the workers around it', async () => {
@@ -77,6 +88,8 @@ describe('backup service', { timeout: 60_000 }, () => {
     const manifest = readManifest(destination);
     expect(manifest.ok && manifest.manifest.hash).toEqual({ algorithm: 'xxh3-128', value: outcome.hash });
     expect(manifest.ok && manifest.manifest.tables.conversations?.rows).toBe(120);
+    expect(manifest.ok && manifest.manifest.tables.conversations?.hash).toMatch(/^-?\d+$/);
+    expect(manifest.ok && manifest.manifest.copy).toBe(outcome.copy);
     expect(fs.readdirSync(path.dirname(destination)).sort()).toEqual(['b.db', 'b.db.manifest.json']);
 
     expect(fixture.deps.workers.calls).toEqual(['pauseAll', 'waitUntilAllPaused', 'resumeAll']);
@@ -86,18 +99,36 @@ describe('backup service', { timeout: 60_000 }, () => {
       'Checkpointing the database...',
       'Closing database connections...',
       expect.stringMatching(/^Backing up database\.\.\. \(.+\)$/),
-      'Verifying backup...',
+      'Checking the copy is complete...',
       'Reopening database...',
       'Resuming background workers...',
+      expect.stringMatching(/^Verifying backup \(every row of the (copy|clone); workers running\)\.\.\.$/),
     ]);
     const transitions = events.filter((e) => e.type === 'transition');
-    expect(transitions.map((t) => t.type === 'transition' && t.to).at(-1)).toBe('done');
-    expect(Object.keys(outcome.stateDurations)).toContain('transferring');
+    expect(transitions.map((t) => t.type === 'transition' && t.to)).toEqual([
+      'validating',
+      'flushing',
+      'pausing',
+      'holding',
+      'checkpointing',
+      'closing',
+      'copying',
+      'verifying',
+      'reopening',
+      'checking',
+      'resuming',
+      'auditing',
+      'committing',
+      'recording',
+      'done',
+    ]);
+    expect(Object.keys(outcome.stateDurations)).toContain('copying');
 
     await expectUsable(fixture);
     const [run] = await listBackupRuns(fixture.store);
     expect(run).toMatchObject({ result: 'success', path: destination, hash: outcome.hash, trigger: 'manual' });
     expect(run?.stateDurations.verifying).toBeGreaterThanOrEqual(0);
+    expect(run?.stateDurations.auditing).toBeGreaterThanOrEqual(0);
     await fixture.close();
   });
 
@@ -158,28 +189,95 @@ describe('backup service', { timeout: 60_000 }, () => {
     await fixture.close();
   });
 
-  it('catches a corrupt copy in verification, deletes it and reports failure', async () => {
+  it('catches a copy corrupted right after it was made in its audit, deletes it and reports failure', async () => {
     const fixture = await backupFixture(300);
     const destination = path.join(fixture.dir, 'b.db');
-    const flipByte = (file: string) => {
-      const fd = fs.openSync(file, 'r+');
-      const at = Math.floor(fs.fstatSync(fd).size / 2);
-      const byte = Buffer.alloc(1);
-      fs.readSync(fd, byte, 0, 1, at);
-      byte[0] = byte[0]! ^ 0xff;
-      fs.writeSync(fd, byte, 0, 1, at);
-      fs.closeSync(fd);
-    };
     const outcome = await serviceFor(fixture, { faults: { afterCopy: flipByte } }).run({
       trigger: 'manual',
       destination,
     });
     const { error } = failed(outcome);
     expect(error.code).toBe('BACKUP_COPY_UNVERIFIED');
-    expect(error.message).toMatch(/hash: xxh3-128 [0-9a-f]{32}, expected/);
+    expect(error.message).toMatch(
+      clonesIn(fixture.dir) ? /tables: reading every row failed/ : /hash: xxh3-128 [0-9a-f]{32}, expected/,
+    );
     expect(fs.existsSync(destination)).toBe(false);
     expect(leftovers(fixture.dir)).toEqual([]);
     await expectUsable(fixture);
+    await fixture.close();
+  });
+
+  it('catches a copy corrupted after the workers resumed in its audit, and never renames it into place', async () => {
+    const fixture = await backupFixture(300);
+    const destination = path.join(fixture.dir, 'b.db');
+    const transitions: string[] = [];
+    let duringAudit: { calls: string[]; open: boolean; held: boolean; temp: boolean } | undefined;
+    const outcome = await serviceFor(fixture, {
+      faults: {
+        beforeAudit: async (temp) => {
+          duringAudit = {
+            calls: [...fixture.deps.workers.calls],
+            open: fixture.store.isOpen,
+            held: fixture.store.held,
+            temp: fs.existsSync(temp),
+          };
+          // The live database takes writes while the copy is audited.
+          await fixture.store.run(`INSERT INTO appconfig (key, value) VALUES ('during-audit', 'yes')`);
+          flipByte(temp);
+        },
+      },
+    }).run({
+      trigger: 'manual',
+      destination,
+      onEvent: (e) => e.type === 'transition' && transitions.push(`${e.from}>${e.to}`),
+    });
+    const { error } = failed(outcome);
+    expect(error.code).toBe('BACKUP_COPY_UNVERIFIED');
+    // A copy's hash is compared with the source's; a clone has none from the window, and its rows show the damage.
+    expect(error.message).toMatch(
+      clonesIn(fixture.dir) ? /tables: reading every row failed/ : /hash: xxh3-128 [0-9a-f]{32}, expected/,
+    );
+    expect(duringAudit).toEqual({
+      calls: ['pauseAll', 'waitUntilAllPaused', 'resumeAll'],
+      open: true,
+      held: false,
+      temp: true,
+    });
+    expect(transitions).toContain('resuming>auditing');
+    expect(transitions).toContain('auditing>rejecting');
+    expect(transitions).not.toContain('auditing>committing');
+    expect(fs.existsSync(destination)).toBe(false);
+    expect(fs.existsSync(destination + '.manifest.json')).toBe(false);
+    expect(leftovers(fixture.dir)).toEqual([]);
+    expect(fixture.deps.workers.calls).toEqual(['pauseAll', 'waitUntilAllPaused', 'resumeAll']);
+    await expectUsable(fixture);
+    const [run] = await listBackupRuns(fixture.store);
+    expect(run).toMatchObject({ result: 'failed', path: destination });
+    expect(run?.stateDurations.auditing).toBeGreaterThanOrEqual(0);
+    await fixture.close();
+  });
+
+  it('catches a copy that lost rows in its audit: the counts taken in the window must match', async () => {
+    const fixture = await backupFixture(50);
+    const destination = path.join(fixture.dir, 'b.db');
+    const outcome = await serviceFor(fixture, {
+      faults: {
+        // A copy whose file is whole but lacks a commit: what a copy taken with the WAL still beside it would be.
+        beforeAudit: async (temp) => {
+          const instance = await DuckDBInstance.create(temp);
+          const connection = await instance.connect();
+          await connection.run('DELETE FROM conversations WHERE id = 1');
+          await connection.run('CHECKPOINT');
+          connection.closeSync();
+          instance.closeSync();
+        },
+      },
+    }).run({ trigger: 'manual', destination });
+    const { error } = failed(outcome);
+    expect(error.code).toBe('BACKUP_COPY_UNVERIFIED');
+    expect(error.message).toMatch(/tables: figures differ for .*conversations/);
+    expect(fs.existsSync(destination)).toBe(false);
+    expect(leftovers(fixture.dir)).toEqual([]);
     await fixture.close();
   });
 
@@ -241,7 +339,7 @@ describe('backup service', { timeout: 60_000 }, () => {
     });
     const { error } = failed(outcome);
     expect(error.code).toBe('BACKUP_CANCELLED');
-    expect(transitions).toContain('transferring>discarding');
+    expect(transitions).toContain('copying>discarding');
     expect(fs.existsSync(destination)).toBe(false);
     expect(leftovers(fixture.dir)).toEqual([]);
     expect(fixture.deps.workers.calls.at(-1)).toBe('resumeAll');

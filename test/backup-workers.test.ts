@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBackupService } from '../src/backup/backup-service.js';
@@ -27,6 +28,41 @@ describe('backup with the real background workers', { timeout: 90_000 }, () => {
     await seedChat(store, 1, 3, (c, e) => `after the backup ${c}.${e}`);
     manager.nudge();
     await activity.until(allProcessed(store, 3, 7), 30_000, 'summaries and embeddings of the chat after the backup');
+    expect(manager.status().map((s) => s.crashes)).toEqual([0, 0, 0]);
+  });
+
+  it('runs the audit of the copy with the workers back at work: chat during the audit is summarised before it ends', async () => {
+    const dir = tempDir();
+    const paths = resolveDataPaths({ NUAGENT_HOME: path.join(dir, 'home') }, path.join(dir, 'memory.db'));
+    const { store, manager, activity } = await workerSetUp({}, paths.database);
+    await seedChat(store, 2, 2);
+    manager.startAll();
+    await activity.until(allProcessed(store, 2, 4), 30_000, 'the first summaries and embeddings');
+
+    let duringAudit: { paused: boolean; held: boolean } | undefined;
+    const service = createBackupService(
+      { store, workers: manager, paths, version: 'test' },
+      {
+        faults: {
+          // The audit waits here until the workers have processed chat that arrived after resuming.
+          beforeAudit: async () => {
+            duringAudit = { paused: manager.pausedForAll, held: store.held };
+            await seedChat(store, 1, 3, (c, e) => `during the audit ${c}.${e}`);
+            manager.nudge();
+            await activity.until(allProcessed(store, 3, 7), 30_000, 'summaries and embeddings during the audit');
+          },
+        },
+      },
+    );
+    const destination = path.join(dir, 'b.db');
+    const outcome = await service.run({ trigger: 'manual', destination });
+    expect(outcome.ok, outcome.ok ? '' : String(outcome.error)).toBe(true);
+    expect(duringAudit).toEqual({ paused: false, held: false });
+    // The backup holds the memory as it was in the window, not the chat written during its audit.
+    const manifest = JSON.parse(fs.readFileSync(`${destination}.manifest.json`, 'utf8')) as {
+      tables: Record<string, { rows: number }>;
+    };
+    expect(manifest.tables.conversations?.rows).toBe(2);
     expect(manager.status().map((s) => s.crashes)).toEqual([0, 0, 0]);
   });
 });

@@ -109,9 +109,18 @@ async function runOnce(
 }
 
 function stepLine(state: string, run: BackupRun, paused: boolean): string | undefined {
-  if (state === 'transferring') return `Backing up database... (${formatBytes(run.liveFileBytes())})`;
-  if (state === 'verifying') return 'Verifying backup...';
-  return sharedStepLine(state, paused);
+  switch (state) {
+    case 'copying':
+      return `Backing up database... (${formatBytes(run.liveFileBytes())})`;
+    case 'verifying':
+      return 'Checking the copy is complete...';
+    case 'auditing':
+      return `Verifying backup (every row of the ${run.copied?.method === 'cloned' ? 'clone' : 'copy'}; workers running)...`;
+    case 'rejecting':
+      return 'Removing the copy that was not kept...';
+    default:
+      return sharedStepLine(state, paused);
+  }
 }
 
 function outcome(
@@ -122,7 +131,7 @@ function outcome(
   timeoutMs: number | undefined,
 ): BackupOutcome {
   const warnings = [...run.warnings, ...output.laterErrors.map(asError)];
-  if (output.ok && run.committed && run.copied && run.snapshotAt) {
+  if (output.ok && run.committed && run.copied?.hash && run.snapshotAt) {
     return {
       ok: true,
       path: run.committed.path,
@@ -130,14 +139,19 @@ function outcome(
       sizeBytes: run.copied.bytes,
       hashAlgorithm: HASH_ALGORITHM,
       hash: run.copied.hash,
+      copy: run.copied.method,
       snapshotAt: run.snapshotAt,
       durationMs,
       stateDurations,
       warnings,
     };
   }
-  const error =
-    output.error !== undefined
+  // The database could not be reopened: the copy was audited and put in place after that (or not), so only now
+  // does the error know whether to name the new backup.
+  const reopen = run.reopenFailure;
+  const error = reopen
+    ? messages.backupReopenFailed(run.liveFilePath, run.committed?.path, reopen.attempts, reopen.cause)
+    : output.error !== undefined
       ? asError(output.error)
       : messages.backupCancelled(output.cancel === 'timeout' ? timeoutMs : undefined);
   return failure(error, stateDurations, warnings);

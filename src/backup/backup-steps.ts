@@ -4,7 +4,7 @@ import type { App } from '../app.js';
 import { errnoOf, isNuError, messages } from '../errors.js';
 import type { HeldDatabase } from '../store/memory-store.js';
 import { commitTempFile, removeStaleTempFiles, tempPathFor } from '../../workers/copy-engine/durable-file.js';
-import type { TableFigures } from '../../workers/copy-engine/table-figures.js';
+import type { TableCounts, TableFigures } from '../../workers/copy-engine/table-figures.js';
 import type { CopyFault } from '../../workers/copy-engine/protocol.js';
 import type { StepInput, StepName } from '../../state-machines/backup-machine.js';
 import { acquireBackupLock } from './backup-lock.js';
@@ -13,13 +13,18 @@ import { CopyEngine, CopyEngineError } from './copy-engine.js';
 import { resolveDestination } from './destination.js';
 import { clearInflight, noteInflight } from './inflight.js';
 import { writeManifest } from './manifest.js';
-import type { BackupEvent, BackupManifest, BackupRequest } from './types.js';
+import type { BackupEvent, BackupManifest, BackupRequest, CopyKind } from './types.js';
 import { validateBackup } from './validate.js';
 import type { StatFs, ValidatedBackup } from './validate.js';
 
 // The steps of one backup, each the body of an invoked actor of the supervisor (state-machines/backup-machine.ts)
 // and each doing exactly one thing against the App. The run object below is where a step leaves what a later
-// step needs (the held database, the temporary file, the figures); the machine itself only sequences.
+// step needs (the held database, the temporary file, the counts and figures); the machine itself only sequences.
+//
+// Inside the pause window only what needs the live file closed: FORCE CHECKPOINT, the row count of each table
+// (metadata, milliseconds), close, clone or copy (hashing the source beside a byte copy), and the cheap checks of
+// `verifying`. Reading every row of the copy and re-reading its hash (`auditing`) come after resuming, while
+// the copy waits at its hidden temporary name: the workers no longer wait for two full reads of the file.
 
 export const HASH_ALGORITHM = 'xxh3-128';
 
@@ -34,6 +39,8 @@ export interface BackupFaults {
   copy?: CopyFault;
   /** Runs on the finished temporary file before verification (e.g. flips a byte). */
   afterCopy?: (tempFile: string) => void;
+  /** Runs at the start of the audit, after the workers resumed (e.g. flips a byte, or uses the live database). */
+  beforeAudit?: (tempFile: string) => Promise<void> | void;
   /** Runs before each reopen attempt (1, 2, …); throw to make that attempt fail. */
   beforeReopen?: (attempt: number) => void;
 }
@@ -55,12 +62,18 @@ export class BackupRun {
   target: ValidatedBackup | undefined;
   held: HeldDatabase | undefined;
   pauseRequested = false;
+  /** The row count of each table, taken from the held database inside the window. */
+  counts: TableCounts | undefined;
+  /** Every row's figures, read from the copy by the audit: what the manifest records. */
   figures: TableFigures | undefined;
   schemaVersion = 0;
   duckdbVersion = 'unknown';
   snapshotAt: Date | undefined;
   temp: string | undefined;
-  copied: { bytes: number; hash: string } | undefined;
+  /** `hash` is the source's for a byte copy; for a clone it is read by the audit. */
+  copied: { bytes: number; hash: string | undefined; method: CopyKind } | undefined;
+  /** The reopen failed: the service names the backup in the error once it knows whether it was put in place. */
+  reopenFailure: { attempts: number; cause: unknown } | undefined;
   committed: { path: string; manifestPath: string } | undefined;
   readonly warnings: Error[] = [];
   private engine: CopyEngine | undefined;
@@ -86,13 +99,14 @@ export class BackupRun {
       hold: () => this.hold(),
       checkpoint: () => this.checkpoint(),
       close: () => this.close(),
-      transfer: ({ signal }) => this.track(this.transfer(signal)),
-      verify: ({ signal }) => this.track(this.verify(signal)),
+      copy: ({ signal }) => this.track(this.transfer(signal)),
+      verify: () => this.verify(),
       commit: () => this.commit(),
       discard: () => this.discard(),
       reopen: () => this.reopen(),
       check: async () => {},
       resume: () => this.resume(),
+      audit: ({ signal }) => this.track(this.audit(signal)),
       record: async () => {}, // the service records, knowing the outcome and the durations
     };
   }
@@ -149,7 +163,7 @@ export class BackupRun {
     try {
       await this.faults.beforeCheckpoint?.();
       await held.checkpoint(this.timeouts.checkpointMs);
-      this.figures = await held.tableFigures();
+      this.counts = await held.tableCounts();
       const [version] = await held.all<{ v: number | null; d: string }>(
         `SELECT (SELECT max(version) FROM schema_version) AS v, version() AS d`,
       );
@@ -189,10 +203,17 @@ export class BackupRun {
             fault: this.faults.copy,
             onProgress: (copiedBytes, totalBytes) => this.emit({ type: 'progress', copiedBytes, totalBytes }),
           })
-          .catch((err: unknown) => {
-            stop();
-            throw err;
-          }),
+          .then(
+            (copy) => {
+              // A clone shares the source's blocks: nothing to hash while the file is closed (the audit hashes it).
+              if (copy.method === 'clone') stop();
+              return copy;
+            },
+            (err: unknown) => {
+              stop();
+              throw err;
+            },
+          ),
         this.engine.hash(this.deps.store.path, HASH_ALGORITHM, local.signal).catch((err: unknown) => {
           stop();
           throw err;
@@ -201,11 +222,16 @@ export class BackupRun {
       // The cause, not the cancel it caused in the other task.
       const failures = [copied, hashed].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
       const cause = failures.find((f) => !(f instanceof CopyEngineError && f.cancelled)) ?? failures[0];
-      if (cause !== undefined || copied.status === 'rejected' || hashed.status === 'rejected') throw cause;
+      if (copied.status === 'rejected') throw cause;
       const copy = copied.value;
-      const hash = hashed.value;
-      if (hash.bytes !== copy.bytes) throw new Error(`read ${hash.bytes} bytes to hash, copied ${copy.bytes}`);
-      this.copied = { bytes: copy.bytes, hash: hash.hash };
+      if (copy.method === 'clone') {
+        this.copied = { bytes: copy.bytes, hash: undefined, method: 'cloned' };
+      } else {
+        if (cause !== undefined || hashed.status === 'rejected') throw cause;
+        const hash = hashed.value;
+        if (hash.bytes !== copy.bytes) throw new Error(`read ${hash.bytes} bytes to hash, copied ${copy.bytes}`);
+        this.copied = { bytes: copy.bytes, hash: hash.hash, method: 'copied' };
+      }
     } catch (err) {
       fs.rmSync(temp, { force: true });
       if (err instanceof CopyEngineError && err.cancelled) throw err;
@@ -216,30 +242,56 @@ export class BackupRun {
     this.faults.afterCopy?.(temp);
   }
 
-  private async verify(signal: AbortSignal): Promise<void> {
+  /**
+   * What must hold before the database reopens, all known already (no file is read): the copy is complete, the
+   * source hash was taken while the file was closed (or the copy is a clone), the row counts were read. What the
+   * copy holds is proven by the audit after resuming.
+   */
+  private async verify(): Promise<void> {
     const target = this.requireTarget();
     const copied = this.copied;
-    if (!this.temp || !copied || !this.figures) throw new Error('verify ran before the copy finished');
+    if (!this.temp || !copied) throw new Error('verify ran before the copy finished');
+    const problems: string[] = [];
+    const size = fs.statSync(this.temp).size;
+    const source = this.deps.store.fileSize();
+    if (size !== copied.bytes || size !== source) problems.push(`size: ${size} bytes, the database has ${source}`);
+    if (copied.method === 'copied' && !copied.hash) problems.push('hash: the source was not hashed');
+    if (!this.counts) problems.push('tables: the row counts were not read');
+    if (problems.length > 0) throw messages.backupCopyUnverified(target.destination, problems.join('; '));
+  }
+
+  /**
+   * After resuming, with the workers running: the copy's hash re-read (against the source hash; a clone's is
+   * read here and recorded) and every row of every table read, the counts compared with those taken in the
+   * window. The figures read become the manifest's. The copy stays at its temporary name until this passes.
+   */
+  private async audit(signal: AbortSignal): Promise<void> {
+    const target = this.requireTarget();
+    const copied = this.copied;
+    if (!this.temp || !copied || !this.counts) throw new Error('audit ran before the copy was verified');
+    await this.faults.beforeAudit?.(this.temp);
     this.engine ??= CopyEngine.start();
     const verdict = await this.engine.verify(
       this.temp,
-      { sizeBytes: copied.bytes, hash: { algorithm: HASH_ALGORITHM, value: copied.hash }, tables: this.figures },
+      { sizeBytes: copied.bytes, hash: { algorithm: HASH_ALGORITHM, value: copied.hash }, tables: this.counts },
       signal,
     );
-    if (!verdict.ok) {
+    if (!verdict.ok || !verdict.actual.hash || !verdict.actual.tables) {
       const details = verdict.checks
         .filter((c) => !c.ok)
         .map((c) => `${c.name}: ${c.detail}`)
         .join('; ');
-      throw messages.backupCopyUnverified(target.destination, details);
+      throw messages.backupCopyUnverified(target.destination, details || 'the copy could not be read in full');
     }
+    this.copied = { ...copied, hash: verdict.actual.hash };
+    this.figures = verdict.actual.tables;
   }
 
   /** Manifest first, then the rename: a full disk stops us before an old backup at that name is replaced. */
   private async commit(): Promise<void> {
     const target = this.requireTarget();
     const copied = this.copied;
-    if (!this.temp || !copied || !this.figures || !this.snapshotAt) throw new Error('commit ran before verify');
+    if (!this.temp || !copied?.hash || !this.figures || !this.snapshotAt) throw new Error('commit ran before audit');
     const destination = target.destination;
     const manifest: BackupManifest = {
       format: 'nu-agent-backup',
@@ -252,6 +304,7 @@ export class BackupRun {
       fileName: path.basename(destination),
       sizeBytes: copied.bytes,
       hash: { algorithm: HASH_ALGORITHM, value: copied.hash },
+      copy: copied.method,
       schemaVersion: this.schemaVersion,
       tables: this.figures,
       trigger: this.request.trigger,
@@ -294,6 +347,7 @@ export class BackupRun {
         last = err;
       }
     }
+    this.reopenFailure = { attempts: delays.length, cause: last };
     throw messages.backupReopenFailed(held.path, this.committed?.path, delays.length, last);
   }
 
@@ -307,6 +361,10 @@ export class BackupRun {
     } catch (err) {
       this.warnings.push(messages.backupResumeFailed(err));
     }
+  }
+
+  get liveFilePath(): string {
+    return this.deps.store.path;
   }
 
   /** The size of the database file now (after the checkpoint it holds everything). */

@@ -5,7 +5,13 @@ import { Piscina } from 'piscina';
 import { workerFile } from '../threads/worker-file.js';
 import { nodeEndpoint } from '../../workers/comlink-node.js';
 import { CANCEL_INDEX } from '../../workers/copy-engine/protocol.js';
-import type { CopyFault, CopyResult, HashResult, ProgressSink } from '../../workers/copy-engine/protocol.js';
+import type {
+  CopyFault,
+  CopyMethod,
+  CopyResult,
+  HashResult,
+  ProgressSink,
+} from '../../workers/copy-engine/protocol.js';
 import { isHashAlgorithm } from '../../workers/copy-engine/file-hash.js';
 import type { HashAlgorithm } from '../../workers/copy-engine/file-hash.js';
 import type { BackupVerification, ExpectedContent, VerifyCheck } from '../../workers/copy-engine/verify-backup.js';
@@ -52,8 +58,11 @@ export class CopyEngine {
     );
   }
 
-  /** Copies source to temp, fsynced, mode 0600. Rejects with CopyEngineError; the temp file is gone then. */
-  async copy(request: CopyRequest): Promise<{ bytes: number; ms: number }> {
+  /**
+   * Clones or copies source to temp, fsynced, mode 0600, and says which (`clone` needs no source hash). Rejects
+   * with CopyEngineError; the temp file is gone then.
+   */
+  async copy(request: CopyRequest): Promise<{ bytes: number; ms: number; method: CopyMethod }> {
     const { port1, port2 } = new MessageChannel();
     const sink: ProgressSink = { progress: (copied, total) => request.onProgress?.(copied, total) };
     Comlink.expose(sink, nodeEndpoint(port1));
@@ -72,7 +81,7 @@ export class CopyEngine {
         { transferList: [port2] },
       );
       if (!result.ok) throw new CopyEngineError(result.error.message, result.error.code, !!result.error.cancelled);
-      return { bytes: result.bytes, ms: result.ms };
+      return { bytes: result.bytes, ms: result.ms, method: result.method };
     } finally {
       cancel.dispose();
       port1.close();
@@ -142,12 +151,19 @@ const ok = (r: { hash: string }): Rehash => ({ ok: true, hash: r.hash });
 const failed = (error: unknown): Rehash => ({ ok: false, error });
 
 /** Puts the hash check where verify-backup.ts would have: right after the size, before the DuckDB checks. */
-function addHashCheck(result: BackupVerification, algorithm: string, expected: string, rehash: Rehash): void {
+function addHashCheck(
+  result: BackupVerification,
+  algorithm: string,
+  expected: string | undefined,
+  rehash: Rehash,
+): void {
   if (!rehash.ok && rehash.error instanceof CopyEngineError && rehash.error.cancelled) throw rehash.error;
   const check: VerifyCheck = rehash.ok
-    ? rehash.hash === expected.toLowerCase()
-      ? { name: 'hash', ok: true, detail: `${algorithm} ${rehash.hash}` }
-      : { name: 'hash', ok: false, detail: `${algorithm} ${rehash.hash}, expected ${expected}` }
+    ? expected === undefined
+      ? { name: 'hash', ok: true, detail: `${algorithm} ${rehash.hash} (read now: a clone)` }
+      : rehash.hash === expected.toLowerCase()
+        ? { name: 'hash', ok: true, detail: `${algorithm} ${rehash.hash}` }
+        : { name: 'hash', ok: false, detail: `${algorithm} ${rehash.hash}, expected ${expected}` }
     : { name: 'hash', ok: false, detail: `cannot read the file: ${messageOf(rehash.error)}` };
   if (rehash.ok) result.actual.hash = rehash.hash;
   // A file that is not there at all already failed its first check; a second line would say the same.

@@ -55,6 +55,9 @@ function manifestProblem(data: unknown): string | undefined {
   if (typeof m.sizeBytes !== 'number' || m.sizeBytes < 0) return 'manifest lacks the file size';
   if (typeof m.hash?.algorithm !== 'string' || typeof m.hash?.value !== 'string') return 'manifest lacks the hash';
   if (typeof m.tables !== 'object' || m.tables === null) return 'manifest lacks the table figures';
+  // Each table needs both figures: without its hash, a comparison would fall back to the row count alone.
+  if (Object.values(m.tables).some((t) => typeof t?.rows !== 'number' || typeof t?.hash !== 'string'))
+    return 'manifest lacks the table figures';
   if (typeof m.createdAt !== 'string' || Number.isNaN(Date.parse(m.createdAt))) return 'manifest lacks a valid time';
   if (typeof m.fileName !== 'string') return 'manifest lacks the file name';
   return undefined;

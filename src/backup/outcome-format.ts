@@ -15,6 +15,7 @@ export function formatBackupSuccess(outcome: BackupSuccess): string[] {
     `  Time: ${formatTime(outcome.snapshotAt)} (snapshot)`,
     `  Took: ${formatSeconds(outcome.durationMs)}`,
     `  Hash: ${outcome.hashAlgorithm} ${outcome.hash}`,
+    `  Copy: ${outcome.copy === 'cloned' ? 'cloned (the file system shares the blocks until either side changes)' : 'copied'}`,
   ];
 }
 
@@ -38,6 +39,7 @@ export function backupOutcomeJson(outcome: BackupOutcome) {
     manifestPath: outcome.manifestPath,
     sizeBytes: outcome.sizeBytes,
     hash: { algorithm: outcome.hashAlgorithm, value: outcome.hash },
+    copy: outcome.copy,
     snapshotAt: outcome.snapshotAt.toISOString(),
     durationMs: outcome.durationMs,
     stateDurations: outcome.stateDurations,

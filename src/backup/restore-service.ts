@@ -62,11 +62,11 @@ export async function runRestoreOnce(
 
 function stepLine(state: string, request: RestoreRequest, paused: boolean): string | undefined {
   switch (state) {
-    case 'transferring':
+    case 'copying':
       return `Copying the backup beside the database... (${formatBytes(request.manifest.sizeBytes)})`;
     case 'verifying':
       return 'Verifying the copy...';
-    case 'committing':
+    case 'replacing':
       return 'Replacing the database...';
     case 'checking':
       return 'Checking the restored database...';

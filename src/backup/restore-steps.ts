@@ -97,7 +97,7 @@ export class RestoreRun {
       hold: shared.hold,
       checkpoint: () => this.checkpoint(),
       close: shared.close,
-      transfer: ({ signal }) => this.transfer(signal),
+      copy: ({ signal }) => this.transfer(signal),
       verify: ({ signal }) => this.verify(signal),
       commit: () => this.commit(),
       discard: () => this.discard(),
@@ -105,6 +105,10 @@ export class RestoreRun {
       check: () =>
         this.check(() => shared.reopen({ input: { kind: 'restore' }, signal: new AbortController().signal })),
       resume: shared.resume,
+      // A restore verifies its copy in full before it goes live; the machine never audits one afterwards.
+      audit: async () => {
+        throw new Error('a restore has no audit after resuming');
+      },
       record: shared.record,
     };
   }

@@ -22,6 +22,8 @@ export interface BackupRequest {
   resumeTimeoutMs?: number | undefined;
 }
 
+export type CopyKind = 'cloned' | 'copied';
+
 export type BackupEvent =
   | { type: 'step'; text: string }
   | { type: 'progress'; copiedBytes: number; totalBytes: number }
@@ -34,6 +36,8 @@ export interface BackupSuccess {
   sizeBytes: number;
   hashAlgorithm: string;
   hash: string;
+  /** `cloned`: a reflink clone sharing the database file's blocks (XFS, btrfs, APFS); `copied`: bytes copied. */
+  copy: CopyKind;
   snapshotAt: Date;
   durationMs: number;
   stateDurations: Record<string, number>;
@@ -65,6 +69,8 @@ export interface BackupManifest {
   fileName: string;
   sizeBytes: number;
   hash: { algorithm: string; value: string };
+  /** How the file was made (absent in manifests written before clones were told apart). */
+  copy?: CopyKind;
   schemaVersion: number;
   tables: TableFigures;
   trigger: BackupTrigger;

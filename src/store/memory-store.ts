@@ -3,8 +3,8 @@ import path from 'node:path';
 import { ARRAY, DuckDBInstance, FLOAT, arrayValue } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
 import { messages } from '../errors.js';
-import { readTableFigures } from '../../workers/copy-engine/table-figures.js';
-import type { TableFigures } from '../../workers/copy-engine/table-figures.js';
+import { readTableCounts, readTableFigures } from '../../workers/copy-engine/table-figures.js';
+import type { TableCounts, TableFigures } from '../../workers/copy-engine/table-figures.js';
 import { ExclusiveQueue } from './exclusive-queue.js';
 import { openError } from './open-errors.js';
 import { migrate } from './migrate.js';
@@ -35,6 +35,8 @@ export interface HeldDatabase extends SqlRunner {
   /** FORCE CHECKPOINT, bounded: on timeout the statement is interrupted and this rejects. */
   checkpoint(timeoutMs: number): Promise<void>;
   tableFigures(): Promise<TableFigures>;
+  /** The row count of each table, from DuckDB's metadata: cheap enough for the pause window. */
+  tableCounts(): Promise<TableCounts>;
   /** Closes connection and instance, releasing the file; rejects if a WAL is left behind. */
   close(): Promise<void>;
   /** Opens the same resolved path again (never re-derived from the environment). */
@@ -139,6 +141,7 @@ export class MemoryStore implements SqlRunner {
       run: (sql, params) => runner().run(sql, params),
       checkpoint: (ms) => this.checkpoint(ms),
       tableFigures: () => readTableFigures(this.requireConnection('tableFigures')),
+      tableCounts: () => readTableCounts(this.requireConnection('tableCounts')),
       close: () => this.closeAndCheckWal(),
       reopen: async () => {
         try {

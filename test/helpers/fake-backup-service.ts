@@ -48,6 +48,7 @@ export function success(request: BackupRequest, name = `backup-${Date.now()}.db`
     manifestPath: `${request.directory ?? '/nowhere'}/${name}.manifest.json`,
     sizeBytes: 4096,
     hashAlgorithm: 'xxh3-128',
+    copy: 'copied',
     hash: '00',
     snapshotAt: new Date(),
     durationMs: 5,

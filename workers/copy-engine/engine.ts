@@ -6,6 +6,7 @@ import { HASH_CHUNK_BYTES, createHasher } from './file-hash.js';
 import type { BackupVerification } from './verify-backup.js';
 import { CANCEL_INDEX } from './protocol.js';
 import type {
+  CopyMethod,
   CopyResult,
   CopyTask,
   EngineTask,
@@ -24,7 +25,7 @@ import type {
 // How to copy was measured (bench/backup-copy.ts, 1 GiB, ext4, copy + fsync): fs.copyFile 1.02-1.15 s, `cp` +
 // sync 0.89-1.05 s, a synchronous 8 MiB read/write loop 1.21-1.32 s. The kernel copy wins and leaves this thread
 // free to poll the destination's size for progress; COPYFILE_FICLONE makes it a copy-on-write clone where the
-// filesystem offers one and falls back to the kernel copy elsewhere. The source is hashed by a second task in
+// filesystem offers one (cloneOrCopy) and the kernel copy elsewhere. The source is hashed by a second task in
 // another thread at the same time (reading the page-cached source costs little next to the copy), which keeps
 // the pause close to `cp` speed on two cores.
 
@@ -53,13 +54,12 @@ export async function copy(task: CopyTask): Promise<CopyResult> {
         // not created yet
       }
     }, task.pollMs);
-    let method: 'kernel' | 'injected-fault' = 'kernel';
+    let method: CopyMethod = 'kernel';
     if (task.fault) {
       method = 'injected-fault';
       copyUntilFault(task.source, task.temp, task.fault.failAtByte);
     } else {
-      // EXCL: the temporary name is new; never write through a file someone else made.
-      await fs.promises.copyFile(task.source, task.temp, fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE);
+      method = await cloneOrCopy(task.source, task.temp);
     }
     clearInterval(poll);
     // The kernel copy cannot be interrupted once started; a cancel that came meanwhile takes effect here.
@@ -78,6 +78,26 @@ export async function copy(task: CopyTask): Promise<CopyResult> {
     sink[Comlink.releaseProxy]();
     task.progressPort.close();
   }
+}
+
+/**
+ * A reflink clone where the file system offers one (XFS, btrfs, APFS), else the kernel's copy; says which it was,
+ * because a clone needs no source hash inside the pause (the file system shares the blocks; the clone is hashed
+ * after resuming). COPYFILE_FICLONE alone would fall back silently, so FICLONE_FORCE is tried first: it fails at
+ * once where cloning is impossible (ENOTSUP on ext4, EXDEV across file systems), and libuv removes the empty
+ * file it created. EXCL both times: the temporary name is new; never write through a file someone else made.
+ */
+async function cloneOrCopy(source: string, temp: string): Promise<'clone' | 'kernel'> {
+  const { COPYFILE_EXCL, COPYFILE_FICLONE_FORCE } = fs.constants;
+  try {
+    await fs.promises.copyFile(source, temp, COPYFILE_EXCL | COPYFILE_FICLONE_FORCE);
+    return 'clone';
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOENT' || code === 'EACCES') throw err; // not about cloning
+  }
+  await fs.promises.copyFile(source, temp, COPYFILE_EXCL);
+  return 'kernel';
 }
 
 /** The seam behind CopyTask.fault: writes the first failAtByte bytes for real, then fails like a full disk. */

@@ -59,6 +59,8 @@ export interface TaskError {
   cancelled?: boolean;
 }
 
-export type CopyResult =
-  { ok: true; bytes: number; method: 'kernel' | 'injected-fault'; ms: number } | { ok: false; error: TaskError };
+/** `clone`: a reflink copy sharing the source's blocks; `kernel`: copy_file_range (bytes really copied). */
+export type CopyMethod = 'clone' | 'kernel' | 'injected-fault';
+
+export type CopyResult = { ok: true; bytes: number; method: CopyMethod; ms: number } | { ok: false; error: TaskError };
 export type HashResult = { ok: true; bytes: number; hash: string; ms: number } | { ok: false; error: TaskError };
