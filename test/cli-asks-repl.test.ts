@@ -37,7 +37,7 @@ describe('a shell command asks the running REPL', () => {
       const backup = await runCli(['backup', 'kept.db'], '', { env, cwd: elsewhere });
       expect(backup.stderr).not.toContain('Error:');
       expect(backup.code).toBe(0);
-      expect(backup.stdout).toContain('Verifying backup...');
+      expect(backup.stdout).toContain('Backing up database...');
       expect(backup.stdout).toContain(path.join(elsewhere, 'kept.db'));
       expect(fs.existsSync(path.join(elsewhere, 'kept.db.manifest.json'))).toBe(true);
 
