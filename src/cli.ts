@@ -7,6 +7,10 @@ import { subcommands } from './cli/subcommands.js';
 // The entry point: `nu-agent` opens the REPL; `nu-agent <subcommand>` runs one task and exits.
 // Exit codes: 0 success, 1 something failed (the reason is on stderr as `Error:` and `Try:`).
 
+// Every file nu-agent (and DuckDB inside it) creates is private from its first byte: the database, its WAL,
+// backups, manifests, the history. A later chmod would leave a descriptor opened meanwhile able to read.
+process.umask(0o077);
+
 const version = appVersion();
 const cli = createCliContext(version);
 

@@ -489,4 +489,28 @@ export const messages = {
       'See /worker status; restarting nu-agent starts them afresh.',
       { cause, op: 'resume workers' },
     ),
+  backupOntoOwnFile: (destination: string, what: string) =>
+    e(
+      'BACKUP_ONTO_OWN_FILE',
+      `${destination} is ${what}; nu-agent keeps its own files there`,
+      'Choose another destination, for example /backup ~/nuagent-backups/',
+      { path: destination, op: 'backup' },
+    ),
+  backupPathUnusable: (destination: string, reason: string) =>
+    e(
+      'BACKUP_PATH_UNUSABLE',
+      `cannot use ${destination} as a destination: ${reason}`,
+      'Choose a shorter, plain path.',
+      {
+        path: destination,
+        op: 'backup',
+      },
+    ),
+  databaseFileReadOnly: (file: string, cause?: unknown) =>
+    e(
+      'DB_FILE_READ_ONLY',
+      `cannot write to the database file ${file}`,
+      `Make it writable (chmod u+rw ${file}), or choose another file with --database.`,
+      { path: file, cause, op: 'open' },
+    ),
 } as const;

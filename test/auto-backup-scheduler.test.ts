@@ -135,6 +135,32 @@ describe('catch-up after a missed run', () => {
     await scheduler.stop();
     expect((await scheduler.whenCaughtUp())?.status).toBe('failed');
   });
+
+  it('a catch-up cancelled because nu-agent was closed soon after start is caught up at the next start', async () => {
+    const { auto, backups, stored } = await setup(new Date('2025-06-01T12:00:00Z'));
+    await auto.set('cron', LEAP_DAY);
+    await auto.set('enabled', 'true');
+    await auto.recordNextRun(new Date('2024-02-29T00:00:00Z'));
+    const held = new Promise<void>((resolve) => {
+      backups.behaviour = (request) => {
+        resolve();
+        return new Promise((done) => request.signal?.addEventListener('abort', () => done(failure('cancelled'))));
+      };
+    });
+    const closedEarly = new AutoBackupScheduler(auto);
+    await closedEarly.start();
+    await held;
+    await closedEarly.stop();
+    expect((await stored())['auto_backup.next_run_at']).toBe('2024-02-29T00:00:00.000Z');
+
+    backups.behaviour = async (request) => success(request);
+    const next = new AutoBackupScheduler(auto);
+    expect(await next.start()).toEqual({ catchingUp: true, missedAt: new Date('2024-02-29T00:00:00Z') });
+    expect((await next.whenCaughtUp())?.status).toBe('success');
+    await next.stop();
+    expect(backups.requests).toHaveLength(2);
+    expect((await stored())['auto_backup.next_run_at']).toBe('2028-02-29T00:00:00.000Z');
+  });
 });
 
 describe('no overlap', () => {

@@ -115,6 +115,15 @@ describe('auto-backup status', () => {
     expect(line(result.lines, 'Scheduler')).toMatch(/no nu-agent is running.*"0 2 \* \* \* nu-agent auto-backup run"/);
     expect(result.data).toMatchObject({ enabled: true, cron: '0 2 * * *', timeZone: 'UTC', lastStatus: null });
   });
+
+  it('refuses an empty backup directory instead of taking it for the working directory', async () => {
+    const { auto, paths } = await setup(new Date('2025-06-01T02:00:00Z'));
+    const ctx = { auto, scheduler: { kind: 'none' } as const, cwd: tempDir(), trigger: 'external' as const };
+    for (const empty of ['', '  ']) {
+      await expect(runAutoCommand(['dir', empty], ctx)).rejects.toMatchObject({ code: 'AUTO_DIR_INVALID' });
+    }
+    expect((await auto.settings()).directory).toBe(paths.defaultBackupDir);
+  });
 });
 
 describe('retention through backup management', () => {
@@ -124,6 +133,7 @@ describe('retention through backup management', () => {
     source: string,
     specs: { name: string; ageDays: number; trigger: BackupTrigger }[],
     now: Date,
+    sourcePath = source,
   ) {
     fs.mkdirSync(dir, { recursive: true });
     for (const spec of specs) {
@@ -137,7 +147,7 @@ describe('retention through backup management', () => {
         duckdbVersion: 'test',
         createdAt,
         snapshotAt: createdAt,
-        sourcePath: source,
+        sourcePath,
         fileName: spec.name,
         sizeBytes: fs.statSync(file).size,
         hash: { algorithm: 'xxh3-128', value: '00' },
@@ -164,6 +174,7 @@ describe('retention through backup management', () => {
         { name: 'manual-30.db', ageDays: 30, trigger: 'manual' },
       ],
       now,
+      paths.database,
     );
     fs.writeFileSync(path.join(dir, 'notes.txt'), 'not a backup');
     const size = fs.statSync(source).size;
@@ -180,7 +191,7 @@ describe('retention through backup management', () => {
     expect(fs.existsSync(path.join(dir, 'auto-10.db'))).toBe(true);
 
     backups.behaviour = async (request: BackupRequest) => {
-      await makeBackups(dir, source, [{ name: 'auto-new.db', ageDays: 0, trigger: 'auto' }], now);
+      await makeBackups(dir, source, [{ name: 'auto-new.db', ageDays: 0, trigger: 'auto' }], now, paths.database);
       return { ...success(request, 'auto-new.db'), sizeBytes: size };
     };
     const result = await auto.run({ trigger: 'auto' });
@@ -197,5 +208,36 @@ describe('retention through backup management', () => {
       'manual-30.db.manifest.json',
       'notes.txt',
     ]);
+  });
+
+  it("two databases sharing one NUAGENT_HOME: one's status and retention never count or remove the other's backups", async () => {
+    const now = new Date('2025-06-20T02:00:00Z');
+    const source = path.join(tempDir(), 'source.db');
+    await (await MemoryStore.open(source)).close();
+    const { auto, paths, status, backups } = await setup(now, retentionFor);
+    const other = path.join(path.dirname(source), 'other.db'); // `nu-agent --database other.db`, same home
+    const dir = paths.defaultBackupDir;
+    await makeBackups(dir, source, [{ name: 'mine-10.db', ageDays: 10, trigger: 'auto' }], now, paths.database);
+    await makeBackups(
+      dir,
+      source,
+      [
+        { name: 'other-20.db', ageDays: 20, trigger: 'auto' },
+        { name: 'other-30.db', ageDays: 30, trigger: 'auto' },
+      ],
+      now,
+      other,
+    );
+    const before = await status();
+    expect(line(before, 'Backups')).toMatch(/^Backups:\s+1, /);
+    expect(before.some((l) => l.includes('other-'))).toBe(false);
+
+    backups.behaviour = async (request: BackupRequest) => {
+      await makeBackups(dir, source, [{ name: 'mine-new.db', ageDays: 0, trigger: 'auto' }], now, paths.database);
+      return success(request, 'mine-new.db');
+    };
+    const result = await auto.run({ trigger: 'auto' });
+    expect(result.status === 'success' && result.pruned.map((p) => path.basename(p.path))).toEqual(['mine-10.db']);
+    for (const name of ['other-20.db', 'other-30.db']) expect(fs.existsSync(path.join(dir, name))).toBe(true);
   });
 });

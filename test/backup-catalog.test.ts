@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { catalogBackups } from '../src/backup/catalog.js';
+import { formatBackupList } from '../src/backup/list-format.js';
 import { manifestPathFor } from '../src/backup/types.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { addConversations, handMadeBackup } from './helpers/hand-made-backup.js';
@@ -92,6 +93,21 @@ describe('listing backups', () => {
       exclude: [live],
     });
     expect(entries.map((e) => path.basename(e.path))).toEqual(['b.db', 'a.db']);
+  });
+
+  it('shows a newline or an escape sequence in a backup name escaped, one line per backup', async () => {
+    const dir = tempDir();
+    const names = ['two\nlines.db', 'bell\u0007\u001b[2J.db', 'tab\there.db'];
+    for (const [i, name] of names.entries())
+      await handMadeBackup(source, path.join(dir, name), new Date(Date.UTC(2025, 0, 1 + i)));
+    const lines = formatBackupList(catalogBackups([dir]), [dir]);
+    expect(lines.some((l) => [...l].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))).toBe(false);
+    const rows = lines.filter((l) => l.includes(dir + '/'));
+    expect(rows.map((l) => l.slice(l.indexOf(dir) + dir.length + 1))).toEqual([
+      'tab\\there.db',
+      'bell\\x07\\x1b[2J.db',
+      'two\\nlines.db',
+    ]);
   });
 
   it('returns nothing for a directory that does not exist', () => {

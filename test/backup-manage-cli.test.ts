@@ -62,15 +62,21 @@ describe('nu-agent backup list|verify|prune', () => {
   });
 
   it('prunes: the dry run deletes nothing, the real run keeps the newest and the foreign file', async () => {
-    const { env, dir, cwd } = await setUp();
+    const { env, dir, cwd, source } = await setUp();
     const before = fs.readdirSync(dir).sort();
-    const dry = await runCli(['backup', 'prune', '--keep', '1', '--dir', dir, '--dry-run'], '', { env, cwd });
+    // Prune takes part only the backups of the database it is run for.
+    const other = await runCli(['backup', 'prune', '--keep', '1', '--dir', dir], '', { env, cwd });
+    expect(other.code).toBe(0);
+    expect(other.stdout).toContain(`Kept: ${path.join(dir, 'b1.db')}: a backup of another database (${source})`);
+    expect(fs.readdirSync(dir).sort()).toEqual(before);
+    const mine = (args: string[]) => runCli(['--database', source, ...args], '', { env, cwd });
+    const dry = await mine(['backup', 'prune', '--keep', '1', '--dir', dir, '--dry-run']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toContain(`Would remove: ${path.join(dir, 'b1.db')}`);
     expect(dry.stdout).toContain('(dry run: nothing was deleted)');
     expect(fs.readdirSync(dir).sort()).toEqual(before);
 
-    const real = await runCli(['backup', 'prune', '--keep', '1', '--dir', dir], '', { env, cwd });
+    const real = await mine(['backup', 'prune', '--keep', '1', '--dir', dir]);
     expect(real.code).toBe(0);
     expect(real.stdout).toContain(`Removed: ${path.join(dir, 'b2.db')}`);
     expect(fs.readdirSync(dir).sort()).toEqual(['b0.db', path.basename(manifestPathFor('b0.db')), 'foreign.db']);

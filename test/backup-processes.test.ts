@@ -15,8 +15,14 @@ import { backupFixture, fillBulk } from './helpers/backup-app.js';
 
 const CHILD = path.resolve('test/fixtures/backup-child.ts');
 
-function startChild(args: string[]): { child: ChildProcess; lines: string[]; waitFor(line: string): Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function startChild(
+  args: string[],
+  home?: string,
+): { child: ChildProcess; lines: string[]; waitFor(line: string): Promise<void> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NUAGENT_HOME: home ?? process.env.NUAGENT_HOME },
+  });
   const lines: string[] = [];
   const waiters: { line: string; resolve: () => void }[] = [];
   let buffered = '';
@@ -85,7 +91,7 @@ describe('backups across processes', { timeout: 120_000 }, () => {
     const destination = path.join(fixture.dir, 'out', 'b.db');
     fs.mkdirSync(path.dirname(destination));
 
-    const child = startChild(['backup', fixture.store.path, destination]);
+    const child = startChild(['backup', fixture.store.path, destination], fixture.deps.paths.home);
     await child.waitFor('progress');
     child.child.kill('SIGKILL');
     expect(await exitOf(child.child)).toBe('SIGKILL');

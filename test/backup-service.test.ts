@@ -102,7 +102,7 @@ describe('backup service', { timeout: 60_000 }, () => {
       'Checking the copy is complete...',
       'Reopening database...',
       'Resuming background workers...',
-      expect.stringMatching(/^Verifying backup \(every row of the (copy|clone); workers running\)\.\.\.$/),
+      expect.stringMatching(/^Verifying backup\.\.\. \(every row of the (copy|clone), workers running\)$/),
     ]);
     const transitions = events.filter((e) => e.type === 'transition');
     expect(transitions.map((t) => t.type === 'transition' && t.to)).toEqual([

@@ -162,4 +162,23 @@ describe('nu-agent refuses a database it cannot use, and changes nothing', () =>
     expect(homeError).toBe(`Error: cannot write to the database directory ${path.join(locked, 'home')}`);
     expect(fs.readdirSync(locked)).toEqual([]);
   });
+
+  it('a read-only database file in a writable directory is blamed on the file, not the directory', async () => {
+    const dir = tempDir();
+    fs.chmodSync(dir, 0o777);
+    const db = path.join(dir, 'memory.db');
+    const made = await runCli(['--database', db], '/exit\n', { cwd: dir, env: { NUAGENT_HOME: path.join(dir, 'h') } });
+    expect(made.code).toBe(0);
+    fs.chmodSync(db, 0o444);
+    // Root may write anywhere: run the child as nobody, for whom the file (owned by root, 0444) is read-only.
+    const asRoot = process.getuid?.() === 0;
+    const [error, hint, ...rest] = await refused(['--database', db], {
+      cwd: dir,
+      env: { NUAGENT_HOME: path.join(dir, 'nobody-home') },
+      ...(asRoot ? { uid: 65534 } : {}),
+    });
+    expect(error).toBe(`Error: cannot write to the database file ${db}`);
+    expect(hint).toBe(`Try: Make it writable (chmod u+rw ${db}), or choose another file with --database.`);
+    expect(rest).toEqual([]);
+  });
 });

@@ -203,7 +203,10 @@ export class AutoBackup {
   }
 
   private async fail(error: Error, at: Date, options: RunOptions): Promise<AutoRunResult> {
-    const recordError = await this.record({ status: 'failed', at, error: messageOf(error) });
+    // Stopped because nu-agent is closing (the REPL quit soon after a catch-up started): the run is still due,
+    // so the next-run time stays where it was and the next start catches it up again.
+    const stillDue = options.unattended === true && options.signal?.aborted === true;
+    const recordError = await this.record({ status: 'failed', at, error: messageOf(error) }, undefined, stillDue);
     if (options.unattended) {
       this.addNotice(
         `The automatic backup at ${at.toLocaleString()} failed: ${messageOf(error)}. See /backup auto status.`,
@@ -219,11 +222,12 @@ export class AutoBackup {
   }
 
   /** Writes the run's result and the next run time in one transaction; a failure to write is returned. */
-  private async record(run: RunRecord, known?: AutoBackupSettings): Promise<Error | undefined> {
+  private async record(run: RunRecord, known?: AutoBackupSettings, stillDue = false): Promise<Error | undefined> {
     try {
       const loaded = await this.load();
       const settings = known ?? loaded.settings;
-      const change = { ...stateAfterRun(loaded.state, run), nextRunAt: this.nextRun(settings) };
+      const nextRunAt = stillDue ? loaded.state.nextRunAt : this.nextRun(settings);
+      const change = { ...stateAfterRun(loaded.state, run), nextRunAt };
       await this.deps.config.write(storedFromState(change));
       return undefined;
     } catch (err) {

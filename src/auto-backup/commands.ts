@@ -67,7 +67,8 @@ export async function runAutoCommand(args: string[], ctx: AutoCommandContext): P
 }
 
 async function change(ctx: AutoCommandContext, name: SettingName, raw: string): Promise<AutoCommandResult> {
-  const value = name === 'directory' ? path.resolve(ctx.cwd, expandHome(raw.trim())) : raw;
+  // An empty directory is refused by the setting's parser, not resolved to the working directory.
+  const value = name === 'directory' && raw.trim() !== '' ? path.resolve(ctx.cwd, expandHome(raw.trim())) : raw;
   const { settings, shown } = await ctx.auto.set(name, value);
   const lines: string[] = [];
   if (name === 'enabled') lines.push(`Auto-backup ${settings.enabled ? 'enabled' : 'disabled'}.`);

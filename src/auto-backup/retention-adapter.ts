@@ -1,5 +1,5 @@
 import { catalogBackups } from '../backup/catalog.js';
-import { pruneBackups } from '../backup/prune.js';
+import { isBackupOf, pruneBackups } from '../backup/prune.js';
 import type { PlannedBackup } from '../backup/retention.js';
 import type { BackupTrigger } from '../backup/types.js';
 import type { DataPaths } from '../paths.js';
@@ -7,7 +7,9 @@ import type { PruneCandidate, RetentionPort } from './retention-port.js';
 
 // Auto-backup's retention is backup management's prune (src/backup/prune.ts and the pure rules in
 // src/backup/retention.ts), limited to the backups the auto-backup made: a backup taken by hand into the same
-// directory is counted in status but never removed by the schedule.
+// directory is counted in status but never removed by the schedule. Only backups whose manifest names this
+// database count at all: two databases sharing one NUAGENT_HOME share its backup directory, and one's retention
+// once deleted the other's only automatic backup.
 
 export const AUTO_TRIGGERS: BackupTrigger[] = ['auto', 'external'];
 
@@ -27,10 +29,13 @@ export function retentionFor(paths: DataPaths): RetentionPort {
       now,
       exclude,
       triggers: AUTO_TRIGGERS,
+      database: paths.database,
     });
   return {
     async summary(directory) {
-      const ok = catalogBackups([directory], { exclude }).filter((e) => e.state === 'ok');
+      const ok = catalogBackups([directory], { exclude }).filter(
+        (e) => e.state === 'ok' && e.manifest && isBackupOf(e.manifest, paths.database),
+      );
       const newest = ok.find((e) => e.createdAt);
       return {
         count: ok.length,

@@ -22,12 +22,15 @@ export interface ManageContext {
   liveFiles: string[];
   /** The backups the database recorded as made, wherever they are (list shows them; prune stays in directories). */
   recorded?: (() => Promise<string[]>) | undefined;
+  /** Prune takes part only backups whose manifest names this database (others may share the directory). */
+  database?: string | undefined;
 }
 
 export function manageContext(app: App, cwd = process.cwd()): ManageContext {
   return {
     out: app.out,
     liveFiles: liveFiles(app.paths),
+    database: app.paths.database,
     directories: (dir) => backupDirectories(app.paths, dir, () => configuredBackupDir(app.store, app.paths), cwd),
     recorded: () => recordedBackupPaths(app.store),
   };

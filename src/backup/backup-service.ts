@@ -39,7 +39,7 @@ export const DEFAULT_TIMEOUTS: StepTimeouts = {
 
 export function createBackupService(deps: BackupDeps, options: BackupServiceOptions = {}): BackupServiceHandle {
   // Start-up: remove what a backup killed mid-copy left behind (never anything at a final name).
-  cleanupAfterCrash(deps.paths.backupLock);
+  cleanupAfterCrash(deps.paths);
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   // A backup or a restore: never two at once in this process.
   let running: Promise<unknown> | undefined;
@@ -115,7 +115,7 @@ function stepLine(state: string, run: BackupRun, paused: boolean): string | unde
     case 'verifying':
       return 'Checking the copy is complete...';
     case 'auditing':
-      return `Verifying backup (every row of the ${run.copied?.method === 'cloned' ? 'clone' : 'copy'}; workers running)...`;
+      return `Verifying backup... (every row of the ${run.copied?.method === 'cloned' ? 'clone' : 'copy'}, workers running)`;
     case 'rejecting':
       return 'Removing the copy that was not kept...';
     default:

@@ -3,7 +3,12 @@ import path from 'node:path';
 import type { App } from '../app.js';
 import { errnoOf, isNuError, messages } from '../errors.js';
 import type { HeldDatabase } from '../store/memory-store.js';
-import { commitTempFile, removeStaleTempFiles, tempPathFor } from '../../workers/copy-engine/durable-file.js';
+import {
+  commitTempFile,
+  createTempFile,
+  removeStaleTempFiles,
+  removeTempFile,
+} from '../../workers/copy-engine/durable-file.js';
 import type { TableCounts, TableFigures } from '../../workers/copy-engine/table-figures.js';
 import type { CopyFault } from '../../workers/copy-engine/protocol.js';
 import type { StepInput, StepName } from '../../state-machines/backup-machine.js';
@@ -125,6 +130,7 @@ export class BackupRun {
       destination,
       force: this.request.force ?? false,
       statfs: this.faults.statfs,
+      paths: this.deps.paths,
     });
     this.engine ??= CopyEngine.start(); // its threads load while the workers pause
   }
@@ -184,9 +190,9 @@ export class BackupRun {
     const destination = target.destination;
     this.makeDirectory(path.dirname(destination));
     removeStaleTempFiles(path.dirname(destination));
-    const temp = tempPathFor(destination);
+    const temp = createTempFile(destination);
     this.temp = temp;
-    noteInflight(this.deps.paths.backupLock, { temp, destination });
+    noteInflight(this.deps.paths, { temp, destination });
     this.engine ??= CopyEngine.start();
     // The hash of the source runs beside the copy; if either fails, the other is stopped.
     const local = new AbortController();
@@ -233,7 +239,7 @@ export class BackupRun {
         this.copied = { bytes: copy.bytes, hash: hash.hash, method: 'copied' };
       }
     } catch (err) {
-      fs.rmSync(temp, { force: true });
+      removeTempFile(temp);
       if (err instanceof CopyEngineError && err.cancelled) throw err;
       throw messages.backupCopyFailed(destination, err, errnoOf(err) === 'ENOSPC');
     } finally {
@@ -319,18 +325,18 @@ export class BackupRun {
     }
     this.temp = undefined;
     this.committed = { path: destination, manifestPath: this.manifestWritten };
-    clearInflight(this.deps.paths.backupLock);
+    clearInflight(this.deps.paths);
   }
 
   /** After a failure or cancel: waits for the step that was left, then removes what this run wrote. */
   private async discard(): Promise<void> {
     await Promise.allSettled([...this.inFlight]);
-    if (this.temp) fs.rmSync(this.temp, { force: true });
+    if (this.temp) removeTempFile(this.temp);
     this.temp = undefined;
     if (this.manifestWritten && !this.committed) fs.rmSync(this.manifestWritten, { force: true });
     for (const dir of this.createdDirs.reverse()) rmdirIfEmpty(dir);
     this.createdDirs = [];
-    clearInflight(this.deps.paths.backupLock);
+    clearInflight(this.deps.paths);
   }
 
   private async reopen(): Promise<void> {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileSize, realPathOf } from '../fs-facts.js';
-import { TEMP_MARKER } from '../../workers/copy-engine/durable-file.js';
+import { TEMP_MARKER, tempContentBytes } from '../../workers/copy-engine/durable-file.js';
 import { readManifest } from './manifest.js';
 import { MANIFEST_SUFFIX, manifestPathFor } from './types.js';
 import type { BackupEntry } from './backup-entry.js';
@@ -108,8 +108,8 @@ function describePartial(full: string): BackupEntry {
   return {
     path: full,
     state: 'partial',
-    problem: 'temporary file of an unfinished copy (removed at the next start if its process is gone)',
-    sizeBytes: fileSize(full),
+    problem: 'temporary file of an unfinished copy (nu-agent removes its own once their process is gone)',
+    sizeBytes: tempContentBytes(full) ?? fileSize(full),
   };
 }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { formatBytes, formatTime } from '../repl/format.js';
+import { printable } from '../printable.js';
 import type { BackupEntry, BackupState } from './backup-entry.js';
 import type { PruneResult } from './prune.js';
 
@@ -15,14 +16,14 @@ const STATUS: Record<BackupState, string> = {
 };
 
 export function formatBackupList(entries: readonly BackupEntry[], directories: readonly string[]): string[] {
-  const where = directories.join(' and ');
+  const where = directories.map(printable).join(' and ');
   if (entries.length === 0) return [`No backups in ${where}.`, 'Make one with /backup (or `nu-agent backup`).'];
   const lines = [`Backups in ${where}, newest first:`];
   const rows = entries.map((e) => [
     e.createdAt ? formatTime(e.createdAt) : '-',
     e.sizeBytes === undefined ? '-' : formatBytes(e.sizeBytes),
     STATUS[e.state],
-    e.path,
+    printable(e.path),
   ]);
   const widths = [0, 1, 2].map((i) =>
     Math.max(...rows.map((r) => r[i]!.length), ['CREATED', 'SIZE', 'STATUS'][i]!.length),
@@ -31,7 +32,7 @@ export function formatBackupList(entries: readonly BackupEntry[], directories: r
   lines.push(row(['CREATED', 'SIZE', 'STATUS', 'FILE']));
   entries.forEach((e, i) => {
     lines.push(row(rows[i]!));
-    if (e.state !== 'ok' && e.problem) lines.push(`      ${e.problem}`);
+    if (e.state !== 'ok' && e.problem) lines.push(`      ${printable(e.problem)}`);
   });
   const counts = new Map<BackupState, number>();
   for (const e of entries) counts.set(e.state, (counts.get(e.state) ?? 0) + 1);
@@ -79,10 +80,11 @@ export function formatPruneResult(result: PruneResult): string[] {
   }
   for (const { entry, reason } of result.removed) {
     const size = entry.sizeBytes === undefined ? '' : ` (${formatBytes(entry.sizeBytes)})`;
-    lines.push(`${verb}: ${entry.path}${size}: ${reason}`);
+    lines.push(`${verb}: ${printable(entry.path)}${size}: ${printable(reason)}`);
   }
-  for (const { entry, error } of result.failed) lines.push(`Not removed: ${entry.path}: ${error}`);
-  for (const { entry, reason } of result.plan.keep) lines.push(`Kept: ${entry.path}: ${reason}`);
+  for (const { entry, error } of result.failed)
+    lines.push(`Not removed: ${printable(entry.path)}: ${printable(error)}`);
+  for (const { entry, reason } of result.plan.keep) lines.push(`Kept: ${printable(entry.path)}: ${printable(reason)}`);
   const bytes = result.removed.reduce((sum, p) => sum + (p.entry.sizeBytes ?? 0), 0);
   const n = result.removed.length;
   if (n > 0)

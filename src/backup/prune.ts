@@ -5,7 +5,8 @@ import { catalogBackups, describeManaged } from './catalog.js';
 import { planPrune } from './retention.js';
 import type { PlannedBackup, PrunePlan, RetentionPolicy } from './retention.js';
 import type { BackupEntry } from './backup-entry.js';
-import type { BackupTrigger } from './types.js';
+import type { BackupManifest, BackupTrigger } from './types.js';
+import { realPathOf } from '../fs-facts.js';
 
 // Applies a prune plan to the disk. `/backup prune`, `nu-agent backup prune` and auto-backup's retention
 // (through src/backup/retention-adapter.ts) all come here, so there is one place that deletes backups.
@@ -19,6 +20,8 @@ export interface PruneOptions {
   exclude?: string[] | undefined;
   /** Only backups made by these triggers take part (auto-backup prunes only its own); others are kept. */
   triggers?: BackupTrigger[] | undefined;
+  /** Only backups whose manifest names this database take part; another database's backups are kept. */
+  database?: string | undefined;
 }
 
 export interface PruneResult {
@@ -30,13 +33,32 @@ export interface PruneResult {
   failed: { entry: BackupEntry; error: string }[];
 }
 
+/**
+ * True when the manifest was written by a backup of database. Two databases may share one backup directory
+ * (one NUAGENT_HOME, two --database files): one's retention must never count or delete the other's backups.
+ */
+export function isBackupOf(manifest: Pick<BackupManifest, 'sourcePath'>, database: string): boolean {
+  if (typeof manifest.sourcePath !== 'string') return false;
+  return (
+    path.resolve(manifest.sourcePath) === path.resolve(database) ||
+    realPathOf(manifest.sourcePath) === realPathOf(database)
+  );
+}
+
 export function pruneBackups(options: PruneOptions): PruneResult {
   const entries = catalogBackups(options.directories, { exclude: options.exclude });
   const triggers = options.triggers;
-  const taking = triggers ? entries.filter((e) => e.manifest && triggers.includes(e.manifest.trigger)) : entries;
+  const database = options.database;
+  const ofOther = (e: BackupEntry) => database !== undefined && !(e.manifest && isBackupOf(e.manifest, database));
+  const byTrigger = (e: BackupEntry) => !triggers || (e.manifest && triggers.includes(e.manifest.trigger));
+  const taking = entries.filter((e) => byTrigger(e) && !ofOther(e));
   const plan = planPrune(taking, options.policy, options.now ?? new Date());
   for (const entry of entries) {
-    if (!taking.includes(entry)) plan.keep.push({ entry, reason: `not made by ${triggers?.join('/')} backups` });
+    if (taking.includes(entry)) continue;
+    const reason = ofOther(entry)
+      ? `a backup of another database${entry.manifest ? ` (${entry.manifest.sourcePath})` : ''}`
+      : `not made by ${triggers?.join('/')} backups`;
+    plan.keep.push({ entry, reason });
   }
   if (options.dryRun) return { dryRun: true, plan, removed: plan.remove, failed: [] };
 

@@ -12,7 +12,8 @@ import {
   fsyncDirectory,
   fsyncFile,
   removeStaleTempFiles,
-  tempPathFor,
+  removeTempFile,
+  createTempFile,
 } from '../../workers/copy-engine/durable-file.js';
 import { diffTableFigures } from '../../workers/copy-engine/table-figures.js';
 import type { CopyFault } from '../../workers/copy-engine/protocol.js';
@@ -162,9 +163,9 @@ export class RestoreRun {
     // Leftovers of a restore that crashed here earlier go first; this one is noted in the crash journal, so the
     // next start removes its temporary file if this process dies during the copy (inflight.ts).
     removeStaleTempFiles(path.dirname(this.live));
-    const temp = tempPathFor(this.live);
+    const temp = createTempFile(this.live);
     this.temp = temp;
-    noteInflight(this.deps.paths.backupLock, { temp, destination: this.live });
+    noteInflight(this.deps.paths, { temp, destination: this.live });
     this.engine ??= CopyEngine.start();
     try {
       await this.engine.copy({
@@ -175,7 +176,7 @@ export class RestoreRun {
         onProgress: (copiedBytes, totalBytes) => this.emit({ type: 'progress', copiedBytes, totalBytes }),
       });
     } catch (err) {
-      fs.rmSync(temp, { force: true });
+      removeTempFile(temp);
       this.temp = undefined;
       if (err instanceof CopyEngineError && err.cancelled) throw err;
       throw messages.backupCopyFailed(temp, err, errnoOf(err) === 'ENOSPC');
@@ -221,14 +222,14 @@ export class RestoreRun {
     commitTempFile(this.temp, this.live);
     this.temp = undefined;
     this.committed = true;
-    clearInflight(this.deps.paths.backupLock);
+    clearInflight(this.deps.paths);
   }
 
   /** After a failure or cancel before the restored file is in place: removes the copy; the live file is untouched. */
   private async discard(): Promise<void> {
-    if (this.temp) fs.rmSync(this.temp, { force: true });
+    if (this.temp) removeTempFile(this.temp);
     this.temp = undefined;
-    clearInflight(this.deps.paths.backupLock);
+    clearInflight(this.deps.paths);
     if (!this.committed) this.forgetPrevious();
   }
 
@@ -310,7 +311,7 @@ export class RestoreRun {
 
   /** If the supervisor itself broke: the previous database back in place if the restored one is not settled. */
   async emergencyCleanup(): Promise<void> {
-    if (this.temp) fs.rmSync(this.temp, { force: true });
+    if (this.temp) removeTempFile(this.temp);
     this.temp = undefined;
     const held = this.base.held;
     if (this.committed && !this.settled && this.previous && held) {

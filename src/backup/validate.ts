@@ -4,6 +4,8 @@ import { fileSize, realPathOf } from '../fs-facts.js';
 import { errnoOf, messages } from '../errors.js';
 import { formatBytes } from '../repl/format.js';
 import { walPaths } from '../store/memory-store.js';
+import type { DataPaths } from '../paths.js';
+import { refuseOwnFiles, refuseUnusablePath } from './own-files.js';
 
 // Everything that can be refused is refused here, before a worker is paused, and nothing is created on disk:
 // the seed created the destination directory during "validation" even when a later check failed, and never
@@ -23,6 +25,8 @@ export interface ValidationInput {
   destination: string;
   force: boolean;
   statfs?: StatFs | undefined;
+  /** nu-agent's own files (the lock, the crash journal, the control socket…) are refused as destinations. */
+  paths?: Pick<DataPaths, 'database' | 'home' | 'backupLock' | 'controlSocket' | 'historyFile'> | undefined;
 }
 
 export interface ValidatedBackup {
@@ -40,8 +44,10 @@ const SPACE_MARGIN = 256 * 1024;
 
 export function validateBackup(input: ValidationInput): ValidatedBackup {
   const { source, destination, force } = input;
+  refuseUnusablePath(destination);
   const sourceBytes = checkSource(source);
   checkNotLive(source, destination);
+  if (input.paths) refuseOwnFiles(destination, input.paths);
 
   const existing = lstatOrUndefined(destination);
   if (existing && !(existing.isFile() || (existing.isSymbolicLink() && isFile(destination))))

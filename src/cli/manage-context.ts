@@ -30,6 +30,7 @@ export function cliManageContext(cli: CliContext, command: Command, out: Output)
   return {
     out,
     liveFiles: liveFiles(paths),
+    database: paths.database,
     directories: async (dir) => {
       if (dir !== undefined) return backupDirectories(paths, dir, async () => undefined);
       const sources = await askForSources(paths).catch(() => undefined);

@@ -264,9 +264,28 @@ function prepareParentDir(dbPath: string, create: boolean): void {
   try {
     // DuckDB writes a WAL beside the file, so the directory must be writable even when the file exists.
     fs.accessSync(dir, fs.constants.W_OK);
-    if (fs.existsSync(dbPath)) fs.accessSync(dbPath, fs.constants.R_OK | fs.constants.W_OK);
   } catch (err) {
     throw messages.databaseDirUnwritable(dir, err);
+  }
+  try {
+    if (fs.existsSync(dbPath)) fs.accessSync(dbPath, fs.constants.R_OK | fs.constants.W_OK);
+  } catch (err) {
+    throw messages.databaseFileReadOnly(dbPath, err); // the file, not its directory (issue 10)
+  }
+  keepPrivate(dbPath);
+}
+
+/**
+ * The memory holds every conversation: a file of ours that others may read (DuckDB creates it 0644 under the
+ * usual umask) loses its group and other bits. The owner's own bits are left as they are.
+ */
+function keepPrivate(dbPath: string): void {
+  try {
+    const stat = fs.lstatSync(dbPath);
+    if (stat.isFile() && stat.uid === process.getuid?.() && (stat.mode & 0o077) !== 0)
+      fs.chmodSync(dbPath, stat.mode & 0o700);
+  } catch {
+    // not there yet: created under the CLI's umask 0077
   }
 }
 

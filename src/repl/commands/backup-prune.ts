@@ -16,7 +16,8 @@ export async function pruneWithArgs(args: string[], ctx: ManageContext): Promise
   const { keepLast, olderThanDays, dryRun, dir, json } = parsePruneArgs(args);
   const policy = { keepLast, olderThanDays, minKeep: 1 };
   checkRetentionPolicy(policy);
-  const result = pruneBackups({ directories: await ctx.directories(dir), policy, dryRun, exclude: ctx.liveFiles });
+  const directories = await ctx.directories(dir);
+  const result = pruneBackups({ directories, policy, dryRun, exclude: ctx.liveFiles, database: ctx.database });
   if (json) ctx.out.line(JSON.stringify(pruneJson(result), null, 2));
   else for (const line of formatPruneResult(result)) ctx.out.line(line);
   return result;
