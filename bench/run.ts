@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { benchSize } from './backup-bench.js';
 import type { SizeReport } from './backup-bench.js';
 import { benchBackupCopy } from './backup-copy.js';
+import { benchBlockChecksum } from './block-checksum.js';
 import type { CopyBenchReport } from './backup-copy.js';
 import { generateDatabase } from './generate-db.js';
 import { generateRandomTextDatabase } from './generate-random-text-db.js';
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
       const largest = Math.max(...sizes);
       log(`\ncopy engine alone, ${largest} MiB file`);
       copyReports.push(await benchBackupCopy({ sizeMiB: largest, reps, dir, log }));
+      await benchBlockChecksum({ sizeMiB: largest, reps, dir, log: (l) => log(`block checksums: ${l.trim()}`) });
     }
   } finally {
     if (reflink?.ok) reflink.unmount();

@@ -110,6 +110,28 @@ export const messages = {
       'Try the backup again; if it persists, restart nu-agent so DuckDB can replay and checkpoint the log.',
       { path, op: 'close' },
     ),
+  databaseIncomplete: (path: string, detail: string) =>
+    e(
+      'DB_INCOMPLETE',
+      `${path} is damaged and was not opened: ${detail}`,
+      `\`nu-agent backup list\` shows your backups; move the damaged file aside (mv ${path} ${path}.damaged), ` +
+        'then `nu-agent backup restore <file>`. Opening it would store new conversations in a file that has lost data.',
+      { path, op: 'open' },
+    ),
+  databaseForeignLog: (path: string, what: string) =>
+    e(
+      'DB_FOREIGN_LOG',
+      `${path} is ${what}, not a write-ahead log nu-agent wrote; the database was not opened, so nothing was replayed from it`,
+      `If you did not put it there, someone else may have: move it aside (mv ${path} ${path}.foreign) and start nu-agent again; keep your memory in a directory only you can write.`,
+      { path, op: 'open' },
+    ),
+  databaseCopyFailed: (path: string, cause: unknown) =>
+    e(
+      'DB_WAL_COPY_FAILED',
+      `could not keep a copy of ${path} before opening the database (its write-ahead log needs checking): ${messageOf(cause)}`,
+      'Free some space beside the database (or fix the directory permissions) and start nu-agent again; nothing was opened or changed.',
+      { path, cause, op: 'open' },
+    ),
   schemaTooNew: (path: string, found: number, known: number) =>
     e(
       'SCHEMA_TOO_NEW',

@@ -6,6 +6,9 @@ import { formatVerifyOutcome, verifyBackup } from '../src/backup/verify.js';
 import { manifestPathFor } from '../src/backup/types.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { addConversations, handMadeBackup } from './helpers/hand-made-backup.js';
+import { flipByte, makeMemoryWithIndex, mapBlocks } from './helpers/duckdb-blocks.js';
+import { hashFile } from '../workers/copy-engine/file-hash.js';
+import { blockOffset } from '../workers/duckdb-file/database-header.js';
 
 // Each test verifies in a real piscina thread, against a real DuckDB file and the manifest beside it.
 let source: string;
@@ -31,7 +34,7 @@ describe('verifying a backup', () => {
     const outcome = await verifyBackup(elsewhere);
     expect(outcome.ok).toBe(true);
     expect(failed(outcome)).toEqual([]);
-    expect(outcome.verification?.checks.map((c) => c.name)).toEqual(['size', 'hash', 'open', 'tables']);
+    expect(outcome.verification?.checks.map((c) => c.name)).toEqual(['size', 'hash', 'blocks', 'open', 'tables']);
     expect(formatVerifyOutcome(outcome).at(-1)).toMatch(/^Verdict: OK/);
   });
 
@@ -64,9 +67,32 @@ describe('verifying a backup', () => {
     const outcome = await verifyBackup(file);
     expect(outcome.ok).toBe(false);
     const failures = failed(outcome);
-    expect(failures.slice(0, 2)).toEqual(['size', 'hash']);
+    expect(failures.slice(0, 3)).toEqual(['size', 'hash', 'blocks']);
     // Depending on where the cut falls, DuckDB refuses to open it or fails while reading every row.
     expect(failures.some((name) => name === 'open' || name === 'tables')).toBe(true);
+  });
+
+  it('fails a backup whose index block is damaged although every row reads and matches, naming the block', async () => {
+    const withIndex = path.join(tempDir(), 'memory.db');
+    await makeMemoryWithIndex(withIndex);
+    const { index } = await mapBlocks(withIndex);
+    const file = path.join(tempDir(), 'b.db');
+    const manifest = await handMadeBackup(withIndex, file);
+    flipByte(file, blockOffset(index[0]!) + 4000);
+    // The manifest describes the damaged file, as when the live database already had the bad block when it was
+    // backed up: only DuckDB's own block checksum can tell.
+    const { hash } = hashFile(file, 'xxh3-64');
+    fs.writeFileSync(
+      manifestPathFor(file),
+      JSON.stringify({ ...manifest, hash: { algorithm: 'xxh3-64', value: hash } }),
+    );
+
+    const outcome = await verifyBackup(file);
+    expect(failed(outcome)).toEqual(['blocks']);
+    const lines = formatVerifyOutcome(outcome);
+    expect(lines.join('\n')).toMatch(/tables\s+ok\s+.*every row read and matching/);
+    expect(lines.join('\n')).toContain(`blocks    FAILED  a block fails DuckDB's checksum: block ${index[0]} at byte`);
+    expect(lines.at(-1)).toMatch(/^Verdict: FAILED/);
   });
 
   it('catches rows that differ from the manifest figures', async () => {

@@ -2,10 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ARRAY, DuckDBInstance, FLOAT, arrayValue } from '@duckdb/node-api';
 import type { DuckDBConnection, DuckDBType, DuckDBValue } from '@duckdb/node-api';
-import { messages } from '../errors.js';
+import { NuError, messages } from '../errors.js';
 import { readTableCounts, readTableFigures } from '../../workers/copy-engine/table-figures.js';
 import type { TableCounts, TableFigures } from '../../workers/copy-engine/table-figures.js';
 import { ExclusiveQueue } from './exclusive-queue.js';
+import { afterOpen, checkBeforeOpen, discardCopies } from './open-checks.js';
 import { openError } from './open-errors.js';
 import { migrate } from './migrate.js';
 
@@ -48,6 +49,8 @@ export interface HeldDatabase extends SqlRunner {
 export interface StoreOptions {
   /** Created with mode 0700 when missing (the default data directory). Other parents must exist. */
   createParentDir?: boolean;
+  /** Where warnings found while opening go (a damaged write-ahead log, open-checks.ts); stderr by default. */
+  onNotice?: ((line: string) => void) | undefined;
 }
 
 const DUCKDB_OPTIONS = {
@@ -66,12 +69,15 @@ export class MemoryStore implements SqlRunner {
   /** Set when a holder released the gate with the database still closed (every reopen attempt failed). */
   private lostWith: unknown;
 
-  private constructor(readonly path: string) {}
+  private constructor(
+    readonly path: string,
+    private readonly notice: (line: string) => void,
+  ) {}
 
   static async open(dbPath: string, options: StoreOptions = {}): Promise<MemoryStore> {
     const resolved = path.resolve(dbPath);
     prepareParentDir(resolved, options.createParentDir ?? false);
-    const store = new MemoryStore(resolved);
+    const store = new MemoryStore(resolved, options.onNotice ?? ((line) => process.stderr.write(`${line}\n`)));
     await store.connect();
     try {
       await migrate(store.direct(), resolved, fs.existsSync(resolved));
@@ -180,13 +186,20 @@ export class MemoryStore implements SqlRunner {
 
   private async connect(): Promise<void> {
     if (this.instance) return;
+    // Before DuckDB touches the file: refuse one cut short, keep and walk any write-ahead log (open-checks.ts).
+    const kept = checkBeforeOpen(this.path);
     try {
       this.instance = await DuckDBInstance.create(this.path, DUCKDB_OPTIONS);
       this.connection = await this.instance.connect();
     } catch (err) {
       this.disconnect();
-      throw openError(this.path, err);
+      const error = openError(this.path, err);
+      // Another process has it open: its log is live and DuckDB did not touch it here, so the copies are
+      // pointless. After any other failure they stay: DuckDB may have replayed or cut the log already.
+      if (error instanceof NuError && error.code === 'DB_LOCKED') discardCopies(kept);
+      throw error;
     }
+    for (const line of afterOpen(this.path, kept)) this.notice(line);
   }
 
   private disconnect(): void {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from '../comlink-node.js';
 import { fsyncFile } from './durable-file.js';
-import { HASH_CHUNK_BYTES, createHasher } from './file-hash.js';
+import { scanFile } from './file-hash.js';
 import type { BackupVerification } from './verify-backup.js';
 import { CANCEL_INDEX } from './protocol.js';
 import type {
@@ -122,24 +122,22 @@ function copyUntilFault(source: string, temp: string, failAtByte: number): void 
 
 export function hash(task: HashTask): HashResult {
   const started = performance.now();
-  let fd: number | undefined;
   try {
-    const hasher = createHasher(task.algorithm);
-    const buffer = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
-    fd = fs.openSync(task.file, 'r');
-    let bytes = 0;
-    for (;;) {
-      if (cancelled(task.cancel)) return { ok: false, error: cancelError() };
-      const n = fs.readSync(fd, buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      hasher.update(buffer.subarray(0, n));
-      bytes += n;
-    }
-    return { ok: true, bytes, hash: hasher.digest(), ms: performance.now() - started };
+    const scanned = scanFile(task.file, {
+      algorithm: task.algorithm,
+      checkBlocks: task.checkBlocks,
+      cancelled: () => cancelled(task.cancel),
+    });
+    if (scanned === 'cancelled') return { ok: false, error: cancelError() };
+    return {
+      ok: true,
+      bytes: scanned.bytes,
+      hash: scanned.hash!,
+      blocks: scanned.blocks,
+      ms: performance.now() - started,
+    };
   } catch (err) {
     return { ok: false, error: taskError(err) };
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 

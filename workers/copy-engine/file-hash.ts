@@ -2,13 +2,17 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { xxh3 } from '@node-rs/xxhash';
 import { createXXHash128 } from 'hash-wasm';
+import { BlockCheck, readFully } from '../duckdb-file/block-check.js';
+import type { BlockCheckResult } from '../duckdb-file/block-check.js';
+import { READ_BUFFER_BYTES, readBuffer } from '../duckdb-file/checksum.js';
+import { HEADERS_BYTES } from '../duckdb-file/database-header.js';
 
 // Hashing a file by re-reading it from disk, in the thread that calls it (a piscina task: never the main thread
 // for a big file). Measured here (ARCHITECTURE.md): the XXH3 streaming class reads + hashes at about 2.4 GB/s,
-// SHA-256 at 0.93 GB/s; chunk size changes speed a hundredfold, so chunks are large.
+// SHA-256 at 0.93 GB/s; chunk size changes speed a hundredfold, so chunks are large (4 MiB).
 // The manifest names the algorithm, so a backup is always checked with the hash it was made with.
 
-export const HASH_CHUNK_BYTES = 4 * 1024 * 1024;
+export const HASH_CHUNK_BYTES = READ_BUFFER_BYTES;
 
 /**
  * Algorithms a manifest may name. `xxh3-128` (what new backups use) is the canonical XXH3-128 digest, hex, 32
@@ -57,20 +61,54 @@ export interface HashedFile {
 
 /** Reads the whole file and hashes it. Stops with an AbortError between chunks when signal aborts. */
 export function hashFile(file: string, algorithm: HashAlgorithm, signal?: AbortSignal): HashedFile {
-  const hasher = createHasher(algorithm);
-  const buffer = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
+  const scanned = scanFile(file, { algorithm, cancelled: () => signal?.aborted ?? false });
+  if (scanned === 'cancelled') {
+    signal?.throwIfAborted();
+    throw new Error('cancelled');
+  }
+  return { bytes: scanned.bytes, hash: scanned.hash! };
+}
+
+export interface ScanOptions {
+  /** Hash the bytes with this algorithm. */
+  algorithm?: HashAlgorithm | undefined;
+  /** Check every DuckDB block's own checksum in the same read (workers/duckdb-file/block-check.ts). */
+  checkBlocks?: boolean | undefined;
+  /** Polled between chunks. */
+  cancelled?: (() => boolean) | undefined;
+}
+
+export interface ScannedFile {
+  bytes: number;
+  hash?: string | undefined;
+  blocks?: BlockCheckResult | undefined;
+}
+
+/**
+ * One sequential read of the file for both the hash and the block check: the bytes land in the block check's
+ * WebAssembly memory and each chunk is hashed and checked there, so checking the blocks adds arithmetic, not a
+ * second read (ARCHITECTURE.md: about +0.08 s/GiB this way; `npm run bench` measures it). The first read is the
+ * 12,288 header bytes, then whole 4 MiB runs of blocks, so no block straddles two chunks.
+ */
+export function scanFile(file: string, options: ScanOptions): ScannedFile | 'cancelled' {
+  const hasher = options.algorithm ? createHasher(options.algorithm) : undefined;
+  const blocks = options.checkBlocks ? new BlockCheck() : undefined;
+  const buffer = readBuffer();
   const fd = fs.openSync(file, 'r');
-  let bytes = 0;
   try {
-    for (;;) {
-      signal?.throwIfAborted();
-      const n = fs.readSync(fd, buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      hasher.update(buffer.subarray(0, n));
-      bytes += n;
+    let bytes = 0;
+    for (let want = HEADERS_BYTES; ; want = buffer.length) {
+      if (options.cancelled?.()) return 'cancelled';
+      const chunk = buffer.subarray(0, readFully(fd, buffer.subarray(0, want), bytes));
+      if (chunk.length > 0 || bytes === 0) {
+        hasher?.update(chunk);
+        blocks?.update(chunk);
+      }
+      bytes += chunk.length;
+      if (chunk.length < want) break;
     }
+    return { bytes, hash: hasher?.digest(), blocks: blocks?.finish(fd) };
   } finally {
     fs.closeSync(fd);
   }
-  return { bytes, hash: hasher.digest() };
 }

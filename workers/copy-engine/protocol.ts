@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { BlockCheckResult } from '../duckdb-file/block-check.js';
 import type { HashAlgorithm } from './file-hash.js';
 import type { ExpectedContent } from './verify-backup.js';
 
@@ -40,6 +41,8 @@ export interface HashTask {
   file: string;
   algorithm: HashAlgorithm;
   cancel: SharedArrayBuffer;
+  /** Also check every DuckDB block's checksum in the same read (a copy's verification; not the live source). */
+  checkBlocks?: boolean | undefined;
 }
 
 export interface VerifyTask {
@@ -63,4 +66,6 @@ export interface TaskError {
 export type CopyMethod = 'clone' | 'kernel' | 'injected-fault';
 
 export type CopyResult = { ok: true; bytes: number; method: CopyMethod; ms: number } | { ok: false; error: TaskError };
-export type HashResult = { ok: true; bytes: number; hash: string; ms: number } | { ok: false; error: TaskError };
+export type HashResult =
+  | { ok: true; bytes: number; hash: string; blocks?: BlockCheckResult | undefined; ms: number }
+  | { ok: false; error: TaskError };

@@ -1,12 +1,14 @@
 import fs from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { hashFile, isHashAlgorithm } from './file-hash.js';
+import { isHashAlgorithm, scanFile } from './file-hash.js';
+import { blocksCheck, hashCheck } from './verify-checks.js';
 import { diffTableFigures, readTableFigures } from './table-figures.js';
 import type { TableCounts, TableFigures } from './table-figures.js';
 
-// Checks a backup file against what it should hold: its size, its hash re-read from disk, and a full read-only
-// open in DuckDB reading every row of every table (DuckDB checks a block's checksum only when the block is read,
-// ARCHITECTURE.md). Used for a fresh copy (expected = the source's figures) and for `/backup verify` of any
+// Checks a backup file against what it should hold: its size, its hash re-read from disk, DuckDB's own checksum
+// of every block in use (in the same read as the hash), and a full read-only open in DuckDB reading every row of
+// every table (DuckDB checks a block's checksum only when the block is read, and a table scan never reads the
+// index blocks a later write needs, ARCHITECTURE.md). Used for a fresh copy (expected = the source's figures) and for `/backup verify` of any
 // backup, also one copied to another machine (expected = its manifest). Runs as a piscina task: it reads the
 // whole file, so it never runs on the main thread. Every check runs even after one fails, so the verdict says
 // everything that is wrong; results are plain data, safe to send across a thread.
@@ -22,7 +24,7 @@ export interface ExpectedContent {
   tables: TableFigures | TableCounts;
 }
 
-export type CheckName = 'file' | 'size' | 'hash' | 'open' | 'tables';
+export type CheckName = 'file' | 'size' | 'hash' | 'blocks' | 'open' | 'tables';
 
 export interface VerifyCheck {
   name: CheckName;
@@ -83,23 +85,28 @@ export async function verifyBackupFile(
 
   const algorithm = expected.hash.algorithm;
   if (options.checkHash === false) {
-    // The caller hashes the file in another thread at the same time and adds the check itself.
-  } else if (!isHashAlgorithm(algorithm)) {
-    checks.push({ name: 'hash', ok: false, detail: `unknown hash algorithm ${algorithm}` });
+    // The caller hashes the file and checks its blocks in another thread at the same time, and adds both checks.
   } else {
+    const known = isHashAlgorithm(algorithm);
+    if (!known) checks.push({ name: 'hash', ok: false, detail: `unknown hash algorithm ${algorithm}` });
     try {
-      const hashed = hashFile(file, algorithm, signal);
-      actual.hash = hashed.hash;
-      checks.push(
-        expected.hash.value === undefined
-          ? { name: 'hash', ok: true, detail: `${algorithm} ${hashed.hash} (read now: a clone)` }
-          : hashed.hash === expected.hash.value.toLowerCase()
-            ? { name: 'hash', ok: true, detail: `${algorithm} ${hashed.hash}` }
-            : { name: 'hash', ok: false, detail: `${algorithm} ${hashed.hash}, expected ${expected.hash.value}` },
-      );
+      const scanned = scanFile(file, {
+        algorithm: known ? algorithm : undefined,
+        checkBlocks: true,
+        cancelled: () => signal?.aborted ?? false,
+      });
+      signal?.throwIfAborted();
+      if (scanned === 'cancelled') throw new Error('cancelled');
+      if (known) {
+        actual.hash = scanned.hash;
+        checks.push(hashCheck(algorithm, scanned.hash!, expected.hash.value));
+      }
+      checks.push(blocksCheck(scanned.blocks!));
     } catch (err) {
       signal?.throwIfAborted();
-      checks.push({ name: 'hash', ok: false, detail: `cannot read the file: ${errorText(err)}` });
+      const detail = `cannot read the file: ${errorText(err)}`;
+      if (known) checks.push({ name: 'hash', ok: false, detail });
+      checks.push({ name: 'blocks', ok: false, detail });
     }
   }
 
