@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { appVersion } from './app/version.js';
 import { createCliContext } from './cli/context.js';
+import { closest } from './did-you-mean.js';
+import { messages } from './errors.js';
 import { subcommands } from './cli/subcommands.js';
 
 // The entry point: `nu-agent` opens the REPL; `nu-agent <subcommand>` runs one task and exits.
@@ -31,11 +33,23 @@ Environment:
   NUAGENT_LLM_MODEL     the model to ask, e.g. llama3.2
   NUAGENT_LLM_API_KEY   sent as a Bearer token, if the server needs one
   NUAGENT_LLM_TIMEOUT   seconds to wait for a reply (default 120)
+  NUAGENT_EMBEDDINGS_URL      an OpenAI-compatible /v1/embeddings endpoint for /search (unset: local, offline)
+  NUAGENT_EMBEDDINGS_MODEL    the embedding model to ask (required with NUAGENT_EMBEDDINGS_URL)
+  NUAGENT_EMBEDDINGS_API_KEY  sent as a Bearer token (default: NUAGENT_LLM_API_KEY)
 
-Piped input runs one command per line without prompts, e.g.
+Piped input runs one command per line without prompts (a line ending in \\ continues on the next), e.g.
   printf '/info\\n/exit\\n' | nu-agent`,
   )
+  // `nu-agent help [command]` as well as --help; any other word is not a command (and may be a typo of one).
+  .helpCommand('help [command]', 'show help for a command')
+  .allowExcessArguments()
   .action(async (_options, command: Command) => {
+    if (command.args.length > 0) {
+      const word = command.args[0]!;
+      const names = command.commands.map((c) => c.name());
+      cli.fail(messages.unknownCliCommand(word, closest(word, [...names, 'help'])));
+      return;
+    }
     // Prompts, colours and line editing only when a person is at both ends.
     const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY);
     const [{ runRepl }, { TerminalOutput }] = await Promise.all([

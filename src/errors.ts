@@ -1,3 +1,5 @@
+import nodePath from 'node:path';
+
 // One error type for the whole application, in the manner of Litestream's LTXError: what we were doing (op),
 // the file it concerns (path), what the user can do about it (hint) and the underlying cause.
 // Fixed messages live in the `messages` table below so that tests can match them by pattern;
@@ -43,6 +45,11 @@ export function errnoOf(err: unknown): string | undefined {
   return undefined;
 }
 
+/** A path as a shell word: quoted only when it needs to be, so a Try line can be pasted as it is. */
+export function shellWord(text: string): string {
+  return /^[\w@%+=:,./~-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
 const e = (code: string, message: string, hint?: string, extra: Omit<NuErrorOptions, 'code' | 'hint'> = {}) =>
   new NuError(message, { code, hint, ...extra });
 
@@ -68,6 +75,13 @@ export const messages = {
       `cannot write to the database directory ${dir}`,
       'Fix its permissions, or choose another place with NUAGENT_HOME or --database.',
       { path: dir, cause, op: 'open' },
+    ),
+  databaseDirMissing: (dir: string) =>
+    e(
+      'DB_DIR_MISSING',
+      `the database directory ${dir} does not exist`,
+      `Create it first (mkdir -p ${shellWord(dir)}), or check --database (or NUAGENT_DATABASE) for a typo.`,
+      { path: dir, op: 'open' },
     ),
   databaseOpenFailed: (path: string, cause: unknown) =>
     e(
@@ -107,7 +121,7 @@ export const messages = {
     e(
       'WAL_REMAINS',
       `a write-ahead log is still present after closing (${path}); the .db file alone would miss commits`,
-      'Try the backup again; if it persists, restart nu-agent so DuckDB can replay and checkpoint the log.',
+      'Run the backup again; if it persists, restart nu-agent so DuckDB can replay and checkpoint the log.',
       { path, op: 'close' },
     ),
   databaseIncomplete: (path: string, detail: string) =>
@@ -141,7 +155,20 @@ export const messages = {
     ),
   // One line, exactly as users know it from other REPLs; the hint is part of the sentence.
   unknownCommand: (name: string) => e('UNKNOWN_COMMAND', `Unknown command: ${name}. Try /help.`),
-  usage: (usage: string) => e('USAGE', `usage: ${usage}`, 'Try /help for the full list of commands.'),
+  // A word that looks like a mistyped subcommand rather than a file name (issue 12: `/backup lst` wrote a file).
+  backupWordTypo: (command: string, word: string, suggestion: string) =>
+    e(
+      'USAGE',
+      `"${word}" is not a ${command} command; did you mean ${suggestion}?`,
+      `To write a backup file named ${word}, give it as a path: ${command} ./${word}`,
+    ),
+  unknownCliCommand: (word: string, suggestion: string | undefined) =>
+    e(
+      'UNKNOWN_COMMAND',
+      `unknown command "${word}"${suggestion ? `; did you mean nu-agent ${suggestion}?` : ''}`,
+      'nu-agent --help lists the commands; nu-agent with no command opens the REPL.',
+    ),
+  usage: (usage: string) => e('USAGE', `usage: ${usage}`, '/help lists every command (nu-agent --help, at a shell).'),
   // Backup management (issue 5): list, verify, restore, prune.
   pruneNoPolicy: () =>
     e(
@@ -215,6 +242,13 @@ export const messages = {
       'Your memory is as it was before the restore. Run /backup verify on the backup, or choose another one.',
       { path: file, cause, op: 'restore' },
     ),
+  restoreKeptPrevious: (previous: string) =>
+    e(
+      'RESTORE_PREVIOUS_KEPT',
+      `${previous} holds the memory from before an earlier restore that was interrupted; a new restore would replace it`,
+      `It is a complete database: move it somewhere else (mv ${previous} <elsewhere>), or remove it once you are sure you do not need it; then restore again.`,
+      { path: previous, op: 'restore' },
+    ),
   restoreRollbackFailed: (database: string, previous: string, safety: string | undefined, cause: unknown) =>
     e(
       'RESTORE_ROLLBACK_FAILED',
@@ -273,7 +307,7 @@ export const messages = {
     e(
       'LLM_TIMEOUT',
       `the model server at ${url} did not answer within ${Math.round(timeoutMs / 100) / 10} s`,
-      'Try again, or allow more time with NUAGENT_LLM_TIMEOUT (seconds).',
+      'Send it again, or allow more time with NUAGENT_LLM_TIMEOUT (seconds).',
       { op: 'chat' },
     ),
   // The background workers and /search (issue 3).
@@ -389,6 +423,41 @@ export const messages = {
       'Wait for it to finish, then try again.',
       { op: 'backup' },
     ),
+  backupHolderStopped: (holder: string, pid: number) =>
+    e(
+      'BACKUP_RUNNING',
+      `a backup is already running (${holder}), and that process is stopped (suspended, e.g. by Ctrl-Z)`,
+      `Resume it (\`fg\` in its terminal, or \`kill -CONT ${pid}\`) so it can finish, or end it (\`kill ${pid}\`); then try again.`,
+      { op: 'backup' },
+    ),
+  backupLockElsewhere: (holder: string, lockPath: string) =>
+    e(
+      'BACKUP_RUNNING',
+      `a backup is already running (${holder}); nu-agent cannot see whether a process on another host is alive, so it never takes its lock over`,
+      `Wait for it to finish. If no nu-agent runs there any more, remove ${lockPath} and try again.`,
+      { path: lockPath, op: 'backup' },
+    ),
+  backupLockUnknown: (lockPath: string, why: string) =>
+    e(
+      'BACKUP_RUNNING',
+      `the backup lock ${lockPath} is held, but ${why}`,
+      `If no nu-agent is backing up or restoring this database, remove ${lockPath} and try again.`,
+      { path: lockPath, op: 'backup' },
+    ),
+  backupLockForeign: (lockPath: string, why: string) =>
+    e(
+      'BACKUP_LOCK_FOREIGN',
+      `the backup lock ${lockPath} was not made by nu-agent for this user: ${why}`,
+      `Someone else can write to ${nodePath.dirname(lockPath)}: find out who made it before removing it, and keep the database in a directory only you can write.`,
+      { path: lockPath, op: 'backup' },
+    ),
+  backupLockLost: (lockPath: string, why: string) =>
+    e(
+      'BACKUP_LOCK_LOST',
+      `the backup lock ${lockPath} was lost while this run held it (${why}); stopped before changing anything`,
+      'Check that no other program removes files beside the database, then try again.',
+      { path: lockPath, op: 'backup' },
+    ),
   backupSourceMissing: (path: string) =>
     e('BACKUP_SOURCE_MISSING', `Database file not found: ${path}`, 'Check --database or NUAGENT_DATABASE.', {
       path,
@@ -429,6 +498,20 @@ export const messages = {
       path: dir,
       op: 'backup',
     }),
+  backupDirMissing: (dir: string) =>
+    e(
+      'BACKUP_DIR_MISSING',
+      `the destination directory ${dir} does not exist`,
+      `Create it first (mkdir -p ${shellWord(dir)}), or check the path for a typo.`,
+      { path: dir, op: 'backup' },
+    ),
+  backupDirNotStorage: (dir: string) =>
+    e(
+      'BACKUP_DIR_NOT_STORAGE',
+      `${dir} is on a file system that holds no files of its own (such as /proc or /sys)`,
+      'Choose a directory on a disk.',
+      { path: dir, op: 'backup' },
+    ),
   backupDirUnwritable: (dir: string) =>
     e(
       'BACKUP_DIR_UNWRITABLE',

@@ -33,3 +33,8 @@ export function formatError(err: unknown, debug = false): string[] {
   }
   return lines;
 }
+
+/** The `Try: …` line of a notice that is not an error (a start-up that waits for a stopped process says how). */
+export function formatHint(hint: string): string {
+  return `Try: ${hint}`;
+}

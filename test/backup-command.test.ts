@@ -56,7 +56,7 @@ describe('backup progress display', () => {
       display.onEvent({ type: 'progress', copiedBytes: copied, totalBytes: 64 * MiB });
     }
     display.stop();
-    expect(drawn).toMatch(/100% \| 64\.0 MiB \/ 64\.0 MiB \| 32\.0 MiB\/s \| ETA /);
+    expect(drawn).toMatch(/100 % \| 64\.0 MiB \/ 64\.0 MiB \| 32\.0 MiB\/s \| done/);
   });
 });
 

@@ -62,7 +62,8 @@ describe('backup service', { timeout: 60_000 }, () => {
   it('makes a verified copy with a manifest, pausing and resuming the workers around it', async () => {
     const fixture = await backupFixture(120);
     const events: BackupEvent[] = [];
-    const destination = path.join(fixture.dir, 'backups', 'nested', 'b.db');
+    // Inside nu-agent's own backup directory, missing directories are made (elsewhere they are refused).
+    const destination = path.join(fixture.deps.paths.defaultBackupDir, 'nested', 'b.db');
     let lateWrite: Promise<void> | undefined;
     const service = serviceFor(fixture, {
       // A write that arrives while the backup holds the database waits for it, and is not in the copy.

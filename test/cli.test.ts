@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { OFFLINE_REPLY } from '../src/llm/offline.js';
-import { collect, runCli, startCli, waitForOutput, withoutWaitLines } from './helpers/run-cli.js';
+import { collect, runCli, startCli, waitForOutput } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 // The CLI and the REPL end to end: the compiled program, spawned, fed through stdin.
@@ -17,9 +17,11 @@ describe('nu-agent, piped', () => {
     const home = path.join(tempDir(), 'data', 'home');
     const env = { NUAGENT_HOME: home };
     const first = await runCli([], 'hello from the first run\n/debug on\n/exit\n/info\n', { env });
-    expect(withoutWaitLines(first.stderr)).toBe('');
+    // The banner goes to stderr, like errors: stdout carries only the answers a script asked for.
+    expect(first.stderr).toMatch(new RegExp(`^nu-agent ${version}\nMemory: ${path.join(home, 'memory.db')}\n[^]*\n$`));
+    expect(first.stderr).not.toContain('Error');
     expect(first.code).toBe(0);
-    expect(first.stdout).toContain(`nu-agent ${version}\nMemory: ${path.join(home, 'memory.db')}\n`);
+    expect(first.stdout).not.toContain('Memory: ');
     expect(first.stdout).toContain(OFFLINE_REPLY);
     expect(first.stdout).toContain('Debug is on.');
     expect(first.stdout).not.toContain('Rows:'); // nothing after /exit runs
@@ -49,7 +51,7 @@ describe('nu-agent, piped', () => {
 
   it('says so for an unknown command, keeps going, and exits non-zero at the end of input', async () => {
     const run = await runCli([], '/nope\n/info\n', { env: { NUAGENT_HOME: path.join(tempDir(), 'home') } });
-    expect(run.stderr).toBe('Error: Unknown command: /nope. Try /help.\n');
+    expect(run.stderr).toMatch(/\nError: Unknown command: \/nope\. Try \/help\.\n$/);
     expect(run.stdout).toContain('Rows:');
     expect(run.code).toBe(1);
   });
@@ -66,7 +68,7 @@ describe('nu-agent, when the reader of its output goes away', () => {
     child.stdout.destroy(); // like `nu-agent | head -4`
     child.stdin.write('/help\n');
     expect(await exited).toBe(0);
-    expect(withoutWaitLines(stderr)).toBe('');
+    expect(stderr).not.toMatch(/Error|EPIPE/);
     expect(fs.readdirSync(home)).toEqual(['memory.db']); // no write-ahead log left behind
   });
 });
@@ -94,7 +96,7 @@ describe('nu-agent flags', () => {
       env: { NUAGENT_HOME: home, NUAGENT_DATABASE: path.join(dir, 'ignored.db') },
     });
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain(`Memory: ${path.join(dir, 'elsewhere.db')}`);
+    expect(run.stderr).toContain(`Memory: ${path.join(dir, 'elsewhere.db')}`);
     expect(run.stdout).toContain('Debug: on');
     expect(fs.readdirSync(dir).sort()).toEqual(['elsewhere.db']);
   });
@@ -180,5 +182,19 @@ describe('nu-agent refuses a database it cannot use, and changes nothing', () =>
     expect(error).toBe(`Error: cannot write to the database file ${db}`);
     expect(hint).toBe(`Try: Make it writable (chmod u+rw ${db}), or choose another file with --database.`);
     expect(rest).toEqual([]);
+  });
+});
+
+describe('the help texts', () => {
+  it('--help names the embeddings variables; /help gives /backup one aligned row that ends in a whole sentence', async () => {
+    const help = await runCli(['--help']);
+    for (const name of ['NUAGENT_EMBEDDINGS_URL', 'NUAGENT_EMBEDDINGS_MODEL', 'NUAGENT_EMBEDDINGS_API_KEY'])
+      expect(help.stdout).toContain(name);
+    const run = await runCli([], '/help\n', { env: { NUAGENT_HOME: path.join(tempDir(), 'home') } });
+    const rows = run.stdout.split('\n').filter((l) => l.startsWith('  /'));
+    const summaryColumn = (row: string) => /^ {2}\S.*? {2,}(?=\S)/.exec(row)?.[0].length;
+    expect(new Set(rows.map(summaryColumn)).size).toBe(1);
+    const backup = rows.find((r) => r.startsWith('  /backup'));
+    expect(backup).toMatch(/ {2}Back up the memory; .*\.$/);
   });
 });

@@ -27,3 +27,22 @@ describe('formatError', () => {
     expect(explained.some((l) => l.startsWith('  at '))).toBe(false);
   });
 });
+
+describe('the messages table', () => {
+  it('never writes a hint that repeats the "Try:" it is printed after', () => {
+    const stuttering: string[] = [];
+    for (const [name, make] of Object.entries(messages)) {
+      // Placeholder arguments: every message takes strings, numbers or an error, and uses them as text.
+      const args = Array.from({ length: make.length }, () => 'x');
+      let err: unknown;
+      try {
+        err = (make as (...a: unknown[]) => unknown)(...args);
+      } catch {
+        continue; // a message that needs a structured argument; its hint is checked where it is made
+      }
+      const line = formatError(err).find((l) => l.startsWith('Try: '));
+      if (line && /^Try: try\b/i.test(line)) stuttering.push(`${name}: ${line}`);
+    }
+    expect(stuttering).toEqual([]);
+  });
+});

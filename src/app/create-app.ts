@@ -6,7 +6,9 @@ import { serveControlRequests } from '../auto-backup/control-requests.js';
 import { chooseProvider } from '../llm/select.js';
 import { resolveDataPaths } from '../paths.js';
 import type { DataPaths } from '../paths.js';
-import { awaitNoBackupRunning } from '../backup/backup-lock.js';
+import { awaitNoBackupRunning, describeHolder } from '../backup/backup-lock.js';
+import { isNuError } from '../errors.js';
+import { formatHint } from '../report.js';
 import type { BackupLock } from '../backup/backup-lock.js';
 import { TerminalOutput } from '../repl/terminal-output.js';
 import { waitingFor } from '../repl/wait-indicator.js';
@@ -14,6 +16,7 @@ import type { Waits } from '../repl/wait-indicator.js';
 import { getSetting, settings } from '../store/app-config.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { createBackupService } from '../backup/backup-service.js';
+import { recoverInterruptedRestore } from '../backup/restore-recovery.js';
 import { EMBEDDING_DIMENSIONS } from '../store/schema.js';
 import { embedderFromEnv } from '../workers-host/embedder.js';
 import type { Embedder } from '../workers-host/embedder.js';
@@ -60,7 +63,6 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   const shutdown = () => (closing ??= stopAll(stops, store, waits));
 
   try {
-    const persistedDebug = await getSetting(store, settings.debug);
     // workers and backups are filled in just below, before anyone else sees the App.
     const app = {
       version: options.version ?? appVersion(),
@@ -68,12 +70,14 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
       store,
       provider,
       session: { conversationId: undefined },
-      debug: Boolean(options.debug) || persistedDebug,
+      debug: Boolean(options.debug),
     } as Wiring;
     const isDebug = () => app.debug;
     app.out = options.makeOutput?.(isDebug) ?? new TerminalOutput({ isDebug });
     waits = app.out.waits;
-    noticeInterruptedRestore(app);
+    // Before any setting is read: an interrupted restore may owe this machine its settings back.
+    await recoverInterruptedRestore(app);
+    app.debug ||= await getSetting(store, settings.debug);
     // `awaited` says what shutdown waits for while this part stops (shown when that takes a while).
     const adopt = <T>(part: Part<T>, awaited: string): T => {
       stops.push({ stop: () => part.stop(), awaited });
@@ -110,11 +114,19 @@ async function openWhenNoBackupRuns(paths: DataPaths): Promise<MemoryStore> {
   if (!fs.existsSync(path.dirname(paths.database))) return open();
   let lock: BackupLock | undefined;
   try {
-    lock = await awaitNoBackupRunning(paths.backupLock, BACKUP_WAIT_MS, (holder) =>
-      process.stderr.write(`Waiting for the backup running${holder ? ` in ${holder}` : ''} to finish…\n`),
-    );
+    lock = await awaitNoBackupRunning(paths.backupLock, BACKUP_WAIT_MS, (holder, error) => {
+      const who = describeHolder(holder);
+      process.stderr.write(`Waiting for the backup running${who ? ` in ${who}` : ''} to finish…\n`);
+      if (holder.state === 'stopped' && error.hint) {
+        process.stderr.write(
+          `Process ${holder.pid} is stopped, so its backup cannot finish.\n${formatHint(error.hint)}\n`,
+        );
+      }
+    });
   } catch (err) {
-    if ((err as { code?: string }).code === 'BACKUP_RUNNING') throw err;
+    // A lock we cannot even try to take (a read-only directory) means no backup can run there either; one
+    // held by another process, or not made by nu-agent, means the file must not be opened.
+    if (isNuError(err)) throw err;
   }
   try {
     return await open();
@@ -124,33 +136,6 @@ async function openWhenNoBackupRuns(paths: DataPaths): Promise<MemoryStore> {
 }
 
 const BACKUP_WAIT_MS = 120_000;
-
-/**
- * A restore keeps the previous database as `<db>.before-restore` until the restored one has been reopened and
- * checked. If the process died in between, the file is still there: both files are complete databases (the
- * restored one was verified before it was renamed into place), so nothing is removed behind the user's back.
- */
-function noticeInterruptedRestore(app: App): void {
-  const previous = `${app.paths.database}.before-restore`;
-  let kept: fs.Stats;
-  let live: fs.Stats;
-  try {
-    kept = fs.statSync(previous);
-    live = fs.statSync(app.paths.database);
-  } catch {
-    return;
-  }
-  // Died between making the link and the swap: both names are the one, untouched database.
-  if (kept.ino === live.ino && kept.dev === live.dev) {
-    fs.rmSync(previous, { force: true });
-    return;
-  }
-  app.out.line(
-    `Notice: a restore was interrupted. ${app.paths.database} is the restored database; the one from before ` +
-      `the restore is kept at ${previous}, and the safety backup taken just before it is in the backup ` +
-      `directory (/backup list). Remove ${previous} once you are satisfied.`,
-  );
-}
 
 interface Stop {
   stop(): Promise<void>;

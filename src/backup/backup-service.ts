@@ -2,6 +2,7 @@ import type { BackupService } from '../app.js';
 import { messages } from '../errors.js';
 import { formatBytes } from '../repl/format.js';
 import type { SupervisorOutput } from '../../state-machines/backup-machine.js';
+import { lostLock, withLockLoss } from './backup-lock.js';
 import { BackupRun, HASH_ALGORITHM } from './backup-steps.js';
 import type { BackupDeps, BackupFaults, StepTimeouts } from './backup-steps.js';
 import { cleanupAfterCrash } from './inflight.js';
@@ -92,7 +93,7 @@ async function runOnce(
     kind: 'backup',
     trigger: request.trigger,
     run,
-    signal: request.signal,
+    signal: withLockLoss(request.signal, run.lockLost.signal),
     timeoutMs: options.timeoutMs,
     emit,
     stepLine: (state, paused) => stepLine(state, run, paused),
@@ -153,7 +154,8 @@ function outcome(
     ? messages.backupReopenFailed(run.liveFilePath, run.committed?.path, reopen.attempts, reopen.cause)
     : output.error !== undefined
       ? asError(output.error)
-      : messages.backupCancelled(output.cancel === 'timeout' ? timeoutMs : undefined);
+      : (lostLock(run.lockLost.signal) ??
+        messages.backupCancelled(output.cancel === 'timeout' ? timeoutMs : undefined));
   return failure(error, stateDurations, warnings);
 }
 

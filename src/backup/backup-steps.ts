@@ -14,6 +14,7 @@ import type { CopyFault } from '../../workers/copy-engine/protocol.js';
 import type { StepInput, StepName } from '../../state-machines/backup-machine.js';
 import { acquireBackupLock } from './backup-lock.js';
 import type { BackupLock } from './backup-lock.js';
+import { configuredBackupDir } from './backup-dirs.js';
 import { CopyEngine, CopyEngineError } from './copy-engine.js';
 import { resolveDestination } from './destination.js';
 import { clearInflight, noteInflight } from './inflight.js';
@@ -64,6 +65,8 @@ export type StepFn = (args: StepArgs) => Promise<void>;
 
 export class BackupRun {
   lock: BackupLock | undefined;
+  /** Aborted when the backup lock is found lost while this run holds it (backup-lock.ts). */
+  readonly lockLost = new AbortController();
   target: ValidatedBackup | undefined;
   held: HeldDatabase | undefined;
   pauseRequested = false;
@@ -118,6 +121,7 @@ export class BackupRun {
 
   private async takeLock(): Promise<void> {
     this.lock = await acquireBackupLock(this.deps.paths.backupLock);
+    this.lock.onLost((err) => this.lockLost.abort(err)); // the service cancels the run on this signal
   }
 
   private async validate(): Promise<void> {
@@ -130,6 +134,15 @@ export class BackupRun {
       destination,
       force: this.request.force ?? false,
       statfs: this.faults.statfs,
+      // Only nu-agent's own backup directories are made when missing (issue 12): elsewhere a typo is refused.
+      ownDirectories: [
+        this.deps.paths.defaultBackupDir,
+        ...(this.request.directory ? [this.request.directory] : []),
+        ...(await configuredBackupDir(this.deps.store, this.deps.paths).then(
+          (d) => [d],
+          () => [],
+        )),
+      ],
       paths: this.deps.paths,
     });
     this.engine ??= CopyEngine.start(); // its threads load while the workers pause
@@ -298,6 +311,7 @@ export class BackupRun {
     const target = this.requireTarget();
     const copied = this.copied;
     if (!this.temp || !copied?.hash || !this.figures || !this.snapshotAt) throw new Error('commit ran before audit');
+    this.lock?.assertHeld(); // nothing reaches a final name once another process may own this database
     const destination = target.destination;
     const manifest: BackupManifest = {
       format: 'nu-agent-backup',
@@ -361,7 +375,7 @@ export class BackupRun {
   private async resume(): Promise<void> {
     this.held?.release();
     this.held = undefined;
-    if (!this.pauseRequested) return;
+    if (!this.pauseRequested || this.request.keepWorkersPaused) return;
     try {
       await this.deps.workers.resumeAll(this.request.resumeTimeoutMs ?? this.timeouts.resumeMs);
     } catch (err) {

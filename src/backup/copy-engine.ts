@@ -66,7 +66,14 @@ export class CopyEngine {
    */
   async copy(request: CopyRequest): Promise<{ bytes: number; ms: number; method: CopyMethod }> {
     const { port1, port2 } = new MessageChannel();
-    const sink: ProgressSink = { progress: (copied, total) => request.onProgress?.(copied, total) };
+    // Progress stops at a cancel (the kernel copy runs on to its end, but the user asked to stop) and once the
+    // result is in: the worker's last report can arrive after the result, and must not move a finished bar.
+    let settled = false;
+    const sink: ProgressSink = {
+      progress: (copied, total) => {
+        if (!settled && !request.signal?.aborted) request.onProgress?.(copied, total);
+      },
+    };
     Comlink.expose(sink, nodeEndpoint(port1));
     const cancel = cancelFlag(request.signal);
     try {
@@ -83,8 +90,11 @@ export class CopyEngine {
         { transferList: [port2] },
       );
       if (!result.ok) throw new CopyEngineError(result.error.message, result.error.code, !!result.error.cancelled);
+      // The final figure, before the copy step ends: a bar reaches 100 % before the next step line.
+      request.onProgress?.(result.bytes, result.bytes);
       return { bytes: result.bytes, ms: result.ms, method: result.method };
     } finally {
+      settled = true;
       cancel.dispose();
       port1.close();
     }

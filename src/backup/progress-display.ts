@@ -1,13 +1,17 @@
 import cliProgress from 'cli-progress';
 import type { Output } from '../app.js';
-import { formatBytes } from '../repl/format.js';
+import { formatBytes, formatDuration } from '../repl/format.js';
+import type { StatusLine } from '../repl/terminal-output.js';
 import type { BackupEvent } from './types.js';
 
 // Shows a backup (or restore) as it runs: the step lines the seed printed, a live bar while the copy runs, and
 // in debug mode every supervisor transition. The seed queued its progress lines and showed them all after the
 // copy (reference notes F11); here the copy runs in a worker thread, so the main thread redraws smoothly.
-// On a terminal: a cli-progress bar with percent, bytes, speed and time left, for copies over 1 MiB. Elsewhere
-// (a pipe, a log): a few plain lines at 25, 50, 75 and 100%.
+// On a terminal: a cli-progress bar with percent, bytes, speed and time left, for copies over 1 MiB, always
+// narrower than the terminal. It owns its line: other output clears it first and redraws it after (the Output's
+// status line). It ends one of two ways: at 100 % it stays as a finished line; on any other end (a failed copy,
+// Ctrl-C, the next step line before the last figure) it is cleared, so no frozen bar is left behind.
+// Elsewhere (a pipe, a log): a few plain lines at 25, 50, 75 and 100%.
 
 export const PROGRESS_THRESHOLD_BYTES = 1024 * 1024;
 
@@ -18,6 +22,8 @@ export interface ProgressDisplayOptions {
   now?: () => number;
   /** What the debug transition lines call the run: `backup` (default) or `restore`. */
   label?: string;
+  /** The run's cancel: the bar is cleared at once, whatever progress still arrives. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface ProgressDisplay {
@@ -26,18 +32,81 @@ export interface ProgressDisplay {
   stop(): void;
 }
 
+/** An Output that can keep one line of its own below what it prints (TerminalOutput). */
+interface WithStatusLine {
+  setStatusLine(line: StatusLine | undefined): void;
+}
+
+const hasStatusLine = (out: Output): out is Output & WithStatusLine =>
+  typeof (out as Partial<WithStatusLine>).setStatusLine === 'function';
+
+export interface BarFigures {
+  copied: number;
+  total: number;
+  elapsedMs: number;
+  /** The width the line must stay under (the terminal's columns). */
+  columns: number;
+}
+
+/**
+ * The bar's line, shorter than `columns` (a line as wide as the terminal wraps on some terminals): the bar
+ * shrinks first, then the speed, the byte counts and the time left give way, in that order.
+ */
+export function barLine({ copied, total, elapsedMs, columns }: BarFigures): string {
+  const fraction = total > 0 ? Math.min(1, copied / total) : 0;
+  const percent = `${String(Math.floor(fraction * 100)).padStart(3)} %`;
+  const seconds = elapsedMs / 1000;
+  // No figure until there is something to reckon with: never "ETA NFs" or "INF".
+  const rate = seconds >= 0.2 && copied > 0 ? copied / seconds : undefined;
+  const eta =
+    fraction >= 1 ? 'done' : rate === undefined ? 'ETA …' : `ETA ${formatDuration(((total - copied) / rate) * 1000)}`;
+  const parts = [
+    percent,
+    `${formatBytes(copied)} / ${formatBytes(total)}`,
+    rate === undefined ? '…/s' : `${formatBytes(Math.round(rate))}/s`,
+    eta,
+  ];
+  const dropOrder = [2, 1, 3];
+  const width = Math.max(20, columns - 1);
+  for (;;) {
+    const text = parts.filter((p) => p !== '').join(' | ');
+    const room = width - text.length - 5; // two spaces, two brackets, one space
+    if (room >= 10 || dropOrder.length === 0) {
+      const size = Math.max(4, Math.min(30, room));
+      const filled = Math.round(fraction * size);
+      return `  [${'='.repeat(filled)}${' '.repeat(size - filled)}] ${text}`.slice(0, width);
+    }
+    parts[dropOrder.shift()!] = '';
+  }
+}
+
 export function createProgressDisplay(out: Output, options: ProgressDisplayOptions = {}): ProgressDisplay {
   const threshold = options.thresholdBytes ?? PROGRESS_THRESHOLD_BYTES;
   const now = options.now ?? Date.now;
+  const stream = (options.stream ?? process.stdout) as NodeJS.WriteStream;
   let bar: cliProgress.SingleBar | undefined;
   let startedAt = 0;
+  let last = { copied: 0, total: 0 };
   let printedQuarter = 0;
   let finished = false;
 
+  const columns = () => stream.columns || 80;
+  const line = () => barLine({ ...last, elapsedMs: now() - startedAt, columns: columns() });
+  const clear = () => stream.write('\r\x1b[2K');
+
+  /** Ends the bar: a finished copy keeps its 100 % line; anything short of it is cleared. */
   const stopBar = () => {
-    bar?.stop();
+    if (startedAt !== 0) finished = true;
+    if (!bar) return;
+    const complete = last.total > 0 && last.copied >= last.total;
+    const finalLine = complete ? line() : undefined;
+    if (hasStatusLine(out)) out.setStatusLine(undefined);
+    bar.stop(); // clearOnComplete: it always clears its line and shows the cursor again
     bar = undefined;
+    if (finalLine !== undefined) stream.write(`${finalLine}\n`);
   };
+
+  options.signal?.addEventListener('abort', stopBar, { once: true });
 
   const speed = (copied: number) => {
     const seconds = (now() - startedAt) / 1000;
@@ -45,25 +114,24 @@ export function createProgressDisplay(out: Output, options: ProgressDisplayOptio
   };
 
   const onProgress = (copied: number, total: number) => {
-    if (total <= threshold || finished) return;
+    if (total <= threshold || finished || options.signal?.aborted) return;
     if (startedAt === 0) startedAt = now();
+    last = { copied, total };
     if (out.isTTY) {
       if (!bar) {
         bar = new cliProgress.SingleBar({
-          format: '  [{bar}] {percentage}% | {copied} / {size} | {speed} | ETA {eta_formatted}',
-          barsize: 30,
+          format: () => line(),
           hideCursor: true,
-          stream: options.stream ?? process.stdout,
+          clearOnComplete: true,
+          stream,
           fps: 12,
-          etaBuffer: 20,
         });
-        bar.start(total, 0, { copied: formatBytes(0), size: formatBytes(total), speed: '…' });
+        bar.start(total, 0);
+        // Lines printed while the bar runs (debug, a notice) go above it, not onto it.
+        if (hasStatusLine(out)) out.setStatusLine({ hide: clear, show: () => stream.write(`\r${line()}\x1b[K`) });
       }
-      bar.update(copied, { copied: formatBytes(copied), size: formatBytes(total), speed: speed(copied) });
-      if (copied >= total) {
-        finished = true;
-        stopBar();
-      }
+      bar.update(copied);
+      if (copied >= total) stopBar();
       return;
     }
     const quarter = Math.floor((copied / total) * 4);
@@ -91,7 +159,10 @@ export function createProgressDisplay(out: Output, options: ProgressDisplayOptio
           break;
       }
     },
-    stop: stopBar,
+    stop() {
+      options.signal?.removeEventListener('abort', stopBar);
+      stopBar();
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 import { formatBytes } from '../repl/format.js';
 import type { BackupDeps, StepTimeouts } from './backup-steps.js';
+import { lostLock, withLockLoss } from './backup-lock.js';
 import { RestoreRun } from './restore-steps.js';
 import type { RestoreFaults } from './restore-steps.js';
 import type { RestoreOutcome, RestoreRequest } from './restore-types.js';
@@ -27,7 +28,7 @@ export async function runRestoreOnce(
     kind: 'restore',
     trigger: request.trigger,
     run,
-    signal: request.signal,
+    signal: withLockLoss(request.signal, run.lockLost.signal),
     timeoutMs: options.timeoutMs,
     emit,
     stepLine: (state, paused) => stepLine(state, request, paused),
@@ -56,7 +57,8 @@ export async function runRestoreOnce(
   const error =
     output.error !== undefined
       ? asError(output.error)
-      : new Error(`the restore was ${output.cancel === 'timeout' ? 'stopped by its time limit' : 'cancelled'}`);
+      : (lostLock(run.lockLost.signal) ??
+        new Error(`the restore was ${output.cancel === 'timeout' ? 'stopped by its time limit' : 'cancelled'}`));
   return { ok: false, error, rolledBack, stateDurations, warnings };
 }
 

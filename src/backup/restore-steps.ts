@@ -5,7 +5,6 @@ import { errnoOf, messages } from '../errors.js';
 import { formatBytes } from '../repl/format.js';
 import { migrate } from '../store/migrate.js';
 import { walPaths } from '../store/memory-store.js';
-import type { SqlRunner } from '../store/memory-store.js';
 import { LATEST_SCHEMA_VERSION } from '../store/schema.js';
 import {
   commitTempFile,
@@ -23,6 +22,7 @@ import type { BackupDeps, StepFn, StepTimeouts } from './backup-steps.js';
 import { CopyEngine, CopyEngineError } from './copy-engine.js';
 import { clearInflight, noteInflight } from './inflight.js';
 import { readManifest } from './manifest.js';
+import { clearRestoreJournal, replaceSettings, writeRestoreJournal } from './restore-journal.js';
 import type { RestoreRequest } from './restore-types.js';
 import type { BackupEvent } from './types.js';
 import type { StatFs } from './validate.js';
@@ -56,6 +56,26 @@ export interface RestoreFaults {
 /** Room kept beyond the backup's size for the filesystem's own blocks. */
 const SPACE_MARGIN = 256 * 1024;
 
+/**
+ * `<db>.before-restore`, if nothing of value is at that name. A file there that is not a second name of the
+ * live database is the memory from before an interrupted restore, which the start-up notice told the user to
+ * keep: never replace it.
+ */
+export function refuseKeptPrevious(live: string): string {
+  const previous = `${live}.before-restore`;
+  let kept: fs.Stats;
+  try {
+    kept = fs.lstatSync(previous);
+  } catch {
+    return previous;
+  }
+  const current = fs.statSync(live);
+  if (!kept.isFile() || kept.ino !== current.ino || kept.dev !== current.dev)
+    throw messages.restoreKeptPrevious(previous);
+  fs.rmSync(previous, { force: true }); // a link made by a restore that died before its swap
+  return previous;
+}
+
 export class RestoreRun {
   private readonly base: BackupRun;
   private engine: CopyEngine | undefined;
@@ -65,6 +85,8 @@ export class RestoreRun {
   /** This machine's settings (appconfig), carried over into the restored database: see check(). */
   private settings: { key: string; value: string }[] = [];
   private previousWals: [from: string, to: string][] = [];
+  /** The settings journal was written for this restore's swap (restore-journal.ts). */
+  private journalled = false;
   committed = false;
   /** The restored database was reopened and checked: nothing to roll back any more. */
   settled = false;
@@ -82,6 +104,11 @@ export class RestoreRun {
 
   get warnings(): Error[] {
     return this.base.warnings;
+  }
+
+  /** Aborted when the backup lock is found lost (the service cancels the run on it). */
+  get lockLost(): AbortController {
+    return this.base.lockLost;
   }
 
   private get live(): string {
@@ -132,6 +159,7 @@ export class RestoreRun {
     if (changed) throw messages.backupVerifyFailed(file, `: it changed since it was verified (${changed})`);
     if (manifest.schemaVersion > LATEST_SCHEMA_VERSION)
       throw messages.schemaTooNew(file, manifest.schemaVersion, LATEST_SCHEMA_VERSION);
+    refuseKeptPrevious(this.live);
     this.checkSpace(path.dirname(this.live), manifest.sizeBytes + SPACE_MARGIN);
   }
 
@@ -203,13 +231,14 @@ export class RestoreRun {
   /** Keeps the previous file under a second name, moves its WAL (if any) with it, renames the copy onto the live name. */
   private async commit(): Promise<void> {
     if (!this.temp) throw new Error('commit ran before verify');
-    const previous = `${this.live}.before-restore`;
-    fs.rmSync(previous, { force: true });
+    this.base.lock?.assertHeld(); // never swap the database once another process may own it
+    const previous = refuseKeptPrevious(this.live);
     try {
       fs.linkSync(this.live, previous);
-    } catch {
+    } catch (err) {
+      if (errnoOf(err) === 'EEXIST') throw messages.restoreKeptPrevious(previous);
       // No hard links on this filesystem: a real copy, made durable like any other.
-      fs.copyFileSync(this.live, previous);
+      fs.copyFileSync(this.live, previous, fs.constants.COPYFILE_EXCL);
       fsyncFile(previous);
     }
     this.previous = previous;
@@ -219,6 +248,9 @@ export class RestoreRun {
       fs.renameSync(wal, aside);
       this.previousWals.push([aside, wal]);
     }
+    // This machine's settings, for the next start to apply should this process die before check() does.
+    writeRestoreJournal(this.live, this.temp, this.settings);
+    this.journalled = true;
     commitTempFile(this.temp, this.live);
     this.temp = undefined;
     this.committed = true;
@@ -229,6 +261,7 @@ export class RestoreRun {
   private async discard(): Promise<void> {
     if (this.temp) removeTempFile(this.temp);
     this.temp = undefined;
+    if (this.journalled && !this.committed) this.clearJournal();
     clearInflight(this.deps.paths);
     if (!this.committed) this.forgetPrevious();
   }
@@ -253,7 +286,8 @@ export class RestoreRun {
       const differ = diffTableFigures(this.request.manifest.tables, await held.tableFigures());
       if (differ.length > 0) throw messages.restoreMismatch(this.request.file, `tables ${differ.join(', ')}`);
       await migrate(held, this.live, true);
-      await this.carryOverSettings(held);
+      await replaceSettings(held, this.settings);
+      this.clearJournal();
     } catch (err) {
       await held.close().catch(() => undefined); // a WAL it leaves is removed by the roll-back
       await this.rollBack(err, reopenShared);
@@ -265,21 +299,13 @@ export class RestoreRun {
   /**
    * A restore brings back the memory (conversations, exchanges, summaries, embeddings, run history), not the
    * settings of the machine it runs on: the auto-backup schedule, its directory and last-run state, debug. Those
-   * are put back as they were just before the restore, so restoring last week's memory does not silently
-   * revert the schedule (or make the scheduler believe an old run was its last).
+   * are put back as they were just before the restore (in check(), or at the next start if this process dies
+   * after the swap: restore-journal.ts), so restoring last week's memory does not silently revert the schedule
+   * (or make the scheduler believe an old run was its last).
    */
-  private async carryOverSettings(held: SqlRunner): Promise<void> {
-    await held.run('BEGIN TRANSACTION');
-    try {
-      await held.run('DELETE FROM appconfig');
-      for (const { key, value } of this.settings) {
-        await held.run('INSERT INTO appconfig (key, value) VALUES ($1, $2)', [key, value]);
-      }
-      await held.run('COMMIT');
-    } catch (err) {
-      await held.run('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
+  private clearJournal(): void {
+    clearRestoreJournal(this.live);
+    this.journalled = false;
   }
 
   /** Puts the previous database back at the live name and reopens it; always throws, saying what happened. */
@@ -292,6 +318,7 @@ export class RestoreRun {
       fs.renameSync(previous, this.live);
       for (const [aside, wal] of this.previousWals) fs.renameSync(aside, wal);
       fsyncDirectory(path.dirname(this.live));
+      this.clearJournal(); // its settings are the previous database's own
       this.previous = undefined;
       this.previousWals = [];
       await reopenShared();

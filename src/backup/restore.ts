@@ -4,6 +4,7 @@ import { NuError, messages } from '../errors.js';
 import { expandHome } from '../paths.js';
 import { formatTime } from '../repl/format.js';
 import { manageContext } from './backup-dirs.js';
+import { refuseKeptPrevious } from './restore-steps.js';
 import type { RestoreOutcome } from './restore-types.js';
 import type { BackupEvent, BackupManifest, BackupTrigger } from './types.js';
 import { formatVerifyOutcome, verifyBackup } from './verify.js';
@@ -47,6 +48,8 @@ export async function restoreFromBackup(
   const resolved = path.resolve(expandHome(file));
   // Nobody to ask and no --yes: say so at once rather than after reading the whole backup.
   if (!options.yes && !options.ask) throw messages.restoreNeedsConfirmation(resolved);
+  // The database kept from an interrupted restore is never replaced: say so before reading anything.
+  refuseKeptPrevious(app.paths.database);
 
   const verified = await verifyBackup(resolved, { signal: options.signal, runTask: options.verify });
   for (const line of formatVerifyOutcome(verified)) app.out.line(line);
@@ -63,27 +66,50 @@ export async function restoreFromBackup(
 
   app.out.line('Taking a safety backup of the current database...');
   const [backupDir] = await manageContext(app).directories();
-  const safetyDisplay = options.display?.('backup');
-  const safety = await app.backups
-    .run({
-      trigger: options.trigger,
-      destination: path.join(backupDir!, `memory-before-restore-${stamp(new Date())}.db`),
-      signal: options.signal,
-      onEvent: safetyDisplay?.onEvent,
-    })
-    .finally(() => safetyDisplay?.stop());
-  if (!safety.ok) throw messages.restoreSafetyBackupFailed(safety.error);
-  app.out.line(`Safety backup: ${safety.path}`);
+  // The workers stay paused from the safety backup's snapshot to the swap: what they wrote in between would be
+  // in neither the safety backup nor the restored memory. The restore's own resume lets them go; if it never
+  // gets that far (a refusal, a failure), they are resumed here.
+  let outcome: RestoreOutcome | undefined;
+  try {
+    const safetyDisplay = options.display?.('backup');
+    const safety = await app.backups
+      .run({
+        trigger: options.trigger,
+        destination: path.join(backupDir!, `memory-before-restore-${stamp(new Date())}.db`),
+        signal: options.signal,
+        onEvent: safetyDisplay?.onEvent,
+        keepWorkersPaused: true,
+      })
+      .finally(() => safetyDisplay?.stop());
+    if (!safety.ok) throw messages.restoreSafetyBackupFailed(safety.error);
+    app.out.line(`Safety backup: ${safety.path}`);
 
-  app.out.line(`Restoring ${resolved}...`);
-  const restoreDisplay = options.display?.('restore');
-  const outcome = await restore({
-    file: resolved,
-    manifest,
-    trigger: options.trigger,
-    signal: options.signal,
-    onEvent: restoreDisplay?.onEvent,
-  }).finally(() => restoreDisplay?.stop());
+    app.out.line(`Restoring ${resolved}...`);
+    const restoreDisplay = options.display?.('restore');
+    outcome = await restore({
+      file: resolved,
+      manifest,
+      trigger: options.trigger,
+      signal: options.signal,
+      onEvent: restoreDisplay?.onEvent,
+    }).finally(() => restoreDisplay?.stop());
+    return finishRestore(app, resolved, manifest, safety.path, outcome);
+  } finally {
+    // Another run of this process (an auto-backup) resumes them itself when it ends. A worker that does not
+    // come back is restarted by resumeAll; the restore's outcome stands either way.
+    if (!outcome?.ok && !app.backups.busy) await app.workers.resumeAll(RESUME_TIMEOUT_MS).catch(() => undefined);
+  }
+}
+
+const RESUME_TIMEOUT_MS = 5000;
+
+function finishRestore(
+  app: App,
+  resolved: string,
+  manifest: BackupManifest,
+  safetyPath: string,
+  outcome: RestoreOutcome,
+): RestoreFlowResult {
   for (const warning of outcome.warnings) app.out.error(warning);
   if (!outcome.ok) {
     if (!outcome.rolledBack && !(outcome.error instanceof NuError)) {
@@ -91,7 +117,7 @@ export async function restoreFromBackup(
         `restoring ${resolved} failed: ${outcome.error.message}; the current database was not changed`,
         {
           code: 'RESTORE_FAILED',
-          hint: `The safety backup is at ${safety.path}.`,
+          hint: `The safety backup is at ${safetyPath}.`,
           cause: outcome.error,
         },
       );
@@ -101,8 +127,8 @@ export async function restoreFromBackup(
   // The conversation this session was writing to belongs to the replaced memory.
   app.session.conversationId = undefined;
   app.out.line(`Restored ${resolved} (created ${formatTime(new Date(manifest.createdAt))}).`);
-  app.out.line(`The memory before the restore is kept in ${safety.path}.`);
-  return { restored: true, file: resolved, safetyBackup: safety.path, outcome };
+  app.out.line(`The memory before the restore is kept in ${safetyPath}.`);
+  return { restored: true, file: resolved, safetyBackup: safetyPath, outcome };
 }
 
 /** The confirmation a restore asks for (also asked by `nu-agent backup restore` before a REPL restores for it). */

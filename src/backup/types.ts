@@ -20,6 +20,11 @@ export interface BackupRequest {
   pauseTimeoutMs?: number | undefined;
   /** How long to wait for the workers to resume and answer a health check; the service's default when undefined. */
   resumeTimeoutMs?: number | undefined;
+  /**
+   * Leave the workers paused at the end (the database is released as usual): a restore's safety backup, so
+   * that nothing is written between its snapshot and the swap (restore.ts resumes them).
+   */
+  keepWorkersPaused?: boolean | undefined;
 }
 
 export type CopyKind = 'cloned' | 'copied';

@@ -25,6 +25,11 @@ export interface ValidationInput {
   destination: string;
   force: boolean;
   statfs?: StatFs | undefined;
+  /**
+   * nu-agent's own backup directories: a missing destination directory inside one of them is created by the copy
+   * step; anywhere else it is refused, since a typo must not make directories (undefined: no such limit).
+   */
+  ownDirectories?: readonly string[] | undefined;
   /** nu-agent's own files (the lock, the crash journal, the control socket…) are refused as destinations. */
   paths?: Pick<DataPaths, 'database' | 'home' | 'backupLock' | 'controlSocket' | 'historyFile'> | undefined;
 }
@@ -58,6 +63,8 @@ export function validateBackup(input: ValidationInput): ValidatedBackup {
   const ancestor = nearestExisting(dir);
   if (!isDirectory(ancestor)) throw messages.backupDirUncreatable(dir, `${ancestor} is not a directory`);
   const createDirectory = ancestor !== dir;
+  if (createDirectory && input.ownDirectories && !input.ownDirectories.some((own) => isInside(dir, own)))
+    throw messages.backupDirMissing(dir);
   try {
     fs.accessSync(ancestor, fs.constants.W_OK | fs.constants.X_OK);
   } catch (err) {
@@ -65,7 +72,9 @@ export function validateBackup(input: ValidationInput): ValidatedBackup {
     throw messages.backupDirUnwritable(dir);
   }
 
-  const free = freeBytes(ancestor, input.statfs ?? fs.statfsSync);
+  const statfs = input.statfs ?? fs.statfsSync;
+  if (holdsNoFiles(ancestor, statfs)) throw messages.backupDirNotStorage(ancestor);
+  const free = freeBytes(ancestor, statfs);
   // The checkpoint moves what the WAL holds into the file before the copy: count both.
   const need = sourceBytes + walPaths(source).reduce((sum, w) => sum + (fileSize(w) ?? 0), 0) + SPACE_MARGIN;
   if (free !== undefined && free < need) throw messages.backupNoSpace(ancestor, formatBytes(need), formatBytes(free));
@@ -130,6 +139,21 @@ function freeBytes(dir: string, statfs: StatFs): number | undefined {
     return Number.isFinite(free) && free >= 0 ? free : undefined;
   } catch {
     return undefined;
+  }
+}
+
+function isInside(dir: string, own: string): boolean {
+  const relative = path.relative(path.resolve(own), path.resolve(dir));
+  return relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative));
+}
+
+/** /proc, /sys and their kind report no blocks at all: "no space" there would blame the wrong thing. */
+function holdsNoFiles(dir: string, statfs: StatFs): boolean {
+  try {
+    const s = statfs(dir) as FreeSpace & { blocks?: number | bigint };
+    return s.blocks !== undefined && Number(s.blocks) === 0;
+  } catch {
+    return false;
   }
 }
 

@@ -88,7 +88,7 @@ async function runAutoBackupCli(args: string[], json: boolean, command: Command,
   await cli.withApp(
     command,
     async (app, signal) => {
-      const progress = json ? undefined : createRunDisplay(app.out);
+      const progress = json ? undefined : createRunDisplay(app.out, { signal });
       try {
         const onEvent = progress ? (e: BackupEvent) => progress.onEvent(e) : undefined;
         const result = await app.autoBackup.command(args, { cwd: process.cwd(), trigger: 'external', onEvent, signal });

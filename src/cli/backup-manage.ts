@@ -201,15 +201,26 @@ function terminalAsk(): Ask | undefined {
   if (!process.stdin.isTTY || !process.stdout.isTTY) return undefined;
   return (question, signal) =>
     new Promise((resolve) => {
+      if (signal.aborted) return resolve(undefined);
       const rl = readline.createInterface({ input: process.stdin, output: process.stdout });
+      // The first of answer, Ctrl-C, Ctrl-D or abort settles it. Closing the interface emits 'close' at once,
+      // so the answer must be taken before closing, or the close would answer "nobody" in its place.
+      let settled = false;
       const finish = (answer: string | undefined) => {
+        if (settled) return;
+        settled = true;
         signal.removeEventListener('abort', aborted);
-        rl.close();
         resolve(answer);
+        rl.close();
       };
       const aborted = () => finish(undefined);
       signal.addEventListener('abort', aborted, { once: true });
-      rl.once('close', () => resolve(undefined));
+      rl.once('close', () => finish(undefined));
+      // Ctrl-C at the question: readline eats it in raw mode, so it is a "no" here rather than nothing at all.
+      rl.once('SIGINT', () => {
+        process.stdout.write('\n');
+        finish(undefined);
+      });
       rl.question(question, finish);
     });
 }

@@ -24,6 +24,16 @@ Options of the backup itself:
   -f, --force  replace an existing file at the destination
   --json       print the result as JSON on stdout (errors still go to stderr)`;
 
+/** What a mistyped first word of `nu-agent backup` may have meant. */
+const CLI_BACKUP_WORDS: Readonly<Record<string, string>> = {
+  list: 'nu-agent backup list',
+  verify: 'nu-agent backup verify',
+  restore: 'nu-agent backup restore',
+  prune: 'nu-agent backup prune',
+  auto: 'nu-agent auto-backup',
+  'auto-backup': 'nu-agent auto-backup',
+};
+
 export const backupSubcommand: CliSubcommand = {
   name: 'backup',
   register(program: Command, cli: CliContext) {
@@ -33,20 +43,21 @@ export const backupSubcommand: CliSubcommand = {
       .usage('[destination] [--force] [--json]')
       // --force and --json are read from the words, not declared to commander: declared here, they would also
       // be taken from `backup list --json` (the program reads options after a subcommand's name).
-      .argument('[words...]', 'a file, or a directory for memory-YYYY-MM-DD-HHMMSS.db (default: here)')
+      .argument('[destination]', 'a file, or a directory for memory-YYYY-MM-DD-HHMMSS.db (default: here)')
       .allowUnknownOption()
+      .allowExcessArguments()
       .addHelpText('after', OPTIONS_HELP)
-      .action(async (words: string[], _options: unknown, command: Command) => {
+      .action(async (_destination: string | undefined, _options: unknown, command: Command) => {
         let args: BackupArgs;
         try {
-          args = parseBackupArgs(words);
+          args = parseBackupArgs(command.args, 'nu-agent backup', CLI_BACKUP_WORDS);
         } catch (err) {
           cli.fail(err);
           process.exitCode = 2;
           return;
         }
         // A nu-agent REPL holding this database takes the backup itself (the database has one writer).
-        const answered = await askRepl(cli, command, { op: 'backup', args: words, json: args.json });
+        const answered = await askRepl(cli, command, { op: 'backup', args: command.args, json: args.json });
         if (answered !== undefined) {
           process.exitCode = answered;
           return;

@@ -6,6 +6,7 @@ import { bannerLines } from './banner.js';
 import { sendChatMessage } from './chat.js';
 import type { Command, CommandResult } from './command.js';
 import { commands as registry, findCommand } from './commands/index.js';
+import { BRACKETED_PASTE_OFF, BRACKETED_PASTE_ON, LineQueue } from './line-queue.js';
 import { parseLine } from './parse-line.js';
 import { TerminalOutput } from './terminal-output.js';
 import { waitingFor } from './wait-indicator.js';
@@ -22,6 +23,8 @@ export interface ReplOptions {
   interactive: boolean;
   input?: NodeJS.ReadableStream;
   output?: NodeJS.WritableStream;
+  /** Where a piped REPL puts its banner, so that stdout carries only the answers (stderr by default). */
+  errorOutput?: NodeJS.WritableStream;
   /** The commands to offer; the registry by default. */
   commands?: readonly Command[];
   /** Also react to SIGINT/SIGTERM/SIGHUP sent to the process (the CLI does; in-process tests do not). */
@@ -35,15 +38,28 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
   const output = options.output ?? process.stdout;
   const commands = options.commands ?? registry;
   const history = interactive ? await recentCommands(app.store, HISTORY_SIZE) : [];
+  if (interactive) readline.emitKeypressEvents(input);
+  const lines = new LineQueue({
+    keypresses: interactive ? input : undefined,
+    onContinued: () => {
+      // Typed ahead while a command runs: its output owns the screen; the prompt comes when it is done.
+      if (!interactive || running) return;
+      rl.setPrompt('. ');
+      rl.prompt();
+    },
+  });
+  // readline echoes what is typed; while a command runs that echo would land on its output (a progress bar),
+  // so it is held back and shown with the next prompt (rl.prompt() redraws the line typed so far).
+  const echo = { muted: false };
   const rl = readline.createInterface({
     input,
-    output: interactive ? output : undefined,
+    output: interactive ? mutable(output, echo) : undefined,
     terminal: interactive,
     prompt: '> ',
     history,
     historySize: HISTORY_SIZE,
   });
-  const lines = new LineQueue(rl);
+  lines.attach(rl);
   if (interactive) {
     // A command that needs a yes (/backup restore) asks through the session. readline hands the next line to a
     // pending question instead of emitting 'line', so the answer never reaches the queue as a command.
@@ -59,7 +75,12 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
         const closed = () => done(undefined);
         signal.addEventListener('abort', aborted, { once: true });
         rl.once('close', closed);
-        rl.question(question, { signal }, done);
+        // The answer is typed while the command runs: let it show.
+        echo.muted = false;
+        rl.question(question, { signal }, (answer) => {
+          echo.muted = running !== undefined;
+          done(answer);
+        });
       });
   }
   let running: AbortController | undefined;
@@ -72,10 +93,16 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
         app.out.line('Cancelling…');
         running.abort();
       } else app.out.line('Still stopping the command; please wait.');
-    } else if (interactive && rl.line) {
-      // Like a shell: Ctrl-C drops what was typed.
+    } else if (interactive && (rl.line || lines.hasPending)) {
+      // Like a shell: Ctrl-C drops what was typed (and a paste or continued lines waiting for Enter).
       rl.write(null, { ctrl: true, name: 'e' });
       rl.write(null, { ctrl: true, name: 'u' });
+      if (lines.hasPending) {
+        lines.discardPending();
+        output.write('\n');
+        rl.setPrompt('> ');
+        rl.prompt();
+      }
     } else if (warnedAtPrompt || !interactive) {
       lines.stop();
     } else {
@@ -104,7 +131,10 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
 
   let failed = false;
   try {
-    for (const line of bannerLines(app)) app.out.line(line);
+    const banner = bannerLines(app);
+    if (interactive) for (const line of banner) app.out.line(line);
+    else (options.errorOutput ?? process.stderr).write(banner.join('\n') + '\n');
+    if (interactive) output.write(BRACKETED_PASTE_ON);
     // Scheduled backups and the control socket live exactly as long as the REPL (issue 6).
     await app.autoBackup.startBackground();
     // So do the background workers (issue 3); shutdown stops them before the store closes.
@@ -112,10 +142,14 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     for (;;) {
       for (const notice of app.autoBackup.takeNotices()) app.out.line(`Notice: ${notice}`);
       if (interactive) {
-        rl.prompt();
+        rl.setPrompt('> ');
+        rl.prompt(true); // true: the cursor stays after what was typed ahead
         terminal?.setPromptGuard(guard);
       }
+      // A line typed ahead while the last command ran was not echoed: show it after its prompt.
+      const typedAhead = interactive && lines.ready;
       const line = await lines.next();
+      if (typedAhead && line !== undefined) output.write(`${line}\n`);
       terminal?.setPromptGuard(undefined);
       if (line === undefined) {
         if (interactive) output.write('\n');
@@ -130,6 +164,7 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
       );
       const controller = new AbortController();
       running = controller;
+      echo.muted = interactive;
       try {
         let result: CommandResult = undefined;
         if (parsed.kind === 'chat') {
@@ -149,6 +184,7 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
         else app.out.error(err);
       } finally {
         running = undefined;
+        echo.muted = false;
       }
     }
   } finally {
@@ -159,6 +195,7 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     process.off('SIGTERM', onTerminate);
     process.off('SIGHUP', onTerminate);
     rl.close();
+    if (interactive) output.write(BRACKETED_PASTE_OFF);
     await waitingFor(app.out.waits, 'scheduled backups and the control socket to stop', () =>
       app.autoBackup.stopBackground(),
     ).catch((err) => app.out.error(err));
@@ -177,42 +214,13 @@ function cancelledLine(err: unknown, what: string): string {
   return `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
 }
 
-/**
- * Lines from readline, handed out one at a time. At the end of input the lines already read still run (a piped
- * script); stop() drops them (the user asked to quit). next() then resolves to undefined.
- */
-class LineQueue {
-  private readonly lines: string[] = [];
-  private inputEnded = false;
-  private stopped = false;
-  private wake: (() => void) | undefined;
-
-  constructor(rl: readline.Interface) {
-    rl.on('line', (line) => {
-      this.lines.push(line);
-      this.notify();
-    });
-    rl.on('close', () => {
-      this.inputEnded = true;
-      this.notify();
-    });
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.notify();
-  }
-
-  async next(): Promise<string | undefined> {
-    while (this.lines.length === 0 && !this.inputEnded && !this.stopped) {
-      await new Promise<void>((resolve) => (this.wake = resolve));
-    }
-    return this.stopped ? undefined : this.lines.shift();
-  }
-
-  private notify(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
+/** The terminal as readline sees it, with its writes dropped while `state.muted` (everything else as is). */
+function mutable(output: NodeJS.WritableStream, state: { muted: boolean }): NodeJS.WritableStream {
+  return new Proxy(output, {
+    get(target, property) {
+      if (property === 'write' && state.muted) return () => true;
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }

@@ -14,6 +14,9 @@ export interface PromptGuard {
   show(): void;
 }
 
+/** A line drawn in place below everything else (a progress bar): cleared before a line is printed, redrawn after. */
+export type StatusLine = PromptGuard;
+
 export interface TerminalOutputOptions {
   /** Prompts, colours and in-place progress. Defaults to stdout being a terminal. */
   isTTY?: boolean;
@@ -34,6 +37,7 @@ export class TerminalOutput implements Output {
   private guard: PromptGuard | undefined;
   /** On a terminal a spinner line on stdout; elsewhere plain lines on stderr (stdout stays the result). */
   readonly waits: WaitIndicator;
+  private status: StatusLine | undefined;
 
   constructor(options: TerminalOutputOptions = {}) {
     this.stdout = options.stdout ?? process.stdout;
@@ -67,12 +71,19 @@ export class TerminalOutput implements Output {
     this.guard = guard;
   }
 
+  /** Set by a progress bar while it is drawn (only on a terminal), so that no line lands on it. */
+  setStatusLine(line: StatusLine | undefined): void {
+    this.status = this.isTTY ? line : undefined;
+  }
+
   private emit(stream: NodeJS.WritableStream, lines: string[], colour?: readonly [string, string]): void {
     const paint = (l: string) => (colour && this.isTTY ? `${colour[0]}${l}${colour[1]}` : l);
-    const guard = this.guard;
+    const { guard, status } = this;
     this.waits.hide();
     guard?.hide();
+    status?.hide();
     stream.write(lines.map(paint).join('\n') + '\n');
+    status?.show();
     guard?.show();
     this.waits.show();
   }

@@ -267,7 +267,7 @@ export class MemoryStore implements SqlRunner {
 function prepareParentDir(dbPath: string, create: boolean): void {
   const dir = path.dirname(dbPath);
   if (!fs.existsSync(dir)) {
-    if (!create) throw messages.databaseDirUnwritable(dir, new Error('the directory does not exist'));
+    if (!create) throw messages.databaseDirMissing(dir);
     try {
       fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (err) {

@@ -50,7 +50,7 @@ export function collect(child: ChildProcessWithoutNullStreams): Promise<CliRun> 
   });
 }
 
-/** Resolves once the child has written `text` to stdout. */
+/** Resolves once the child has written `text` to stdout (or stderr, where a piped REPL puts its banner). */
 export function waitForOutput(child: ChildProcessWithoutNullStreams, text: string): Promise<void> {
   return new Promise((resolve, reject) => {
     let seen = '';
@@ -58,10 +58,12 @@ export function waitForOutput(child: ChildProcessWithoutNullStreams, text: strin
       seen += chunk.toString();
       if (seen.includes(text)) {
         child.stdout.off('data', onData);
+        child.stderr.off('data', onData);
         resolve();
       }
     };
     child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.on('close', () => reject(new Error(`exited before printing ${JSON.stringify(text)}; got ${seen}`)));
   });
 }

@@ -15,7 +15,7 @@ export const BACKUP_AUTO_HELP = [
 export async function runBackupAuto(args: string[], app: App, signal: AbortSignal): Promise<void> {
   const json = args.includes('--json');
   const words = args.filter((a) => a !== '--json');
-  const display = json ? undefined : createRunDisplay(app.out);
+  const display = json ? undefined : createRunDisplay(app.out, { signal });
   let result;
   try {
     result = await app.autoBackup.command(words, {

@@ -13,6 +13,6 @@ export async function runBackupRestore(
   trigger: BackupTrigger = 'manual',
 ): Promise<RestoreFlowResult> {
   const { file, yes } = parseRestoreArgs(args);
-  const display = (label: 'backup' | 'restore') => createRunDisplay(app.out, { label });
+  const display = (label: 'backup' | 'restore') => createRunDisplay(app.out, { label, signal });
   return restoreFromBackup(app, file, { yes, trigger, signal, ask: app.session.ask, display });
 }

@@ -2,6 +2,7 @@ import type { App } from '../../app.js';
 import { backupOutcomeJson, formatBackupSuccess } from '../../backup/outcome-format.js';
 import { createRunDisplay } from '../run-display.js';
 import type { BackupOutcome, BackupTrigger } from '../../backup/types.js';
+import { closest } from '../../did-you-mean.js';
 import { messages } from '../../errors.js';
 import type { Command } from '../command.js';
 import { BACKUP_AUTO_HELP, runBackupAuto } from './backup-auto.js';
@@ -22,7 +23,24 @@ export interface BackupArgs {
   json: boolean;
 }
 
-export function parseBackupArgs(args: readonly string[]): BackupArgs {
+/** The words a destination may be a typo of, and what to suggest instead: the REPL's `/backup` words. */
+export const REPL_BACKUP_WORDS: Readonly<Record<string, string>> = {
+  list: '/backup list',
+  verify: '/backup verify',
+  restore: '/backup restore',
+  prune: '/backup prune',
+  auto: '/backup auto',
+};
+
+/**
+ * Reads `[destination] [--force] [--json]`. A destination that is not path-like (no `/`, `.` or `~`) and is
+ * close to one of `words` is refused as a likely typo: `/backup lst` once wrote a 479 MiB file named `lst`.
+ */
+export function parseBackupArgs(
+  args: readonly string[],
+  command = '/backup',
+  words: Readonly<Record<string, string>> = REPL_BACKUP_WORDS,
+): BackupArgs {
   const parsed: BackupArgs = { force: false, json: false };
   for (const arg of args) {
     if (arg === '--force' || arg === '-f') parsed.force = true;
@@ -30,6 +48,11 @@ export function parseBackupArgs(args: readonly string[]): BackupArgs {
     else if (arg.startsWith('-') && arg !== '-') throw messages.usage(USAGE);
     else if (parsed.destination === undefined) parsed.destination = arg;
     else throw messages.usage(USAGE);
+  }
+  const typed = parsed.destination;
+  if (typed !== undefined && !/[/.~]/.test(typed)) {
+    const word = closest(typed, Object.keys(words));
+    if (word) throw messages.backupWordTypo(command, typed, words[word]!);
   }
   return parsed;
 }
@@ -41,7 +64,7 @@ export async function runBackup(
   signal: AbortSignal,
   trigger: BackupTrigger = 'manual',
 ): Promise<BackupOutcome> {
-  const display = args.json ? undefined : createRunDisplay(app.out);
+  const display = args.json ? undefined : createRunDisplay(app.out, { signal });
   let outcome: BackupOutcome;
   try {
     outcome = await app.backups.run({
@@ -69,8 +92,9 @@ export const backupCommand: Command = {
   name: 'backup',
   help: [
     USAGE,
-    '  back up the memory database: no argument writes memory-YYYY-MM-DD-HHMMSS.db in the working directory;',
-    '  a directory receives that name inside it; ~ expands; --force replaces an existing file',
+    'Back up the memory; /backup list, verify, restore, prune and auto manage the backups.',
+    '  no argument writes memory-YYYY-MM-DD-HHMMSS.db in the working directory; a directory receives that name',
+    '  inside it; ~ expands; --force replaces an existing file',
     '/backup list [DIR] [--json] | verify <file> | restore <file> [--yes] | prune [--keep N] [--older-than DAYS] [--dry-run]',
     ...BACKUP_AUTO_HELP,
   ],

@@ -17,11 +17,27 @@ export const helpCommand: Command = {
       return;
     }
     app.out.line('Type a message to chat. Commands:');
-    const width = Math.max(...commands.map((c) => c.help[0]?.length ?? 0));
-    for (const command of commands) {
+    // One row per command: its usage's first words (a long usage is cut at a word, with "…") in a column of
+    // at most USAGE_COLUMN, then the summary; /help <command> shows the whole usage.
+    const rows = commands.map((command) => {
       const [usage = `/${command.name}`, summary = ''] = command.help;
-      app.out.line(`  ${usage.padEnd(width)}  ${summary}`);
-    }
+      return { usage: shortUsage(usage), summary: summary.trim() };
+    });
+    const width = Math.max(...rows.map((r) => r.usage.length));
+    for (const { usage, summary } of rows) app.out.line(`  ${usage.padEnd(width)}  ${summary}`);
     app.out.line('Ctrl-C cancels a running command; Ctrl-D or /exit quits.');
   },
 };
+
+const USAGE_COLUMN = 28;
+
+function shortUsage(usage: string): string {
+  if (usage.length <= USAGE_COLUMN) return usage;
+  const words = usage.split(' ');
+  let short = words[0]!;
+  for (const word of words.slice(1)) {
+    if (`${short} ${word} …`.length > USAGE_COLUMN) break;
+    short += ` ${word}`;
+  }
+  return `${short} …`;
+}
