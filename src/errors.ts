@@ -173,8 +173,27 @@ export const messages = {
   pruneNoPolicy: () =>
     e(
       'PRUNE_NO_POLICY',
-      'prune needs a rule: --keep N, --older-than DAYS, or both',
-      'For example `/backup prune --keep 5 --dry-run` shows what keeping the 5 newest would remove.',
+      'prune needs a rule: --keep N, --older-than DAYS, or restic-style --keep-last/-hourly/-daily/-weekly/' +
+        '-monthly/-yearly N and --keep-within DURATION (any combination)',
+      'For example `/backup prune --keep-daily 7 --keep-weekly 4 --dry-run` shows what that policy would remove.',
+    ),
+  pruneKeepCountInvalid: (rule: string, value: string) =>
+    e(
+      'PRUNE_KEEP_INVALID',
+      `--keep-${rule} must be a whole number of at least 1 (got ${value})`,
+      `For example --keep-${rule} 7.`,
+    ),
+  keepRulesInvalid: (raw: string, flags: string) =>
+    e(
+      'AUTO_SETTING_INVALID',
+      `keep-rules must be pairs of a rule and a value, not ${JSON.stringify(raw)}`,
+      `The rules are ${flags}; for example: keep-rules --keep-daily 7 --keep-weekly 4 (or "none").`,
+    ),
+  pruneWithinInvalid: (value: string) =>
+    e(
+      'PRUNE_WITHIN_INVALID',
+      `--keep-within must be a duration such as 30d, 1y2m or 48h (got ${value})`,
+      'Use y (years), m (months), d (days) and h (hours), as restic does: for example --keep-within 1y6m.',
     ),
   pruneKeepInvalid: (value: string) =>
     e(
@@ -371,6 +390,31 @@ export const messages = {
       {
         path: dir,
       },
+    ),
+  notifyUrlInvalid: (name: string, shown: string) =>
+    e(
+      'NOTIFY_URL_INVALID',
+      `${name} must be an http:// or https:// URL, not ${shown}`,
+      `For example: notify ${name.replace(/^notify-/, '')} https://hc-ping.com/<your-check-uuid> (or "off").`,
+    ),
+  notifyNothingConfigured: () =>
+    e(
+      'NOTIFY_NOT_CONFIGURED',
+      'no notification URL is set, so there is nothing to test',
+      'Set one first: /backup auto notify ping <url> (healthchecks-style) or /backup auto notify webhook <url> (JSON).',
+    ),
+  notifyTestFailed: (failures: string) =>
+    e(
+      'NOTIFY_TEST_FAILED',
+      `the test notification was not delivered: ${failures}`,
+      'Check the URL (see /backup auto status) and that this machine can reach it; backups do not wait for it.',
+    ),
+  reverifyFoundDamage: (count: number) =>
+    e(
+      'REVERIFY_DAMAGED',
+      `re-verification found ${count} damaged backup${count === 1 ? '' : 's'}`,
+      'Run /backup verify <file> for the details, and make a fresh backup; damaged backups are kept for you to ' +
+        'inspect and never count as the newest verified one.',
     ),
   autoBackupSkipped: (reason: string) =>
     e(

@@ -89,6 +89,12 @@ describe('settings', () => {
       directory: '/home/someone/.nuagent/backups',
       pauseTimeoutMs: 30_000,
       resumeTimeoutMs: 60_000,
+      keepRules: {},
+      notifyPing: undefined,
+      notifyWebhook: undefined,
+      reverifyEveryDays: 0,
+      reverifyMaxBytes: 2 * 1024 ** 3,
+      reverifyMaxSeconds: 600,
     });
   });
 

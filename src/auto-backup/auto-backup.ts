@@ -3,9 +3,17 @@ import type { BackupService } from '../app.js';
 import type { BackupEvent } from '../backup/types.js';
 import { isNuError, messageOf } from '../errors.js';
 import type { DataPaths } from '../paths.js';
+import type { RunVerifyTask } from '../backup/verify.js';
+import type { DeliveryPolicy, DeliveryResult } from '../notify/deliver.js';
+import { Notifier } from '../notify/notifier.js';
+import { hasRule } from '../backup/retention.js';
+import type { NotifyOutcome, NotifyTargets } from '../notify/notifier.js';
+import { backupReport, reverifyReport } from './notify-reports.js';
 import type { AutoBackupConfigStore } from './config-store.js';
-import type { PruneCandidate, RetentionPort } from './retention-port.js';
-import { nextRunAfter } from './schedule.js';
+import { catalogFor, runReverifyPass, summarizeReverify } from './reverify-pass.js';
+import type { ReverifyRun } from './reverify-pass.js';
+import type { PruneCandidate, RetentionPolicy, RetentionPort } from './retention-port.js';
+import { LOCAL_TIME_ZONE, nextRunAfter } from './schedule.js';
 import { prepareSetting, settingsFromStored } from './settings.js';
 import type { AutoBackupSettings, LoadedSettings, SettingName } from './settings.js';
 import { stateAfterRun, stateFromStored, storedFromState } from './state.js';
@@ -14,6 +22,10 @@ import type { AutoBackupState, RunRecord } from './state.js';
 // One automatic backup, start to finish: refuse to overlap, run through the one BackupService (the supervisor),
 // record what happened, and prune only after a success. The scheduler, the control socket, `/backup auto run`
 // and `nu-agent auto-backup run` all come here, so they cannot differ in what they record.
+//
+// Notifications (src/notify/) go out in the background at the start and the end of a run; the run never waits
+// for them. Re-verification of stored backups (reverify-pass.ts) runs after an automatic run when it is due, in
+// the background; a backup that is asked for meanwhile stops it first, so the two never run at once here.
 //
 // Overlap: when another backup (or a restore) is running in this process, the automatic one does not wait for
 // it: it is recorded as skipped with the reason and the schedule moves on to its next time. Waiting would run a
@@ -27,11 +39,17 @@ export type AutoRunResult =
       path: string;
       sizeBytes: number;
       durationMs: number;
+      stateDurations?: Record<string, number> | undefined;
       pruned: PruneCandidate[];
       pruneError?: Error | undefined;
       recordError?: Error | undefined;
     }
-  | { status: 'failed'; error: Error; recordError?: Error | undefined }
+  | {
+      status: 'failed';
+      error: Error;
+      stateDurations?: Record<string, number> | undefined;
+      recordError?: Error | undefined;
+    }
   | { status: 'skipped'; reason: string; recordError?: Error | undefined };
 
 export interface RunOptions {
@@ -40,6 +58,8 @@ export interface RunOptions {
   signal?: AbortSignal | undefined;
   /** Nobody is watching (a scheduled or catch-up run): a failure becomes a notice at the next prompt. */
   unattended?: boolean;
+  /** Wait for a due re-verification before returning (a one-shot process, such as cron's, exits afterwards). */
+  waitForReverify?: boolean | undefined;
 }
 
 export interface AutoBackupDeps {
@@ -50,16 +70,27 @@ export interface AutoBackupDeps {
   retention?: RetentionPort | undefined;
   /** The clock seam: every "now" of the auto-backup comes from here. */
   now?: () => Date;
+  /** Timeouts and retries of notifications (tests shorten them). */
+  notifyPolicy?: DeliveryPolicy | undefined;
+  /** How a backup is re-verified (a copy-engine thread by default). */
+  verifyTask?: RunVerifyTask | undefined;
 }
 
 export class AutoBackup {
   readonly now: () => Date;
+  readonly notifier: Notifier;
   private running: Promise<AutoRunResult> | undefined;
+  private reverifying: { done: Promise<ReverifyRun>; stop: AbortController } | undefined;
   private readonly notices: string[] = [];
   private readonly changeListeners: (() => void)[] = [];
 
   constructor(private readonly deps: AutoBackupDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.notifier = new Notifier({
+      policy: deps.notifyPolicy,
+      now: this.now,
+      record: (outcome) => this.recordNotify(outcome),
+    });
   }
 
   get paths(): DataPaths {
@@ -129,33 +160,130 @@ export class AutoBackup {
     this.notices.push(text);
   }
 
-  /** Runs one automatic backup now, unless one is already running here (then it is recorded as skipped). */
+  /**
+   * Runs one automatic backup now, unless one is already running here (then it is recorded as skipped). A
+   * re-verification in progress is stopped first; afterwards one starts in the background if it is due.
+   */
   async run(options: RunOptions): Promise<AutoRunResult> {
+    if (this.running) return this.skip('an automatic backup was already running', options);
+    await this.stopReverify();
     if (this.running) return this.skip('an automatic backup was already running', options);
     if (this.deps.backups.busy) return this.skip('another backup or a restore was running', options);
     const running = this.runExclusive(options);
     this.running = running;
+    let result: AutoRunResult;
     try {
-      return await running;
+      result = await running;
     } finally {
       this.running = undefined;
     }
+    if (result.status !== 'skipped') {
+      const pass = this.reverifyIfDue();
+      if (options.waitForReverify) await pass;
+    }
+    return result;
   }
 
-  /** Waits for a run in progress, if any (shutdown). */
+  /** Waits for a run, a re-verification and notifications in progress, if any (shutdown). */
   async idle(): Promise<void> {
     await this.running?.catch(() => undefined);
+    await this.reverifying?.done.catch(() => undefined);
+    await this.notifier.idle();
+  }
+
+  /** Stops a re-verification in progress (what it finished is recorded) and waits for it. */
+  async stopReverify(): Promise<void> {
+    const current = this.reverifying;
+    if (!current) return;
+    current.stop.abort();
+    await current.done.catch(() => undefined);
+  }
+
+  /**
+   * Shutdown: stops a re-verification, waits for a run, then gives notifications under way one attempt's time
+   * (so quitting never waits for all the retries of a service that does not answer).
+   */
+  async shutdown(): Promise<void> {
+    await this.stopReverify();
+    await this.running?.catch(() => undefined);
+    await this.notifier.stop();
+  }
+
+  /** Where notifications go, from the settings (nothing when no URL is set). */
+  targets(settings: AutoBackupSettings): NotifyTargets {
+    return { pingUrl: settings.notifyPing, webhookUrl: settings.notifyWebhook };
+  }
+
+  /** Re-verifies now (`/backup auto reverify now`) or, with `whenDue`, only when the last pass is old enough. */
+  async reverify(options: { whenDue?: boolean; signal?: AbortSignal | undefined } = {}): Promise<ReverifyRun> {
+    if (this.reverifying) return { status: 'skipped', reason: 'a re-verification is already running' };
+    if (this.running || this.deps.backups.busy)
+      return { status: 'skipped', reason: 'a backup or a restore is running' };
+    const stop = new AbortController();
+    const forward = () => stop.abort();
+    options.signal?.addEventListener('abort', forward, { once: true });
+    const done = this.reverifyExclusive(stop.signal, options.whenDue ?? false);
+    this.reverifying = { done, stop };
+    try {
+      return await done;
+    } finally {
+      this.reverifying = undefined;
+      options.signal?.removeEventListener('abort', forward);
+    }
+  }
+
+  private async reverifyIfDue(): Promise<void> {
+    const run = await this.reverify({ whenDue: true }).catch((err: unknown) => {
+      this.addNotice(`Re-verifying stored backups failed: ${messageOf(err)}`);
+      return undefined;
+    });
+    if (run?.status === 'done' && run.result.checked.length === 0 && run.result.remaining > 0 && !run.result.stoppedBy)
+      this.addNotice('Re-verification could not check any backup. See /backup auto status.');
+  }
+
+  private async reverifyExclusive(signal: AbortSignal, whenDue: boolean): Promise<ReverifyRun> {
+    const settings = await this.settings();
+    if (whenDue) {
+      if (settings.reverifyEveryDays === 0) return { status: 'skipped', reason: 're-verification is off' };
+      const summary = summarizeReverify(catalogFor(this.paths, settings.directory), settings);
+      if (summary.dueAt && summary.dueAt.getTime() > this.now().getTime())
+        return { status: 'skipped', reason: `not due until ${summary.dueAt.toISOString()}` };
+    }
+    const run = await runReverifyPass({
+      paths: this.paths,
+      settings,
+      now: this.now,
+      signal,
+      runTask: this.deps.verifyTask,
+    });
+    if (run.status !== 'done') return run;
+    const damaged = run.result.checked.filter((c) => !c.ok);
+    const targets = this.targets(settings);
+    const report = reverifyReport(run.result, this.paths.database);
+    if (damaged.length > 0) {
+      this.addNotice(`Re-verification: ${report.summary}. See /backup auto status.`);
+      this.notifier.finished(targets, report);
+    } else if (run.result.checked.length > 0) {
+      // A good result is news for the webhook only: a ping would count as a backup at the monitoring service.
+      this.notifier.finished({ webhookUrl: targets.webhookUrl }, report);
+    }
+    return run;
   }
 
   private async runExclusive(options: RunOptions): Promise<AutoRunResult> {
     const startedAt = this.now();
-    let settings: AutoBackupSettings;
+    let settings: AutoBackupSettings | undefined;
     try {
       settings = (await this.load()).settings;
       fs.mkdirSync(settings.directory, { recursive: true, mode: 0o700 });
     } catch (err) {
-      return this.fail(err instanceof Error ? err : new Error(String(err)), startedAt, options);
+      const failed = await this.fail(err instanceof Error ? err : new Error(String(err)), startedAt, options);
+      // The settings may be what failed to load; the URLs are then unknown and nothing is sent.
+      if (settings) this.notifyEnd(this.targets(settings), failed, options);
+      return failed;
     }
+    const targets = this.targets(settings);
+    const start = this.notifier.started(targets);
     const outcome = await this.deps.backups.run({
       trigger: options.trigger,
       directory: settings.directory,
@@ -168,9 +296,13 @@ export class AutoBackup {
       // The service's own guard (another backup started between our check and the call, or in another
       // process holding the backup lock) means the same as the check above: skipped, not failed.
       if (isNuError(outcome.error) && outcome.error.code === 'BACKUP_RUNNING') {
-        return this.skip(outcome.error.message, options);
+        const skipped = await this.skip(outcome.error.message, options);
+        this.notifyEnd(targets, skipped, options, start);
+        return skipped;
       }
-      return this.fail(outcome.error, startedAt, options);
+      const failed = await this.fail(outcome.error, startedAt, options, outcome.stateDurations);
+      this.notifyEnd(targets, failed, options, start);
+      return failed;
     }
 
     const recordError = await this.record({ status: 'success', at: startedAt, path: outcome.path }, settings);
@@ -179,8 +311,7 @@ export class AutoBackup {
     const retention = this.deps.retention;
     if (retention) {
       try {
-        const policy = { retentionDays: settings.retentionDays, minKeep: settings.minKeep };
-        const outcome = await retention.apply(settings.directory, policy, this.now());
+        const outcome = await retention.apply(settings.directory, retentionPolicyOf(settings), this.now());
         pruned = outcome.removed;
         if (outcome.failed.length > 0) {
           throw new Error(outcome.failed.map((f) => `${f.path}: ${f.error}`).join('; '));
@@ -191,18 +322,49 @@ export class AutoBackup {
           this.addNotice(`The automatic backup succeeded, but pruning old backups failed: ${messageOf(err)}`);
       }
     }
-    return {
+    const result: AutoRunResult = {
       status: 'success',
       path: outcome.path,
       sizeBytes: outcome.sizeBytes,
       durationMs: outcome.durationMs,
+      stateDurations: outcome.stateDurations,
       pruned,
       pruneError,
       recordError,
     };
+    this.notifyEnd(targets, result, options, start);
+    return result;
   }
 
-  private async fail(error: Error, at: Date, options: RunOptions): Promise<AutoRunResult> {
+  /** The end of a run, to the configured URLs (in the background). */
+  private notifyEnd(
+    targets: NotifyTargets,
+    result: AutoRunResult,
+    options: RunOptions,
+    start?: Promise<DeliveryResult | undefined>,
+  ): void {
+    this.notifier.finished(targets, backupReport(result, options.trigger, this.paths.database), start);
+  }
+
+  /** Remembers how the last notification went, for status (after the run: never while a backup holds the file). */
+  private async recordNotify(outcome: NotifyOutcome): Promise<void> {
+    const failures = outcome.results
+      .filter((r) => !r.ok)
+      .map(
+        (r) =>
+          `${r.channel} ${r.target}: ${r.error ?? 'not delivered'} (${r.attempts} attempt${r.attempts === 1 ? '' : 's'})`,
+      );
+    await this.deps.config.write(
+      storedFromState({ notifyLastAt: outcome.at, notifyLastFailure: failures.join('; ') || undefined }),
+    );
+  }
+
+  private async fail(
+    error: Error,
+    at: Date,
+    options: RunOptions,
+    stateDurations?: Record<string, number>,
+  ): Promise<AutoRunResult> {
     // Stopped because nu-agent is closing (the REPL quit soon after a catch-up started): the run is still due,
     // so the next-run time stays where it was and the next start catches it up again.
     const stillDue = options.unattended === true && options.signal?.aborted === true;
@@ -212,7 +374,7 @@ export class AutoBackup {
         `The automatic backup at ${at.toLocaleString()} failed: ${messageOf(error)}. See /backup auto status.`,
       );
     }
-    return { status: 'failed', error, recordError };
+    return { status: 'failed', error, stateDurations, recordError };
   }
 
   private async skip(reason: string, options: RunOptions): Promise<AutoRunResult> {
@@ -234,4 +396,12 @@ export class AutoBackup {
       return err instanceof Error ? err : new Error(String(err));
     }
   }
+}
+
+/** The auto-backup's retention as the port's policy: the restic rules if any, on the schedule's calendar. */
+export function retentionPolicyOf(settings: AutoBackupSettings): RetentionPolicy {
+  const policy: RetentionPolicy = { retentionDays: settings.retentionDays, minKeep: settings.minKeep };
+  if (hasRule(settings.keepRules)) policy.rules = settings.keepRules;
+  if (settings.timeZone !== LOCAL_TIME_ZONE) policy.timeZone = settings.timeZone;
+  return policy;
 }

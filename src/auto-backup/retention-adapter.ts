@@ -3,7 +3,9 @@ import { isBackupOf, pruneBackups } from '../backup/prune.js';
 import type { PlannedBackup } from '../backup/retention.js';
 import type { BackupTrigger } from '../backup/types.js';
 import type { DataPaths } from '../paths.js';
-import type { PruneCandidate, RetentionPort } from './retention-port.js';
+import { hasRule } from '../backup/retention.js';
+import type { RetentionPolicy as PlannerPolicy } from '../backup/retention.js';
+import type { PruneCandidate, RetentionPolicy, RetentionPort } from './retention-port.js';
 
 // Auto-backup's retention is backup management's prune (src/backup/prune.ts and the pure rules in
 // src/backup/retention.ts), limited to the backups the auto-backup made: a backup taken by hand into the same
@@ -21,10 +23,10 @@ export function retentionFor(paths: DataPaths): RetentionPort {
     sizeBytes: p.entry.sizeBytes ?? 0,
     reason: p.reason,
   });
-  const prune = (directory: string, retentionDays: number, minKeep: number, now: Date, dryRun: boolean) =>
+  const prune = (directory: string, policy: RetentionPolicy, now: Date, dryRun: boolean) =>
     pruneBackups({
       directories: [directory],
-      policy: { olderThanDays: retentionDays, minKeep },
+      policy: plannerPolicy(policy),
       dryRun,
       now,
       exclude,
@@ -44,14 +46,22 @@ export function retentionFor(paths: DataPaths): RetentionPort {
       };
     },
     async plan(directory, policy, now) {
-      return prune(directory, policy.retentionDays, policy.minKeep, now, true).removed.map(candidate);
+      return prune(directory, policy, now, true).removed.map(candidate);
     },
     async apply(directory, policy, now) {
-      const result = prune(directory, policy.retentionDays, policy.minKeep, now, false);
+      const result = prune(directory, policy, now, false);
       return {
         removed: result.removed.map(candidate),
         failed: result.failed.map((f) => ({ path: f.entry.path, error: f.error })),
       };
     },
   };
+}
+
+/** The auto-backup's setting as the planner's policy: the restic rules when any is set, else the days. */
+export function plannerPolicy(policy: RetentionPolicy): PlannerPolicy {
+  const base = { minKeep: policy.minKeep, timeZone: policy.timeZone };
+  return policy.rules && hasRule(policy.rules)
+    ? { ...policy.rules, ...base }
+    : { olderThanDays: policy.retentionDays, ...base };
 }

@@ -1,3 +1,5 @@
+import type { KeepRules } from '../backup/keep-rules.js';
+
 // What the auto-backup needs from backup management (issue 5: src/backup/catalog.ts finds backups by their
 // manifests, src/backup/retention.ts plans a prune): how much the backup directory holds, what a prune would
 // remove, and removing it. One narrow seam, so the scheduler can be tested without the real files and the
@@ -8,6 +10,10 @@ export interface RetentionPolicy {
   retentionDays: number;
   /** …but the newest minKeep always stay. */
   minKeep: number;
+  /** restic-style rules; when any is set they replace retentionDays. */
+  rules?: KeepRules | undefined;
+  /** The zone whose calendar the rules use (the schedule's); the machine's when undefined. */
+  timeZone?: string | undefined;
 }
 
 export interface BackupDirSummary {

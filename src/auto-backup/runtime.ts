@@ -14,6 +14,7 @@ import { ControlServer } from './control-server.js';
 import type { Handler } from './control-server.js';
 import { retentionFor } from './retention-adapter.js';
 import type { RetentionPort } from './retention-port.js';
+import type { DeliveryPolicy } from '../notify/deliver.js';
 import { AutoBackupScheduler } from './scheduler.js';
 import type { SchedulerPlace } from './status.js';
 import { formatSpan, overdue } from './status.js';
@@ -33,7 +34,13 @@ export interface AutoBackupRuntime {
   /** `/backup auto …` and the control socket come here. */
   command(
     args: string[],
-    context: { cwd: string; trigger: AutoTrigger; onEvent?: (e: BackupEvent) => void; signal?: AbortSignal },
+    context: {
+      cwd: string;
+      trigger: AutoTrigger;
+      onEvent?: (e: BackupEvent) => void;
+      signal?: AbortSignal;
+      oneShot?: boolean;
+    },
   ): Promise<AutoCommandResult>;
   /** Lines to show before the next prompt (a failed automatic backup, a long time without one); once each. */
   takeNotices(): string[];
@@ -58,6 +65,8 @@ export interface AutoBackupPartOptions {
   retention?: RetentionPort;
   /** Serves the control socket's other requests (backup, restore, sources); without it they are refused. */
   serve?: Handler | undefined;
+  /** Timeouts and retries of notifications (tests shorten them). */
+  notifyPolicy?: DeliveryPolicy;
 }
 
 export async function createAutoBackupPart(
@@ -70,6 +79,7 @@ export async function createAutoBackupPart(
     paths: app.paths,
     retention: options.retention ?? retentionFor(app.paths),
     now: options.now,
+    notifyPolicy: options.notifyPolicy,
   });
   const log = (text: string) => app.out.debug(text);
   let scheduler: AutoBackupScheduler | undefined;
@@ -111,7 +121,7 @@ export async function createAutoBackupPart(
     api,
     async stop() {
       await stopBackground();
-      await auto.idle();
+      await auto.shutdown();
     },
   };
 }

@@ -4,6 +4,10 @@ import { expandHome } from '../paths.js';
 import type { DataPaths } from '../paths.js';
 import { messages } from '../errors.js';
 import { LOCAL_TIME_ZONE, parseCron, parseTimeZone } from './schedule.js';
+import { formatKeepRules, parseKeepRules } from '../backup/keep-rules.js';
+import type { KeepRules } from '../backup/keep-rules.js';
+import { maskUrl, parseNotifyUrl } from '../notify/url.js';
+import { formatBytes } from '../repl/format.js';
 
 // The auto-backup settings: one appconfig key per setting, each stored as a plain string (no JSON quoting),
 // each with one parser used both for what a user types and for what is read back from the database, so a
@@ -21,6 +25,18 @@ export interface AutoBackupSettings {
   directory: string;
   pauseTimeoutMs: number;
   resumeTimeoutMs: number;
+  /** restic-style rules; when any is set they replace `retentionDays` (minKeep still applies). */
+  keepRules: KeepRules;
+  /** healthchecks-style ping URL (…/start, …, …/fail); undefined: no pings. */
+  notifyPing: string | undefined;
+  /** JSON webhook URL; undefined: no webhook. */
+  notifyWebhook: string | undefined;
+  /** Re-verify stored backups when the last pass is this many days old; 0 is off. */
+  reverifyEveryDays: number;
+  /** At most this many bytes of backups re-read per pass (at least one backup is always checked). */
+  reverifyMaxBytes: number;
+  /** At most this long per pass; a check still running then is stopped and not recorded. */
+  reverifyMaxSeconds: number;
 }
 
 export type SettingName = keyof AutoBackupSettings;
@@ -57,6 +73,59 @@ function parseWhole(name: string, raw: string, min: number, max: number, unit: s
     throw messages.autoBackupSettingInvalid(name, raw, `a whole number of ${unit} from ${min} to ${max}`);
   }
   return Number(text);
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1000 ** 4,
+  tib: 1024 ** 4,
+};
+
+/** `2GiB`, `500MB`, `1g`, `1048576`. */
+function parseSize(name: string, raw: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(raw.trim());
+  const unit = SIZE_UNITS[match?.[2]?.toLowerCase() ?? 'x'];
+  const bytes = match && unit ? Math.round(Number(match[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(bytes) || bytes < 1)
+    throw messages.autoBackupSettingInvalid(name, raw, 'a size such as 2GiB or 500MB');
+  return bytes;
+}
+
+/** `10m`, `90s`, `1h`, or plain seconds. */
+function parseSeconds(name: string, raw: string, max: number): number {
+  const match = /^(\d+)\s*(s|m|min|h)?$/i.exec(raw.trim());
+  const factor = { s: 1, m: 60, min: 60, h: 3600 }[match?.[2]?.toLowerCase() ?? 's'] ?? NaN;
+  const value = match ? Number(match[1]) * factor : NaN;
+  if (!Number.isSafeInteger(value) || value < 1 || value > max)
+    throw messages.autoBackupSettingInvalid(name, raw, `a time such as 10m, 90s or 1h (at most ${max / 3600} h)`);
+  return value;
+}
+
+const EVERY: Record<string, number> = { off: 0, never: 0, daily: 1, weekly: 7, monthly: 30 };
+
+/** off, daily, weekly, monthly, or a number of days (`14` or `14d`). */
+function parseEvery(name: string, raw: string): number {
+  const text = raw.trim().toLowerCase();
+  if (text in EVERY) return EVERY[text]!;
+  const days = /^(\d+)d?$/.exec(text);
+  if (days && Number(days[1]) <= 3650) return Number(days[1]);
+  throw messages.autoBackupSettingInvalid(name, raw, 'off, daily, weekly, monthly or a number of days');
+}
+
+function showEvery(days: number): string {
+  const named = Object.entries(EVERY).find(([word, d]) => d === days && word !== 'never');
+  return named ? named[0] : `every ${days} days`;
 }
 
 /** An absolute directory that is, or can become, a writable directory; never the inside of a file. */
@@ -160,6 +229,60 @@ export const SETTINGS: Specs = {
     store: (v) => String(v / 1000),
     show: seconds,
   },
+  keepRules: {
+    key: 'auto_backup.keep_rules',
+    alias: 'keep-rules',
+    describe: 'restic-style rules (--keep-daily 7 --keep-weekly 4 --keep-within 30d); they replace retention',
+    default: () => ({}),
+    parse: (raw) => parseKeepRules(raw),
+    store: (v) => formatKeepRules(v),
+    show: (v) => formatKeepRules(v),
+  },
+  notifyPing: {
+    key: 'auto_backup.notify_ping_url',
+    alias: 'notify-ping',
+    describe: 'healthchecks-style URL pinged at each start (/start), success and failure (/fail)',
+    default: () => undefined,
+    parse: (raw) => parseNotifyUrl('notify-ping', raw),
+    store: (v) => v ?? '',
+    show: (v) => (v ? maskUrl(v) : 'off'),
+  },
+  notifyWebhook: {
+    key: 'auto_backup.notify_webhook_url',
+    alias: 'notify-webhook',
+    describe: 'URL that receives each result as JSON (POST)',
+    default: () => undefined,
+    parse: (raw) => parseNotifyUrl('notify-webhook', raw),
+    store: (v) => v ?? '',
+    show: (v) => (v ? maskUrl(v) : 'off'),
+  },
+  reverifyEveryDays: {
+    key: 'auto_backup.reverify_every_days',
+    alias: 'reverify-every',
+    describe: 're-verify stored backups: off, daily, weekly, monthly or a number of days',
+    default: () => 0,
+    parse: (raw) => parseEvery('reverify', raw),
+    store: (v) => String(v),
+    show: showEvery,
+  },
+  reverifyMaxBytes: {
+    key: 'auto_backup.reverify_max_bytes',
+    alias: 'reverify-max-size',
+    describe: 'at most this much re-read per re-verification (e.g. 2GiB)',
+    default: () => 2 * 1024 ** 3,
+    parse: (raw) => parseSize('reverify max-size', raw),
+    store: (v) => String(v),
+    show: (v) => formatBytes(v),
+  },
+  reverifyMaxSeconds: {
+    key: 'auto_backup.reverify_max_seconds',
+    alias: 'reverify-max-time',
+    describe: 'at most this long per re-verification (e.g. 10m)',
+    default: () => 600,
+    parse: (raw) => parseSeconds('reverify max-time', raw, 24 * 3600),
+    store: (v) => String(v),
+    show: (v) => (v % 60 === 0 ? `${v / 60} min` : `${v} s`),
+  },
 };
 
 /** The order settings are listed and applied in: the zone before the cron that is checked against it. */
@@ -172,6 +295,12 @@ export const SETTING_NAMES: SettingName[] = [
   'directory',
   'pauseTimeoutMs',
   'resumeTimeoutMs',
+  'keepRules',
+  'notifyPing',
+  'notifyWebhook',
+  'reverifyEveryDays',
+  'reverifyMaxBytes',
+  'reverifyMaxSeconds',
 ];
 
 export function settingByAlias(alias: string): SettingName {
@@ -209,7 +338,9 @@ export function settingsFromStored(stored: ReadonlyMap<string, string>, paths: D
       (settings as unknown as Record<SettingName, unknown>)[name] =
         name === 'directory' ? path.resolve(raw) : spec.parse(raw, settings);
     } catch (err) {
-      problems.push(`${spec.key} = ${JSON.stringify(raw)} is not valid (${(err as Error).message}); using the default`);
+      // A URL may carry a secret: its stored text is never repeated.
+      const shown = spec.key.endsWith('_url') ? '(hidden)' : JSON.stringify(raw);
+      problems.push(`${spec.key} = ${shown} is not valid (${(err as Error).message}); using the default`);
     }
   }
   return { settings, problems };

@@ -15,6 +15,10 @@ export interface AutoBackupState {
   /** The next scheduled time as last computed; a value in the past at start-up means a run was missed. */
   nextRunAt?: Date | undefined;
   consecutiveFailures: number;
+  /** When a notification was last sent (any channel, any result). */
+  notifyLastAt?: Date | undefined;
+  /** What could not be delivered that time (URLs masked); empty when everything arrived. */
+  notifyLastFailure?: string | undefined;
 }
 
 export const STATE_KEYS = {
@@ -25,6 +29,8 @@ export const STATE_KEYS = {
   lastSuccessAt: 'auto_backup.last_success_at',
   nextRunAt: 'auto_backup.next_run_at',
   consecutiveFailures: 'auto_backup.consecutive_failures',
+  notifyLastAt: 'auto_backup.notify_last_at',
+  notifyLastFailure: 'auto_backup.notify_last_failure',
 } as const satisfies Record<keyof AutoBackupState, string>;
 
 function date(raw: string | undefined): Date | undefined {
@@ -44,6 +50,8 @@ export function stateFromStored(stored: ReadonlyMap<string, string>): AutoBackup
     lastSuccessAt: date(stored.get(STATE_KEYS.lastSuccessAt)),
     nextRunAt: date(stored.get(STATE_KEYS.nextRunAt)),
     consecutiveFailures: Number.isSafeInteger(failures) && failures >= 0 ? failures : 0,
+    notifyLastAt: date(stored.get(STATE_KEYS.notifyLastAt)),
+    notifyLastFailure: stored.get(STATE_KEYS.notifyLastFailure) || undefined,
   };
 }
 

@@ -1,6 +1,14 @@
 import { messageOf } from '../errors.js';
+import { formatKeepRules } from '../backup/keep-rules.js';
+import { hasRule } from '../backup/retention.js';
+import { maskUrl } from '../notify/url.js';
 import { formatBytes } from '../repl/format.js';
 import type { AutoBackup } from './auto-backup.js';
+import { retentionPolicyOf } from './auto-backup.js';
+import { catalogFor, summarizeReverify } from './reverify-pass.js';
+import type { ReverifySummary } from './reverify-pass.js';
+import { forecastSpace } from './space-forecast.js';
+import type { SpaceForecast } from './space-forecast.js';
 import type { BackupDirSummary, PruneCandidate } from './retention-port.js';
 import { LOCAL_TIME_ZONE, localTimeZone, longestInterval } from './schedule.js';
 import { SETTINGS } from './settings.js';
@@ -26,6 +34,9 @@ export interface StatusReport {
   overdue?: { sinceMs: number; expectedEveryMs: number } | undefined;
   backups?: BackupDirSummary | { error: string } | undefined;
   nextPrune?: PruneCandidate[] | { error: string } | undefined;
+  reverify?: ReverifySummary | { error: string } | undefined;
+  /** Whether the next scheduled backup fits in the free space (enabled, with backups to measure from). */
+  space?: SpaceForecast | undefined;
 }
 
 export async function buildStatus(auto: AutoBackup, scheduler: SchedulerPlace): Promise<StatusReport> {
@@ -36,11 +47,19 @@ export async function buildStatus(auto: AutoBackup, scheduler: SchedulerPlace): 
   report.overdue = overdue(settings, state, now);
   const retention = auto.retention;
   if (retention) {
-    const policy = { retentionDays: settings.retentionDays, minKeep: settings.minKeep };
+    const policy = retentionPolicyOf(settings);
     report.backups = await retention.summary(settings.directory).catch((err) => ({ error: messageOf(err) }));
     report.nextPrune = await retention
       .plan(settings.directory, policy, now)
       .catch((err) => ({ error: messageOf(err) }));
+  }
+  try {
+    const entries = catalogFor(auto.paths, settings.directory);
+    report.reverify = summarizeReverify(entries, settings);
+    if (settings.enabled && state.nextRunAt)
+      report.space = forecastSpace(entries, auto.paths.database, settings.directory, state.nextRunAt);
+  } catch (err) {
+    report.reverify = { error: messageOf(err) };
   }
   return report;
 }
@@ -111,6 +130,17 @@ export function formatStatus(report: StatusReport): string[] {
       `the last ${state.consecutiveFailures === 1 ? 'automatic backup' : `${state.consecutiveFailures} automatic backups`} failed`,
     );
   }
+  if (state.notifyLastFailure) warnings.push(`a notification could not be delivered: ${state.notifyLastFailure}`);
+  if (report.reverify && !('error' in report.reverify) && report.reverify.damaged.length > 0) {
+    const n = report.reverify.damaged.length;
+    warnings.push(`re-verification found ${n} damaged backup${n === 1 ? '' : 's'} (kept, never counted as verified)`);
+  }
+  if (report.space && !report.space.fits) {
+    warnings.push(
+      `the next backup (about ${formatBytes(report.space.predictedBytes)}) would not fit: ` +
+        `${formatBytes(report.space.freeBytes)} free in ${settings.directory}`,
+    );
+  }
   for (const w of warnings) lines.push(`  WARNING: ${w}`);
 
   lines.push(
@@ -123,7 +153,12 @@ export function formatStatus(report: StatusReport): string[] {
   lines.push(row('Scheduler', schedulerText(report)));
   lines.push(row('Directory', settings.directory));
   lines.push(
-    row('Retention', `${SETTINGS.retentionDays.show(settings.retentionDays)}, keep at least ${settings.minKeep}`),
+    row(
+      'Retention',
+      hasRule(settings.keepRules)
+        ? `${formatKeepRules(settings.keepRules)}, keep at least ${settings.minKeep}`
+        : `${SETTINGS.retentionDays.show(settings.retentionDays)}, keep at least ${settings.minKeep}`,
+    ),
   );
   lines.push(
     row(
@@ -148,6 +183,19 @@ export function formatStatus(report: StatusReport): string[] {
   else if ('error' in backups) lines.push(row('Backups', `cannot read the directory: ${backups.error}`));
   else lines.push(row('Backups', `${backups.count}, ${formatBytes(backups.totalBytes)} in total`));
 
+  lines.push(row('Notify', notifyText(report)));
+  lines.push(row('Re-verify', reverifyText(report)));
+  if (report.space) {
+    const s = report.space;
+    lines.push(
+      row(
+        'Free space',
+        `${formatBytes(s.freeBytes)} free; next backup about ${formatBytes(s.predictedBytes)} ` +
+          `(growing ${formatBytes(s.growthBytesPerDay)}/day over ${s.basedOn} backup${s.basedOn === 1 ? '' : 's'})`,
+      ),
+    );
+  }
+
   const prune = report.nextPrune;
   if (!prune) lines.push(row('Next prune removes', 'unknown'));
   else if ('error' in prune) lines.push(row('Next prune removes', `cannot tell: ${prune.error}`));
@@ -160,6 +208,36 @@ export function formatStatus(report: StatusReport): string[] {
     for (const c of prune) lines.push(`    ${c.path} (${c.reason})`);
   }
   return lines;
+}
+
+function notifyText(report: StatusReport): string {
+  const { settings, state } = report;
+  const urls = [
+    settings.notifyPing ? `ping ${maskUrl(settings.notifyPing)}` : undefined,
+    settings.notifyWebhook ? `webhook ${maskUrl(settings.notifyWebhook)}` : undefined,
+  ].filter(Boolean);
+  if (urls.length === 0) return 'off (nothing is sent)';
+  const last = state.notifyLastAt
+    ? `; last sent ${when(state.notifyLastAt, report)}${state.notifyLastFailure ? ', NOT delivered' : ', delivered'}`
+    : '';
+  return `${urls.join(', ')}${last}`;
+}
+
+function reverifyText(report: StatusReport): string {
+  const { settings } = report;
+  const r = report.reverify;
+  const every = SETTINGS.reverifyEveryDays.show(settings.reverifyEveryDays);
+  if (!r) return every;
+  if ('error' in r) return `${every}; cannot read the directory: ${r.error}`;
+  const last = r.lastAt
+    ? `last re-verified ${formatSpan(report.now.getTime() - r.lastAt.getTime())} ago`
+    : 'never re-verified';
+  const bounds =
+    settings.reverifyEveryDays === 0
+      ? ''
+      : ` (at most ${SETTINGS.reverifyMaxBytes.show(settings.reverifyMaxBytes)} or ` +
+        `${SETTINGS.reverifyMaxSeconds.show(settings.reverifyMaxSeconds)} per pass)`;
+  return `${every}${bounds}: ${r.backups} backup${r.backups === 1 ? '' : 's'}, ${last}, ${r.damaged.length} damaged`;
 }
 
 function schedulerText(report: StatusReport): string {
@@ -184,6 +262,7 @@ export function statusJson(report: StatusReport): Record<string, unknown> {
     zone: report.zone,
     retentionDays: report.settings.retentionDays,
     minKeep: report.settings.minKeep,
+    keepRules: hasRule(report.settings.keepRules) ? formatKeepRules(report.settings.keepRules) : null,
     directory: report.settings.directory,
     pauseTimeoutMs: report.settings.pauseTimeoutMs,
     resumeTimeoutMs: report.settings.resumeTimeoutMs,
@@ -199,5 +278,29 @@ export function statusJson(report: StatusReport): Record<string, unknown> {
     overdue: report.overdue ?? null,
     backups: report.backups ?? null,
     nextPrune: report.nextPrune ?? null,
+    notify: {
+      ping: report.settings.notifyPing ? maskUrl(report.settings.notifyPing) : null,
+      webhook: report.settings.notifyWebhook ? maskUrl(report.settings.notifyWebhook) : null,
+      lastAt: iso(report.state.notifyLastAt),
+      lastFailure: report.state.notifyLastFailure ?? null,
+    },
+    reverify: reverifyJson(report),
+    space: report.space ?? null,
+  };
+}
+
+function reverifyJson(report: StatusReport): Record<string, unknown> {
+  const s = report.settings;
+  const r = report.reverify;
+  const base = { everyDays: s.reverifyEveryDays, maxBytes: s.reverifyMaxBytes, maxSeconds: s.reverifyMaxSeconds };
+  if (!r) return base;
+  if ('error' in r) return { ...base, error: r.error };
+  return {
+    ...base,
+    backups: r.backups,
+    lastAt: r.lastAt?.toISOString() ?? null,
+    oldestVerificationAt: r.oldestAt?.toISOString() ?? null,
+    dueAt: r.dueAt?.toISOString() ?? null,
+    damaged: r.damaged,
   };
 }

@@ -101,6 +101,10 @@ export function describeManaged(backupPath: string): BackupEntry {
   if (sizeBytes !== manifest.sizeBytes)
     return { ...base, state: 'damaged', problem: `size ${sizeBytes} bytes, the manifest says ${manifest.sizeBytes}` };
   if (!hasDuckDBMagic(backupPath)) return { ...base, state: 'damaged', problem: 'not a DuckDB database file' };
+  // A scheduled re-verification that failed is recorded in the manifest: the file may look intact, it is not.
+  const last = manifest.verifications?.at(-1);
+  if (last && !last.ok)
+    return { ...base, state: 'damaged', problem: `re-verification on ${last.at} failed: ${last.problem ?? 'damaged'}` };
   return { ...base, state: 'ok' };
 }
 

@@ -99,6 +99,6 @@ export function pruneJson(result: PruneResult) {
     dryRun: result.dryRun,
     removed: result.removed.map((p) => ({ ...backupJson(p.entry), reason: p.reason })),
     failed: result.failed.map((f) => ({ ...backupJson(f.entry), error: f.error })),
-    kept: result.plan.keep.map((p) => ({ ...backupJson(p.entry), reason: p.reason })),
+    kept: result.plan.keep.map((p) => ({ ...backupJson(p.entry), reason: p.reason, rules: p.rules ?? [] })),
   };
 }

@@ -1,4 +1,6 @@
 import { messages } from '../errors.js';
+import { KEEP_FLAGS, addKeepRule } from './keep-rules.js';
+import type { KeepRules } from './keep-rules.js';
 
 // The arguments of `/backup list|verify|prune|restore`, read the same way in the REPL and for `nu-agent backup`
 // (where commander has already checked them, the same rules apply again here, so both reject the same input).
@@ -6,7 +8,9 @@ import { messages } from '../errors.js';
 export const USAGE = {
   list: '/backup list [DIR] [--json]',
   verify: '/backup verify <file> [--json]',
-  prune: '/backup prune [--keep N] [--older-than DAYS] [--dry-run] [--dir DIR] [--json]',
+  prune:
+    '/backup prune [--keep-last|--keep-hourly|--keep-daily|--keep-weekly|--keep-monthly|--keep-yearly N] ' +
+    '[--keep-within DURATION] [--keep N] [--older-than DAYS] [--dry-run] [--dir DIR] [--json]',
   restore: '/backup restore <file> [--yes]',
 } as const;
 
@@ -52,8 +56,7 @@ export function parseVerifyArgs(args: readonly string[]): { file: string; json: 
   return { file: p.positional[0]!, json: p.flags.has('--json') };
 }
 
-export interface PruneArgs {
-  keepLast?: number | undefined;
+export interface PruneArgs extends KeepRules {
   olderThanDays?: number | undefined;
   dryRun: boolean;
   dir?: string | undefined;
@@ -61,12 +64,19 @@ export interface PruneArgs {
 }
 
 export function parsePruneArgs(args: readonly string[]): PruneArgs {
-  const p = parse(args, USAGE.prune, ['--dry-run', '--json'], ['--keep', '--older-than', '--dir']);
+  const p = parse(args, USAGE.prune, ['--dry-run', '--json'], ['--keep', '--older-than', '--dir', ...KEEP_FLAGS]);
   if (p.positional.length > 0) throw messages.usage(USAGE.prune);
   const keep = p.values.get('--keep');
   const days = p.values.get('--older-than');
+  // restic's flags; `--keep N` is the older spelling of `--keep-last N`.
+  const rules: KeepRules = {};
+  for (const flag of KEEP_FLAGS) {
+    const value = p.values.get(flag);
+    if (value !== undefined) addKeepRule(rules, flag, value);
+  }
   return {
-    keepLast: keep === undefined ? undefined : wholeNumber(keep, messages.pruneKeepInvalid),
+    ...rules,
+    keepLast: keep === undefined ? rules.keepLast : wholeNumber(keep, messages.pruneKeepInvalid),
     olderThanDays: days === undefined ? undefined : nonNegative(days, messages.pruneDaysInvalid),
     dryRun: p.flags.has('--dry-run'),
     dir: p.values.get('--dir'),

@@ -79,6 +79,17 @@ export interface BackupManifest {
   schemaVersion: number;
   tables: TableFigures;
   trigger: BackupTrigger;
+  /** Re-verifications after the backup was made (scheduled or by hand), oldest first; absent until the first. */
+  verifications?: VerificationRecord[] | undefined;
+}
+
+/** One re-verification of a stored backup: the hash re-read and a read-only open reading every row. */
+export interface VerificationRecord {
+  at: string;
+  ok: boolean;
+  /** What failed, in words; absent when ok. */
+  problem?: string | undefined;
+  durationMs: number;
 }
 
 export const MANIFEST_SUFFIX = '.manifest.json';

@@ -27,9 +27,17 @@ Commands:
   retention <days>       remove automatic backups older than this after each success
   keep <n>               but always keep the newest n
   dir <path>             where automatic backups go
+  keep-rules <rules>     restic-style retention instead of days, e.g. keep-rules keep-daily=7 keep-weekly=4
+                         keep-within=1y (also --keep-last/-hourly/-monthly/-yearly N); "none" to go back
   timezone <zone>        "local" or e.g. Europe/Berlin
   pause-timeout <s>      seconds to wait for the background workers to pause
   resume-timeout <s>     seconds to wait for them to resume
+  notify ping <url|off>  healthchecks-style pings: <url>/start, <url> on success, <url>/fail on failure
+  notify webhook <url|off>  POST each result as JSON to this URL
+  notify test            send a test notification now and say whether it arrived
+  reverify <every>       re-verify stored backups after a backup: off, daily, weekly, monthly or <days>
+  reverify max-size <n>  at most this much re-read per pass (e.g. 2GiB); max-time <t> likewise (e.g. 10m)
+  reverify now           re-verify now (oldest verification first)
 
 With nu-agent open, the command goes to it (a control socket in the data directory); otherwise it opens the
 database itself. For backups without nu-agent open, add to your crontab:
@@ -45,6 +53,8 @@ export const autoBackupSubcommand: CliSubcommand = {
       .description('scheduled backups: status, enable, disable, run, and their settings')
       .argument('[words...]', AUTO_USAGE.replace(/^auto /, ''))
       .option('--json', 'print the result as JSON')
+      // `keep-rules --keep-daily 7` passes restic's flags through as words; the setting's parser checks them.
+      .allowUnknownOption()
       .addHelpText('after', HELP)
       .action(async (words: string[], options: { json?: boolean }, command: Command) => {
         await runAutoBackupCli(words.length > 0 ? words : ['status'], Boolean(options.json), command, cli);
@@ -91,7 +101,13 @@ async function runAutoBackupCli(args: string[], json: boolean, command: Command,
       const progress = json ? undefined : createRunDisplay(app.out, { signal });
       try {
         const onEvent = progress ? (e: BackupEvent) => progress.onEvent(e) : undefined;
-        const result = await app.autoBackup.command(args, { cwd: process.cwd(), trigger: 'external', onEvent, signal });
+        const result = await app.autoBackup.command(args, {
+          cwd: process.cwd(),
+          trigger: 'external',
+          onEvent,
+          signal,
+          oneShot: true,
+        });
         return show(app.out, json, result);
       } finally {
         progress?.stop();

@@ -15,6 +15,7 @@ import { runBackupVerify } from '../repl/commands/backup-verify.js';
 import { parseListArgs, parsePruneArgs, parseRestoreArgs, parseVerifyArgs } from '../backup/manage-args.js';
 import { checkRetentionPolicy } from '../backup/retention.js';
 import { heldByCommand } from './backup.js';
+import { prunePolicyOf } from '../backup/keep-rules.js';
 import type { CliContext, CliSubcommand } from './context.js';
 import { restoreViaRepl } from './restore-via-repl.js';
 import { cliManageContext, runWithoutApp } from './manage-context.js';
@@ -121,7 +122,14 @@ export function registerManagement(backup: Command, cli: CliContext): void {
     });
 
   sub('prune', 'delete old backups nu-agent made (never the newest, never all, never a foreign file)')
-    .option('--keep <n>', 'keep the n newest verified backups')
+    .option('--keep-last <n>', 'keep the n newest verified backups (restic)')
+    .option('--keep-hourly <n>', 'keep the newest backup of each of the n newest hours that have one')
+    .option('--keep-daily <n>', 'keep the newest backup of each of the n newest days that have one')
+    .option('--keep-weekly <n>', 'the same per ISO week (Monday to Sunday)')
+    .option('--keep-monthly <n>', 'the same per calendar month')
+    .option('--keep-yearly <n>', 'the same per calendar year')
+    .option('--keep-within <duration>', 'keep every backup newer than this before the newest one, e.g. 30d, 1y2m')
+    .option('--keep <n>', 'the same as --keep-last')
     .option('--older-than <days>', 'remove backups created more than this many days ago')
     .option('--dry-run', 'print what would be removed; delete nothing')
     .option('--dir <dir>', 'prune this directory instead of the backup directory and the working directory')
@@ -129,6 +137,13 @@ export function registerManagement(backup: Command, cli: CliContext): void {
     .action(async (options: Record<string, string | boolean | undefined>, command: Command) => {
       const args = asArgs([], {
         keep: options.keep,
+        'keep-last': options.keepLast,
+        'keep-hourly': options.keepHourly,
+        'keep-daily': options.keepDaily,
+        'keep-weekly': options.keepWeekly,
+        'keep-monthly': options.keepMonthly,
+        'keep-yearly': options.keepYearly,
+        'keep-within': options.keepWithin,
         'older-than': options.olderThan,
         'dry-run': options.dryRun,
         dir: options.dir,
@@ -136,7 +151,7 @@ export function registerManagement(backup: Command, cli: CliContext): void {
       });
       const parsed = checkedArgs(cli, command, () => {
         const p = parsePruneArgs(args);
-        checkRetentionPolicy({ keepLast: p.keepLast, olderThanDays: p.olderThanDays, minKeep: 1 });
+        checkRetentionPolicy(prunePolicyOf(p));
         return p;
       });
       if (!parsed) return;

@@ -10,6 +10,9 @@ export const BACKUP_AUTO_HELP = [
   '/backup auto [status|enable|disable|run]',
   '/backup auto cron <expr>|retention <days>|keep <n>|dir <path>|timezone <zone>|pause-timeout <s>|resume-timeout <s>',
   '  scheduled backups while nu-agent runs: status shows the schedule, the last result and what prune would remove',
+  '/backup auto keep-rules --keep-daily 7 --keep-weekly 4 | none   restic-style retention instead of days',
+  '/backup auto notify ping|webhook <url|off> | notify test   tell a monitoring service how each run went',
+  '/backup auto reverify off|daily|weekly|monthly|<days> | max-size <size> | max-time <time> | now',
 ];
 
 export async function runBackupAuto(args: string[], app: App, signal: AbortSignal): Promise<void> {

@@ -5,16 +5,18 @@ import { formatPruneResult, pruneJson } from '../../backup/list-format.js';
 import { parsePruneArgs } from '../../backup/manage-args.js';
 import { pruneBackups } from '../../backup/prune.js';
 import type { PruneResult } from '../../backup/prune.js';
+import { prunePolicyOf } from '../../backup/keep-rules.js';
 import { checkRetentionPolicy } from '../../backup/retention.js';
 
-/** `/backup prune [--keep N] [--older-than DAYS] [--dry-run] [--dir DIR] [--json]`. */
+/** `/backup prune [--keep-daily N …] [--keep-within DURATION] [--keep N] [--older-than DAYS] [--dry-run] …`. */
 export async function runBackupPrune(args: string[], app: App): Promise<PruneResult> {
   return pruneWithArgs(args, manageContext(app));
 }
 
 export async function pruneWithArgs(args: string[], ctx: ManageContext): Promise<PruneResult> {
-  const { keepLast, olderThanDays, dryRun, dir, json } = parsePruneArgs(args);
-  const policy = { keepLast, olderThanDays, minKeep: 1 };
+  const parsed = parsePruneArgs(args);
+  const { dryRun, dir, json } = parsed;
+  const policy = prunePolicyOf(parsed);
   checkRetentionPolicy(policy);
   const directories = await ctx.directories(dir);
   const result = pruneBackups({ directories, policy, dryRun, exclude: ctx.liveFiles, database: ctx.database });

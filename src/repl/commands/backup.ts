@@ -96,6 +96,8 @@ export const backupCommand: Command = {
     '  no argument writes memory-YYYY-MM-DD-HHMMSS.db in the working directory; a directory receives that name',
     '  inside it; ~ expands; --force replaces an existing file',
     '/backup list [DIR] [--json] | verify <file> | restore <file> [--yes] | prune [--keep N] [--older-than DAYS] [--dry-run]',
+    '  prune also takes restic rules: --keep-last|--keep-hourly|--keep-daily|--keep-weekly|--keep-monthly|' +
+      '--keep-yearly N, --keep-within 30d',
     ...BACKUP_AUTO_HELP,
   ],
   async run(args, app, signal) {
