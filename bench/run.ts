@@ -11,6 +11,7 @@ import type { CopyBenchReport } from './backup-copy.js';
 import { generateDatabase } from './generate-db.js';
 import { generateRandomTextDatabase } from './generate-random-text-db.js';
 import { benchPauseLatency } from './pause-latency.js';
+import { benchRemote, printRemoteReport } from './remote-bench.js';
 import type { PauseLatencyFigures } from './pause-latency.js';
 import { mountReflinkScratch } from './reflink-mount.js';
 import type { ReflinkMount } from './reflink-mount.js';
@@ -46,7 +47,8 @@ const program = new Command('bench')
   .option('--no-copy-engine', 'skip the copy engine measured alone')
   .option('--reflink', 'also run on a loop-mounted XFS with reflink (needs root and mkfs.xfs; skipped otherwise)')
   .option('--out <file>', 'JSON report', 'bench-report.json')
-  .option('--dir <dir>', 'scratch directory (default: a new one under the OS temp dir); may be a reflink mount');
+  .option('--dir <dir>', 'scratch directory (default: a new one under the OS temp dir); may be a reflink mount')
+  .option('--remote [MiB]', 'only offsite uploads, against a local S3 server (default 128 MiB)');
 
 async function main(): Promise<void> {
   program.parse();
@@ -61,7 +63,9 @@ async function main(): Promise<void> {
     reflink?: boolean;
     out: string;
     dir?: string;
+    remote?: string | boolean;
   }>();
+  if (o.remote !== undefined) return benchOffsite(o.remote === true ? 128 : Number(o.remote), o);
   const sizes = o.sizes
     .split(',')
     .map(Number)
@@ -279,6 +283,21 @@ function printTable(sizes: SizeReport[], copies: CopyBenchReport[], pauses: Paus
 function printRows(rows: string[][]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   for (const r of rows) console.log(r.map((c, i) => c.padStart(widths[i]!)).join('  '));
+}
+
+/** `--remote`: offsite uploads alone (bench/remote-bench.ts), printed and written as their own report. */
+async function benchOffsite(sizeMiB: number, o: { reps: string; out: string; dir?: string }): Promise<void> {
+  const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'nuagent-bench-'));
+  const log = (line: string) => console.log(line);
+  log(`nu-agent bench --remote: ${sizeMiB} MiB, ${o.reps} runs, load average ${os.loadavg()[0]!.toFixed(1)}`);
+  try {
+    const report = await benchRemote({ sizeMiB, reps: Math.max(1, Number(o.reps)), dir, log });
+    fs.writeFileSync(o.out, JSON.stringify({ createdAt: new Date().toISOString(), remote: report }, null, 2) + '\n');
+    printRemoteReport(report, log);
+    log(`load average now ${os.loadavg()[0]!.toFixed(1)}; JSON report: ${path.resolve(o.out)}`);
+  } finally {
+    if (!o.dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 main().catch((err: unknown) => {

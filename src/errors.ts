@@ -662,4 +662,149 @@ export const messages = {
       `Make it writable (chmod u+rw ${file}), or choose another file with --database.`,
       { path: file, cause, op: 'open' },
     ),
+  // Offsite backups: S3-compatible storage and age encryption (issue 14).
+  offsiteBadUrl: (url: string, reason: string) =>
+    e(
+      'OFFSITE_BAD_URL',
+      `not a usable S3 location: ${url} (${reason})`,
+      'Write it as s3://BUCKET/PREFIX/NAME.db, or s3://BUCKET/PREFIX/ for the default name.',
+    ),
+  offsiteDnsFailed: (endpoint: string, url: string, cause: unknown) =>
+    e(
+      'OFFSITE_DNS_FAILED',
+      `cannot resolve the host name of ${endpoint} for ${url}: ${messageOf(cause)}`,
+      'Check the spelling of AWS_ENDPOINT_URL_S3 (or NUAGENT_S3_ENDPOINT) and that this machine can resolve names.',
+      { cause, op: 'offsite' },
+    ),
+  offsiteUnreachable: (endpoint: string, url: string, cause: unknown) =>
+    e(
+      'OFFSITE_UNREACHABLE',
+      `cannot connect to ${endpoint} for ${url}: ${messageOf(cause)}`,
+      'Check that the S3 server is running and that AWS_ENDPOINT_URL_S3 (or NUAGENT_S3_ENDPOINT) has the right address and port.',
+      { cause, op: 'offsite' },
+    ),
+  offsiteConnectionLost: (url: string, doing: string, cause: unknown) =>
+    e(
+      'OFFSITE_CONNECTION_LOST',
+      `the S3 server stopped answering while ${doing} ${url}: ${messageOf(cause)}; nothing was kept there`,
+      'Check the server (or your connection) and run the same command again; the local backup is unchanged.',
+      { cause, op: 'offsite' },
+    ),
+  offsiteNoBucket: (url: string, cause?: unknown) =>
+    e(
+      'OFFSITE_NO_BUCKET',
+      `the bucket of ${url} does not exist`,
+      'Create the bucket first (aws s3 mb, the R2 dashboard, mc mb), or fix its name.',
+      { cause, op: 'offsite' },
+    ),
+  offsiteBadCredentials: (url: string, code: string, cause?: unknown) =>
+    e(
+      'OFFSITE_BAD_CREDENTIALS',
+      `the S3 service refused the credentials for ${url} (${code})`,
+      'Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE and ~/.aws/credentials).',
+      { cause, op: 'offsite' },
+    ),
+  offsiteNoCredentials: (url: string, cause?: unknown) =>
+    e(
+      'OFFSITE_NO_CREDENTIALS',
+      `no S3 credentials were found for ${url}`,
+      'Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE naming a profile in ~/.aws/credentials.',
+      { cause, op: 'offsite' },
+    ),
+  offsiteClockSkew: (url: string, cause?: unknown) =>
+    e(
+      'OFFSITE_CLOCK_SKEW',
+      `the S3 service refused the request for ${url}: this machine's clock is too far from the server's`,
+      'Set the system clock right (for example enable NTP with `timedatectl set-ntp true`), then try again.',
+      { cause, op: 'offsite' },
+    ),
+  offsiteAccessDenied: (url: string, doing: string, cause?: unknown) =>
+    e(
+      'OFFSITE_ACCESS_DENIED',
+      `access denied while ${doing} ${url}`,
+      'Give these credentials s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject and s3:AbortMultipartUpload on the bucket and prefix.',
+      { cause, op: 'offsite' },
+    ),
+  offsiteNoRegion: (cause?: unknown) =>
+    e(
+      'OFFSITE_NO_REGION',
+      'no AWS region is configured for the S3 client',
+      'Set AWS_REGION (for example us-east-1), or AWS_ENDPOINT_URL_S3 for a service other than AWS.',
+      { cause, op: 'offsite' },
+    ),
+  offsiteFailed: (url: string, doing: string, cause: unknown) =>
+    e(
+      'OFFSITE_FAILED',
+      `${doing} ${url} failed: ${messageOf(cause)}`,
+      'Run again with --debug for the details; nothing half-done was kept there.',
+      { cause, op: 'offsite' },
+    ),
+  offsiteNeedsKey: (url: string) =>
+    e(
+      'OFFSITE_NEEDS_KEY',
+      `refusing to upload an unencrypted backup to ${url}`,
+      'Make a key with `age-keygen -o ~/.nuagent/backup-key.txt`, put its public key (age1…) in a file named by NUAGENT_BACKUP_RECIPIENTS (or set NUAGENT_BACKUP_PASSPHRASE); or add --no-encrypt to upload plaintext on purpose.',
+      { op: 'offsite' },
+    ),
+  offsiteKeysUnusable: (what: string, reason: string) =>
+    e(
+      'OFFSITE_KEYS_UNUSABLE',
+      `cannot use ${what}: ${reason}`,
+      'Recipients files hold age public keys (age1…) one a line; identity files hold AGE-SECRET-KEY-1… lines, as age-keygen writes them.',
+      { op: 'encryption' },
+    ),
+  offsiteNoIdentity: (url: string, how: string) =>
+    e(
+      'OFFSITE_NO_IDENTITY',
+      `${url} is encrypted (${how}) and no key to decrypt it is configured`,
+      how === 'passphrase'
+        ? 'Set NUAGENT_BACKUP_PASSPHRASE to the passphrase it was encrypted with.'
+        : 'Set NUAGENT_BACKUP_IDENTITY to the file age-keygen wrote (the one holding AGE-SECRET-KEY-1…).',
+      { path: url, op: 'decrypt' },
+    ),
+  offsiteWrongKey: (url: string, cause?: unknown) =>
+    e(
+      'OFFSITE_WRONG_KEY',
+      `none of the configured keys decrypts ${url}; nothing was changed`,
+      'Check NUAGENT_BACKUP_IDENTITY (or NUAGENT_BACKUP_PASSPHRASE): it must match a recipient the backup was encrypted for.',
+      { path: url, cause, op: 'decrypt' },
+    ),
+  offsiteTampered: (url: string, details: string, cause?: unknown) =>
+    e(
+      'OFFSITE_TAMPERED',
+      `${url} is not what was uploaded (${details}); nothing was changed`,
+      'Do not restore from it: choose another backup (`nu-agent backup list` with its place), and check who can write to the bucket.',
+      { path: url, cause, op: 'download' },
+    ),
+  offsiteNotFound: (url: string) =>
+    e(
+      'OFFSITE_NOT_FOUND',
+      `no backup at ${url} (no manifest beside it)`,
+      'Run `nu-agent backup list s3://BUCKET/PREFIX/` to see the backups there.',
+      { path: url, op: 'find backup' },
+    ),
+  offsiteExists: (url: string) =>
+    e('OFFSITE_EXISTS', `${url} already exists`, 'Add --force to replace it, or choose another name.', {
+      path: url,
+      op: 'upload',
+    }),
+  offsiteCancelled: (url: string) =>
+    e(
+      'OFFSITE_CANCELLED',
+      `the upload to ${url} was cancelled; nothing was kept there`,
+      'Run the same command again when you want it.',
+      { path: url, op: 'upload' },
+    ),
+  offsiteLocalEncrypt: () =>
+    e(
+      'USAGE',
+      'usage: --encrypt and --no-encrypt apply to s3:// destinations',
+      'Back up to s3://BUCKET/PREFIX/ to send an encrypted copy off this machine.',
+    ),
+  offsiteFlagsConflict: () =>
+    e(
+      'USAGE',
+      'usage: --encrypt and --no-encrypt cannot both be given',
+      'Give one of them, or neither (remote backups are encrypted whenever keys are configured).',
+    ),
 } as const;

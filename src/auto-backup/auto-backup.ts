@@ -12,6 +12,7 @@ import { backupReport, reverifyReport } from './notify-reports.js';
 import type { AutoBackupConfigStore } from './config-store.js';
 import { catalogFor, runReverifyPass, summarizeReverify } from './reverify-pass.js';
 import type { ReverifyRun } from './reverify-pass.js';
+import type { OffsitePort, OffsiteSent } from './offsite-port.js';
 import type { PruneCandidate, RetentionPolicy, RetentionPort } from './retention-port.js';
 import { LOCAL_TIME_ZONE, nextRunAfter } from './schedule.js';
 import { prepareSetting, settingsFromStored } from './settings.js';
@@ -43,6 +44,9 @@ export type AutoRunResult =
       pruned: PruneCandidate[];
       pruneError?: Error | undefined;
       recordError?: Error | undefined;
+      /** The copy sent to the `remote` setting's place, or why it failed (the local backup stands either way). */
+      remote?: OffsiteSent | undefined;
+      remoteError?: Error | undefined;
     }
   | {
       status: 'failed';
@@ -68,6 +72,8 @@ export interface AutoBackupDeps {
   paths: DataPaths;
   /** Absent until backup management provides it; then status cannot count and nothing is pruned. */
   retention?: RetentionPort | undefined;
+  /** Sends each successful automatic backup offsite when the `remote` setting names a place. */
+  offsite?: OffsitePort | undefined;
   /** The clock seam: every "now" of the auto-backup comes from here. */
   now?: () => Date;
   /** Timeouts and retries of notifications (tests shorten them). */
@@ -322,6 +328,7 @@ export class AutoBackup {
           this.addNotice(`The automatic backup succeeded, but pruning old backups failed: ${messageOf(err)}`);
       }
     }
+    const offsite = settings.remote && this.deps.offsite ? await this.sendOffsite(outcome.path, settings, options) : {};
     const result: AutoRunResult = {
       status: 'success',
       path: outcome.path,
@@ -331,9 +338,34 @@ export class AutoBackup {
       pruned,
       pruneError,
       recordError,
+      ...offsite,
     };
     this.notifyEnd(targets, result, options, start);
     return result;
+  }
+
+  private async sendOffsite(
+    file: string,
+    settings: AutoBackupSettings,
+    options: RunOptions,
+  ): Promise<{ remote?: OffsiteSent; remoteError?: Error }> {
+    try {
+      const policy = retentionPolicyOf(settings);
+      const remote = await this.deps.offsite!.send(file, settings.remote, {
+        policy,
+        now: this.now(),
+        signal: options.signal,
+        onEvent: options.onEvent,
+      });
+      return { remote };
+    } catch (err) {
+      const remoteError = err instanceof Error ? err : new Error(String(err));
+      if (options.unattended)
+        this.addNotice(
+          `The automatic backup succeeded, but sending it to ${settings.remote} failed: ${messageOf(err)}`,
+        );
+      return { remoteError };
+    }
   }
 
   /** The end of a run, to the configured URLs (in the background). */

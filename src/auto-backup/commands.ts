@@ -18,7 +18,8 @@ import { LOCAL_TIME_ZONE, localTimeZone } from './schedule.js';
 export const AUTO_USAGE =
   'auto status|enable|disable|run|cron <expr>|retention <days>|keep <n>|keep-rules <rules>|dir <path>|' +
   'timezone <zone>|pause-timeout <s>|resume-timeout <s>|notify ping|webhook <url|off>|notify test|' +
-  'reverify off|daily|weekly|monthly|<days>|reverify max-size <size>|reverify max-time <time>|reverify now';
+  'reverify off|daily|weekly|monthly|<days>|reverify max-size <size>|reverify max-time <time>|reverify now|' +
+  'remote s3://BUCKET/PREFIX/|off';
 
 const NOTIFY_USAGE = '/backup auto notify [ping <url|off> | webhook <url|off> | test]';
 const REVERIFY_USAGE =
@@ -210,6 +211,11 @@ export function describeRun(result: AutoRunResult): AutoCommandResult {
         lines.push(`Retention: removed ${result.pruned.length} old backup${result.pruned.length === 1 ? '' : 's'}:`);
         for (const p of result.pruned) lines.push(`  ${p.path} (${p.reason})`);
       }
+      if (result.remote) {
+        lines.push(`Sent offsite: ${result.remote.url}`);
+        for (const p of result.remote.pruned) lines.push(`  remote retention removed ${p}`);
+        for (const f of result.remote.pruneFailures) lines.push(`WARNING: remote retention did not remove ${f}`);
+      }
       warnRecord();
       const data = {
         status: 'success',
@@ -218,7 +224,11 @@ export function describeRun(result: AutoRunResult): AutoCommandResult {
         durationMs: result.durationMs,
         pruned: result.pruned.map((p) => p.path),
         pruneError: result.pruneError ? messageOf(result.pruneError) : null,
+        remote: result.remote ?? null,
+        remoteError: result.remoteError ? messageOf(result.remoteError) : null,
       };
+      // The local backup is made, but the copy that was asked to leave the machine did not: a script must see it.
+      if (result.remoteError) return { lines, data, error: result.remoteError, exitCode: 1 };
       return { lines, data, exitCode: 0 };
     }
     case 'failed':

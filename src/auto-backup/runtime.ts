@@ -12,6 +12,7 @@ import { appConfigStore } from './config-store.js';
 import { controlSocketPath } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
 import type { Handler } from './control-server.js';
+import { lazyOffsitePort } from './offsite-port.js';
 import { retentionFor } from './retention-adapter.js';
 import type { RetentionPort } from './retention-port.js';
 import type { DeliveryPolicy } from '../notify/deliver.js';
@@ -78,6 +79,7 @@ export async function createAutoBackupPart(
     backups: app.backups,
     paths: app.paths,
     retention: options.retention ?? retentionFor(app.paths),
+    offsite: lazyOffsitePort,
     now: options.now,
     notifyPolicy: options.notifyPolicy,
   });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { expandHome } from '../paths.js';
 import type { DataPaths } from '../paths.js';
 import { messages } from '../errors.js';
+import { parseRemoteSetting } from '../offsite/location.js';
 import { LOCAL_TIME_ZONE, parseCron, parseTimeZone } from './schedule.js';
 import { formatKeepRules, parseKeepRules } from '../backup/keep-rules.js';
 import type { KeepRules } from '../backup/keep-rules.js';
@@ -37,6 +38,8 @@ export interface AutoBackupSettings {
   reverifyMaxBytes: number;
   /** At most this long per pass; a check still running then is stopped and not recorded. */
   reverifyMaxSeconds: number;
+  /** `s3://BUCKET/PREFIX/` that each successful automatic backup is also sent to; '' is off (src/offsite/). */
+  remote: string;
 }
 
 export type SettingName = keyof AutoBackupSettings;
@@ -283,6 +286,15 @@ export const SETTINGS: Specs = {
     store: (v) => String(v),
     show: (v) => (v % 60 === 0 ? `${v / 60} min` : `${v} s`),
   },
+  remote: {
+    key: 'auto_backup.remote',
+    alias: 'remote',
+    describe: 'also send each automatic backup to s3://BUCKET/PREFIX/ (encrypted; off to stop)',
+    default: () => '',
+    parse: (raw) => parseRemoteSetting(raw),
+    store: (v) => v,
+    show: (v) => v || 'off',
+  },
 };
 
 /** The order settings are listed and applied in: the zone before the cron that is checked against it. */
@@ -301,6 +313,7 @@ export const SETTING_NAMES: SettingName[] = [
   'reverifyEveryDays',
   'reverifyMaxBytes',
   'reverifyMaxSeconds',
+  'remote',
 ];
 
 export function settingByAlias(alias: string): SettingName {

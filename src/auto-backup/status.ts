@@ -152,6 +152,7 @@ export function formatStatus(report: StatusReport): string[] {
   lines.push(row('Next run', settings.enabled && state.nextRunAt ? when(state.nextRunAt, report) : 'none (disabled)'));
   lines.push(row('Scheduler', schedulerText(report)));
   lines.push(row('Directory', settings.directory));
+  if (settings.remote) lines.push(row('Remote', `${settings.remote} (same retention, automatic backups only)`));
   lines.push(
     row(
       'Retention',
@@ -264,6 +265,7 @@ export function statusJson(report: StatusReport): Record<string, unknown> {
     minKeep: report.settings.minKeep,
     keepRules: hasRule(report.settings.keepRules) ? formatKeepRules(report.settings.keepRules) : null,
     directory: report.settings.directory,
+    remote: report.settings.remote || null,
     pauseTimeoutMs: report.settings.pauseTimeoutMs,
     resumeTimeoutMs: report.settings.resumeTimeoutMs,
     problems: report.problems,

@@ -50,8 +50,14 @@ export function exitCodeFor(err: unknown, out: Output): number {
 /** The exit code for what a management command threw (also for a restore run by a REPL on our behalf). */
 export function exitCodeOf(err: unknown): number {
   if (!isNuError(err)) return EXIT.failure;
-  if (err.code === 'BACKUP_VERIFY_FAILED') return EXIT.verifyFailed;
-  if (err.code === 'USAGE' || err.code.startsWith('PRUNE_') || err.code === 'RESTORE_NEEDS_CONFIRMATION')
+  // A remote object that is not what was uploaded is a failed verification too (src/offsite/download.ts).
+  if (err.code === 'BACKUP_VERIFY_FAILED' || err.code === 'OFFSITE_TAMPERED') return EXIT.verifyFailed;
+  if (
+    err.code === 'USAGE' ||
+    err.code === 'OFFSITE_BAD_URL' ||
+    err.code.startsWith('PRUNE_') ||
+    err.code === 'RESTORE_NEEDS_CONFIRMATION'
+  )
     return EXIT.usage;
   return EXIT.failure;
 }

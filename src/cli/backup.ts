@@ -22,7 +22,12 @@ import type { CliContext, CliSubcommand } from './context.js';
 const OPTIONS_HELP = `
 Options of the backup itself:
   -f, --force  replace an existing file at the destination
-  --json       print the result as JSON on stdout (errors still go to stderr)`;
+  --json       print the result as JSON on stdout (errors still go to stderr)
+  --no-encrypt upload to s3://… without age encryption (refused otherwise when no key is configured)
+
+An s3://BUCKET/PREFIX/[NAME.db] destination backs up locally, then uploads the verified file encrypted with age
+(NUAGENT_BACKUP_RECIPIENTS or NUAGENT_BACKUP_PASSPHRASE); endpoint and credentials come from the AWS
+environment (AWS_ENDPOINT_URL_S3, AWS_ACCESS_KEY_ID, AWS_PROFILE, ...). See the README's Offsite backups.`;
 
 /** What a mistyped first word of `nu-agent backup` may have meant. */
 const CLI_BACKUP_WORDS: Readonly<Record<string, string>> = {

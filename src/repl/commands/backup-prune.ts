@@ -7,6 +7,7 @@ import { pruneBackups } from '../../backup/prune.js';
 import type { PruneResult } from '../../backup/prune.js';
 import { prunePolicyOf } from '../../backup/keep-rules.js';
 import { checkRetentionPolicy } from '../../backup/retention.js';
+import { isRemote } from '../../offsite/location.js';
 
 /** `/backup prune [--keep-daily N …] [--keep-within DURATION] [--keep N] [--older-than DAYS] [--dry-run] …`. */
 export async function runBackupPrune(args: string[], app: App): Promise<PruneResult> {
@@ -18,6 +19,7 @@ export async function pruneWithArgs(args: string[], ctx: ManageContext): Promise
   const { dryRun, dir, json } = parsed;
   const policy = prunePolicyOf(parsed);
   checkRetentionPolicy(policy);
+  if (isRemote(dir)) return (await import('../../offsite/remote-commands.js')).pruneRemoteBackups(dir, parsed, ctx.out);
   const directories = await ctx.directories(dir);
   const result = pruneBackups({ directories, policy, dryRun, exclude: ctx.liveFiles, database: ctx.database });
   if (json) ctx.out.line(JSON.stringify(pruneJson(result), null, 2));

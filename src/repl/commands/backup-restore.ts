@@ -4,6 +4,7 @@ import { createRunDisplay } from '../run-display.js';
 import { restoreFromBackup } from '../../backup/restore.js';
 import type { RestoreFlowResult } from '../../backup/restore.js';
 import type { BackupTrigger } from '../../backup/types.js';
+import { isRemote } from '../../offsite/location.js';
 
 /** `/backup restore <file> [--yes]`: verify, confirm, safety backup, then the supervisor in restore mode. */
 export async function runBackupRestore(
@@ -13,6 +14,10 @@ export async function runBackupRestore(
   trigger: BackupTrigger = 'manual',
 ): Promise<RestoreFlowResult> {
   const { file, yes } = parseRestoreArgs(args);
+  if (isRemote(file)) {
+    const { restoreRemoteBackup } = await import('../../offsite/remote-commands.js');
+    return restoreRemoteBackup(file, app, { yes, trigger, signal, ask: app.session.ask });
+  }
   const display = (label: 'backup' | 'restore') => createRunDisplay(app.out, { label, signal });
   return restoreFromBackup(app, file, { yes, trigger, signal, ask: app.session.ask, display });
 }

@@ -3,6 +3,7 @@ import { parseVerifyArgs } from '../../backup/manage-args.js';
 import { formatVerifyOutcome, verifyBackup } from '../../backup/verify.js';
 import type { VerifyOutcome } from '../../backup/verify.js';
 import { messages } from '../../errors.js';
+import { isRemote } from '../../offsite/location.js';
 import { expandHome } from '../../paths.js';
 
 /** `/backup verify <file> [--json]`: re-reads the backup against its manifest and gives a verdict. */
@@ -12,6 +13,8 @@ export async function runBackupVerify(
   signal: AbortSignal,
 ): Promise<VerifyOutcome> {
   const { file, json } = parseVerifyArgs(args);
+  if (isRemote(file))
+    return (await import('../../offsite/remote-commands.js')).verifyRemoteBackup(file, json, app.out, signal);
   const outcome = await verifyBackup(expandHome(file), { signal });
   if (json) app.out.line(JSON.stringify(outcome, null, 2));
   else for (const line of formatVerifyOutcome(outcome)) app.out.line(line);

@@ -4,6 +4,7 @@ import { createRunDisplay } from '../run-display.js';
 import type { BackupOutcome, BackupTrigger } from '../../backup/types.js';
 import { closest } from '../../did-you-mean.js';
 import { messages } from '../../errors.js';
+import { isRemote } from '../../offsite/location.js';
 import type { Command } from '../command.js';
 import { BACKUP_AUTO_HELP, runBackupAuto } from './backup-auto.js';
 import { runBackupList } from './backup-list.js';
@@ -15,12 +16,14 @@ import { runBackupVerify } from './backup-verify.js';
 // list, verify, restore, prune and auto hand over to their own files. A destination that is one of those words
 // is written `./list`.
 
-const USAGE = '/backup [<destination>] [--force] [--json]';
+const USAGE = '/backup [<destination>] [--force] [--json] [--encrypt|--no-encrypt]';
 
 export interface BackupArgs {
   destination?: string | undefined;
   force: boolean;
   json: boolean;
+  /** --encrypt (true) / --no-encrypt (false): age encryption of an s3:// backup (src/offsite/). */
+  encrypt?: boolean | undefined;
 }
 
 /** The words a destination may be a typo of, and what to suggest instead: the REPL's `/backup` words. */
@@ -45,7 +48,11 @@ export function parseBackupArgs(
   for (const arg of args) {
     if (arg === '--force' || arg === '-f') parsed.force = true;
     else if (arg === '--json') parsed.json = true;
-    else if (arg.startsWith('-') && arg !== '-') throw messages.usage(USAGE);
+    else if (arg === '--encrypt' || arg === '--no-encrypt') {
+      if (parsed.encrypt !== undefined && parsed.encrypt !== (arg === '--encrypt'))
+        throw messages.offsiteFlagsConflict();
+      parsed.encrypt = arg === '--encrypt';
+    } else if (arg.startsWith('-') && arg !== '-') throw messages.usage(USAGE);
     else if (parsed.destination === undefined) parsed.destination = arg;
     else throw messages.usage(USAGE);
   }
@@ -64,6 +71,11 @@ export async function runBackup(
   signal: AbortSignal,
   trigger: BackupTrigger = 'manual',
 ): Promise<BackupOutcome> {
+  if (isRemote(args.destination)) {
+    const { runOffsiteBackup } = await import('../../offsite/offsite-backup.js');
+    return (await runOffsiteBackup({ ...args, destination: args.destination }, app, signal, trigger)).local;
+  }
+  if (args.encrypt !== undefined) throw messages.offsiteLocalEncrypt();
   const display = args.json ? undefined : createRunDisplay(app.out, { signal });
   let outcome: BackupOutcome;
   try {
@@ -95,6 +107,8 @@ export const backupCommand: Command = {
     'Back up the memory; /backup list, verify, restore, prune and auto manage the backups.',
     '  no argument writes memory-YYYY-MM-DD-HHMMSS.db in the working directory; a directory receives that name',
     '  inside it; ~ expands; --force replaces an existing file',
+    '  s3://BUCKET/PREFIX/[NAME.db] sends it offsite, encrypted with age (--no-encrypt: plaintext on purpose);',
+    '  list, verify, restore and prune accept s3:// places and backups too',
     '/backup list [DIR] [--json] | verify <file> | restore <file> [--yes] | prune [--keep N] [--older-than DAYS] [--dry-run]',
     '  prune also takes restic rules: --keep-last|--keep-hourly|--keep-daily|--keep-weekly|--keep-monthly|' +
       '--keep-yearly N, --keep-within 30d',
