@@ -5,6 +5,7 @@ import type { MemoryStore } from './store/memory-store.js';
 import type { BackupOutcome, BackupRequest } from './backup/types.js';
 import type { RestoreOutcome, RestoreRequest } from './backup/restore-types.js';
 import type { AutoBackupRuntime } from './auto-backup/runtime.js';
+import type { Waits } from './repl/wait-indicator.js';
 
 // The context every REPL command, the CLI subcommands, the scheduler and the control socket receive.
 // Built once by src/app/create-app.ts (issue: the application), torn down by shutdown().
@@ -20,6 +21,10 @@ export interface Output {
   debug(text: string): void;
   /** True when stdout is a terminal: prompts, colours and an in-place progress bar. */
   readonly isTTY: boolean;
+  /** Part of a line on stdout (a reply as it streams in); the caller ends the line. Absent: lines only. */
+  write?(text: string): void;
+  /** Lines that say what a slow step waits for (src/repl/wait-indicator.ts). Absent: nothing is shown. */
+  readonly waits?: Waits | undefined;
 }
 
 /** The chat model (issue 2: `openai` or `offline`). Summarisers reach it through the main thread too. */
@@ -39,7 +44,15 @@ export interface ChatProvider {
   readonly description: string;
   /** True when a real model answers; the offline provider returns false and summaries fall back to local ones. */
   readonly available: boolean;
-  complete(messages: ChatMessage[], signal?: AbortSignal): Promise<ChatReply>;
+  /**
+   * Asks the model. With onText, the reply's text is also handed on piece by piece as it arrives (streamed
+   * where the server can); the returned reply is the whole of it either way.
+   */
+  complete(
+    messages: ChatMessage[],
+    signal?: AbortSignal,
+    onText?: ((text: string) => void) | undefined,
+  ): Promise<ChatReply>;
 }
 
 /** The background workers (issue 3), as the backup supervisor and the REPL see them. */

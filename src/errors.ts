@@ -66,7 +66,7 @@ export const messages = {
     e(
       'DB_LOCKED',
       `${path} is in use by another process${holder ? ` (${holder})` : ''}`,
-      'Close the other nu-agent first (to back up while it runs, `nu-agent auto-backup run` asks it to).',
+      'Close the other nu-agent first, or work in that one.',
       { path, cause, op: 'open' },
     ),
   databaseDirUnwritable: (dir: string, cause?: unknown) =>
@@ -308,6 +308,13 @@ export const messages = {
           : "Look at the model server's log, then try again.",
       { op: 'chat' },
     ),
+  llmStreamError: (url: string, detail: string) =>
+    e(
+      'LLM_STREAM_ERROR',
+      `the model server at ${url} stopped its reply with an error${detail ? `: ${detail}` : ''}`,
+      "Look at the model server's log, then try again.",
+      { op: 'chat' },
+    ),
   llmBadResponse: (url: string, detail: string, cause?: unknown) =>
     e(
       'LLM_BAD_RESPONSE',
@@ -424,6 +431,19 @@ export const messages = {
         path: dir,
         op: 'control socket',
       },
+    ),
+  controlNotServed: (op: string) =>
+    e(
+      'CONTROL_NOT_SERVED',
+      `the running nu-agent does not take \`${op}\` requests`,
+      'Run the command again once that nu-agent has been closed.',
+    ),
+  databaseHeldByCommand: (lockedMessage: string, op: string, cause: unknown) =>
+    e(
+      'DB_HELD_BY_COMMAND',
+      `${lockedMessage}, and that process does not take requests (only an open nu-agent REPL answers on the control socket)`,
+      'Run it again when that process has finished (a one-shot command such as `nu-agent backup` holds the database only while it runs).',
+      { cause, op },
     ),
   autoBackupDatabaseBusy: (lockedMessage: string, cause: unknown) =>
     e(

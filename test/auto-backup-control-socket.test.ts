@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Output } from '../src/app.js';
 import type { BackupEvent } from '../src/backup/types.js';
-import { askRunningAgent } from '../src/auto-backup/control-client.js';
+import { askRunningAgent, greetRunningAgent } from '../src/auto-backup/control-client.js';
 import { MAX_SOCKET_PATH_BYTES, controlSocketPath } from '../src/auto-backup/control-protocol.js';
 import { ControlServer } from '../src/auto-backup/control-server.js';
 import type { Handler } from '../src/auto-backup/control-server.js';
@@ -70,6 +70,50 @@ describe('control socket', () => {
       { type: 'step', text: 'Pausing workers...' },
       { type: 'transition', from: 'pausing', to: 'copying', at: new Date(0), msInPrevious: 3 },
     ]);
+  });
+
+  it('streams what a backup asked of it prints, and a Ctrl-C at the asker cancels it with the result still sent', async () => {
+    const socketPath = path.join(tempDir(), 'control.sock');
+    const late: { server?: ControlServer } = {};
+    const activities: (string | undefined)[] = [];
+    const { server } = await serve(socketPath, async (args, context) => {
+      expect(context.op).toBe('backup');
+      activities.push(late.server!.activity);
+      context.output({ line: `backing up to ${args[0]}` });
+      // Runs until the asker cancels: the cancel arrives on the same connection.
+      await new Promise<void>((resolve) => context.askerGone.addEventListener('abort', () => resolve()));
+      context.output({ line: 'stopped' });
+      return { lines: [], error: new Error('the backup was cancelled'), exitCode: 1 };
+    });
+    late.server = server;
+    const cancel = new AbortController();
+    const printed: string[] = [];
+    const answer = await askRunningAgent({
+      socketPath,
+      database: DB,
+      op: 'backup',
+      args: ['/tmp/x.db'],
+      cwd: '/',
+      signal: cancel.signal,
+      onOutput: (m) => {
+        printed.push(m.line ?? '');
+        if (m.line?.startsWith('backing up')) cancel.abort();
+      },
+    });
+    expect(printed).toEqual(['backing up to /tmp/x.db', 'stopped']);
+    expect(answer).toMatchObject({ kind: 'answered', result: { ok: false, exitCode: 1 } });
+    expect(activities).toEqual([`the backup asked from another terminal (pid ${process.pid})`]);
+    expect(server.activity).toBeUndefined();
+  });
+
+  it('greets without asking anything, and only for its own database', async () => {
+    const socketPath = path.join(tempDir(), 'control.sock');
+    expect(await greetRunningAgent(socketPath, DB)).toBeUndefined();
+    let asked = 0;
+    await serve(socketPath, async () => ({ lines: [], exitCode: (asked++, 0) }));
+    expect(await greetRunningAgent(socketPath, DB)).toMatchObject({ type: 'hello', pid: process.pid, database: DB });
+    expect(await greetRunningAgent(socketPath, '/elsewhere/other.db')).toBeUndefined();
+    expect(asked).toBe(0);
   });
 
   it('carries an error with its hint back to the asker', async () => {

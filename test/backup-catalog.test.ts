@@ -113,4 +113,21 @@ describe('listing backups', () => {
   it('returns nothing for a directory that does not exist', () => {
     expect(catalogBackups([path.join(tempDir(), 'nope')])).toEqual([]);
   });
+
+  it('adds the backups recorded elsewhere, once each, flagging one that is gone, and skips those a scan found', async () => {
+    const scanned = tempDir();
+    const elsewhere = tempDir();
+    await handMadeBackup(source, path.join(scanned, 'in-dir.db'), new Date('2025-01-01T00:00:00Z'));
+    await handMadeBackup(source, path.join(elsewhere, 'away.db'), new Date('2025-02-01T00:00:00Z'));
+    const gone = path.join(elsewhere, 'deleted.db');
+    const entries = catalogBackups([scanned], {
+      recorded: [path.join(elsewhere, 'away.db'), path.join(scanned, 'in-dir.db'), gone, `${elsewhere}/./away.db`],
+    });
+    expect(entries.map((e) => [e.path, e.state])).toEqual([
+      [path.join(elsewhere, 'away.db'), 'ok'],
+      [path.join(scanned, 'in-dir.db'), 'ok'],
+      [gone, 'missing'],
+    ]);
+    expect(stateOf(entries, 'deleted.db')?.problem).toMatch(/recorded as made, but neither the file nor its manifest/);
+  });
 });

@@ -1,8 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { probe } from '../src/auto-backup/control-server.js';
 import { manifestPathFor } from '../src/backup/types.js';
-import { collect, runCli, startCli, waitForOutput } from './helpers/run-cli.js';
+import { MemoryStore } from '../src/store/memory-store.js';
+import { collect, runCli, startCli, waitForOutput, withoutWaitLines } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { addConversations, handMadeBackup } from './helpers/hand-made-backup.js';
 
@@ -28,7 +30,7 @@ describe('nu-agent backup list|verify|prune', () => {
     const { env, dir, cwd } = await setUp();
     fs.truncateSync(path.join(dir, 'b2.db'), 512);
     const run = await runCli(['backup', 'list', dir, '--json'], '', { env, cwd });
-    expect(run.stderr).toBe('');
+    expect(withoutWaitLines(run.stderr)).toBe('');
     expect(run.code).toBe(0);
     const listed = JSON.parse(run.stdout) as { backups: { name: string; state: string }[] };
     expect(listed.backups.map((b) => [b.name, b.state])).toEqual([
@@ -85,9 +87,12 @@ describe('nu-agent backup list|verify|prune', () => {
     const repl = startCli([], { env, cwd });
     try {
       await waitForOutput(repl, 'Type a message');
+      // The REPL answers on its control socket once it is up; list asks it where to look (no alarming note).
+      const socket = path.join(env.NUAGENT_HOME, 'control.sock');
+      while ((await probe(socket)) !== 'live') await new Promise((r) => setTimeout(r, 20));
       const list = await runCli(['backup', 'list', '--json'], '', { env, cwd: dir });
       expect(list.code).toBe(0);
-      expect(list.stderr).toMatch(/^Note: the auto-backup directory setting could not be read/);
+      expect(list.stderr).not.toMatch(/Note:|in use/);
       const listed = JSON.parse(list.stdout) as { backups: { name: string }[] };
       expect(listed.backups.map((b) => b.name)).toContain('b0.db');
       const verify = await runCli(['backup', 'verify', path.join(dir, 'b0.db')], '', { env, cwd });
@@ -95,6 +100,22 @@ describe('nu-agent backup list|verify|prune', () => {
     } finally {
       repl.stdin.end('/exit\n');
       await collect(repl);
+    }
+  });
+
+  it('says plainly what list leaves out when a process that takes no requests holds the database', async () => {
+    const { env, dir } = await setUp();
+    // This test process holds the database file open, as a one-shot command would: no control socket.
+    const store = await MemoryStore.open(path.join(env.NUAGENT_HOME, 'memory.db'), { createParentDir: true });
+    try {
+      const list = await runCli(['backup', 'list'], '', { env, cwd: dir });
+      expect(list.code).toBe(0);
+      expect(withoutWaitLines(list.stderr)).toMatch(
+        /^Note: another process is using the database \(.*\), so this looks only in .*; backups written elsewhere are not listed\./,
+      );
+      expect(list.stdout).toContain('b0.db');
+    } finally {
+      await store.close();
     }
   });
 

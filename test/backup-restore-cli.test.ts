@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { catalogBackups } from '../src/backup/catalog.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { runCli } from './helpers/run-cli.js';
+import { runCli, withoutWaitLines } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 // `nu-agent backup restore` and `/backup restore` as users and scripts run them: the compiled program, spawned,
@@ -39,7 +39,7 @@ describe('nu-agent backup restore', () => {
     expect(before.filter((m) => m.includes('question'))).toEqual(['the first question', 'the second question']);
 
     const run = await runCli(['backup', 'restore', backup, '--yes'], '', { env, cwd: root });
-    expect(run.stderr).toBe('');
+    expect(withoutWaitLines(run.stderr)).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^Verdict: OK/m);
     expect(run.stdout).toMatch(/^Replacing the database\.\.\.$/m);

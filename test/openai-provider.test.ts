@@ -131,6 +131,130 @@ describe('OpenAI-compatible provider', () => {
   });
 });
 
+const sse = (res: http.ServerResponse, data: unknown) =>
+  res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
+const piece = (content: string, finish: string | null = null) => ({
+  model: 'tiny-model-q4',
+  choices: [{ index: 0, delta: { content }, finish_reason: finish }],
+});
+
+/** Resolves when check() holds; polled, so a test waits for an event rather than for a time. */
+const until = async (check: () => boolean) => {
+  while (!check()) await new Promise((r) => setTimeout(r, 5));
+};
+
+describe('OpenAI-compatible provider, streaming', () => {
+  it('hands on the first piece of the reply before the server has sent the last, and returns it whole', async () => {
+    let sentLast = false;
+    let release!: () => void;
+    const firstSeen = new Promise<void>((resolve) => (release = resolve));
+    let body: unknown;
+    const url = await serve((_req, text, res) => {
+      body = JSON.parse(text);
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      sse(res, piece('Hel'));
+      // The rest only once the client has shown the first piece: streaming, not one read at the end.
+      void firstSeen.then(() => {
+        sse(res, piece('lo, '));
+        res.write(': keep-alive comment\n\n');
+        sse(res, piece('world.', 'stop'));
+        sse(res, { choices: [], usage: { prompt_tokens: 7, completion_tokens: 4 } });
+        sentLast = true;
+        sse(res, '[DONE]');
+        res.end();
+      });
+    });
+    const pieces: { text: string; sentLast: boolean }[] = [];
+    const reply = await provider(url).complete(hello, undefined, (text) => {
+      pieces.push({ text, sentLast });
+      release();
+    });
+    expect(pieces[0]).toEqual({ text: 'Hel', sentLast: false });
+    expect(pieces.map((p) => p.text).join('')).toBe('Hello, world.');
+    expect(reply).toEqual({ text: 'Hello, world.', model: 'tiny-model-q4', tokensInput: 7, tokensOutput: 4 });
+    expect(body).toMatchObject({ stream: true, stream_options: { include_usage: true }, messages: hello });
+  });
+
+  it('reads a server that ignores stream and answers plain JSON, handing the text on whole', async () => {
+    const url = await serve((_req, _body, res) =>
+      json(res, 200, {
+        model: 'plain',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'All at once.' } }],
+        usage: { prompt_tokens: 2, completion_tokens: 3 },
+      }),
+    );
+    const pieces: string[] = [];
+    const reply = await provider(url).complete(hello, undefined, (t) => pieces.push(t));
+    expect(pieces).toEqual(['All at once.']);
+    expect(reply).toEqual({ text: 'All at once.', model: 'plain', tokensInput: 2, tokensOutput: 3 });
+  });
+
+  it('has no token counts when the stream sends no usage', async () => {
+    const url = await serve((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+      sse(res, piece('Short.'));
+      sse(res, '[DONE]');
+      res.end();
+    });
+    expect(await provider(url).complete(hello, undefined, () => {})).toEqual({
+      text: 'Short.',
+      model: 'tiny-model-q4',
+      tokensInput: undefined,
+      tokensOutput: undefined,
+    });
+  });
+
+  it('reports an error the server sends inside the stream', async () => {
+    const url = await serve((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      sse(res, piece('Par'));
+      sse(res, { error: { message: 'out of memory' } });
+      res.end();
+    });
+    await expect(provider(url).complete(hello, undefined, () => {})).rejects.toMatchObject({
+      code: 'LLM_STREAM_ERROR',
+      message: expect.stringMatching(/stopped its reply with an error: out of memory$/),
+    });
+  });
+
+  it('refuses a stream that ends before the reply is complete', async () => {
+    const url = await serve((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      sse(res, piece('Cut o'));
+      res.end();
+    });
+    await expect(provider(url).complete(hello, undefined, () => {})).rejects.toMatchObject({
+      code: 'LLM_BAD_RESPONSE',
+      message: expect.stringMatching(/the stream ended before the reply was complete/),
+    });
+  });
+
+  it('stops mid-stream when the caller cancels', async () => {
+    const url = await serve((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      sse(res, piece('Once upon'));
+      // and then nothing more, until the client goes away
+    });
+    const controller = new AbortController();
+    let seen = '';
+    const call = provider(url).complete(hello, controller.signal, (t) => (seen += t));
+    await until(() => seen !== '');
+    controller.abort();
+    await expect(call).rejects.toMatchObject({ code: 'CANCELLED' });
+    expect(seen).toBe('Once upon');
+  });
+
+  it('times out a stream that goes silent', async () => {
+    const url = await serve((_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      sse(res, piece('Then'));
+    });
+    await expect(provider(url, 300).complete(hello, undefined, () => {})).rejects.toMatchObject({
+      code: 'LLM_TIMEOUT',
+    });
+  });
+});
+
 describe('choosing the provider', () => {
   it('is offline when no URL is configured', () => {
     const chosen = chooseProvider({});

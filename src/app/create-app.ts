@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { App, BackupService, ChatProvider, Output, RunningApp, WorkerAdmin } from '../app.js';
 import { createAutoBackupPart } from '../auto-backup/runtime.js';
+import { serveControlRequests } from '../auto-backup/control-requests.js';
 import { chooseProvider } from '../llm/select.js';
 import { resolveDataPaths } from '../paths.js';
 import type { DataPaths } from '../paths.js';
@@ -10,6 +11,8 @@ import { isNuError } from '../errors.js';
 import { formatHint } from '../report.js';
 import type { BackupLock } from '../backup/backup-lock.js';
 import { TerminalOutput } from '../repl/terminal-output.js';
+import { waitingFor } from '../repl/wait-indicator.js';
+import type { Waits } from '../repl/wait-indicator.js';
 import { getSetting, settings } from '../store/app-config.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { createBackupService } from '../backup/backup-service.js';
@@ -54,9 +57,10 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   const embedder = embedderFromEnv(env, EMBEDDING_DIMENSIONS);
   const store = await openWhenNoBackupRuns(paths);
 
-  const stops: (() => Promise<void>)[] = [];
+  const stops: Stop[] = [];
   let closing: Promise<void> | undefined;
-  const shutdown = () => (closing ??= stopAll(stops, store));
+  let waits: Waits | undefined;
+  const shutdown = () => (closing ??= stopAll(stops, store, waits));
 
   try {
     // workers and backups are filled in just below, before anyone else sees the App.
@@ -70,18 +74,23 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
     } as Wiring;
     const isDebug = () => app.debug;
     app.out = options.makeOutput?.(isDebug) ?? new TerminalOutput({ isDebug });
+    waits = app.out.waits;
     // Before any setting is read: an interrupted restore may owe this machine its settings back.
     await recoverInterruptedRestore(app);
     app.debug ||= await getSetting(store, settings.debug);
-    const adopt = <T>(part: Part<T>): T => {
-      stops.push(() => part.stop());
+    // `awaited` says what shutdown waits for while this part stops (shown when that takes a while).
+    const adopt = <T>(part: Part<T>, awaited: string): T => {
+      stops.push({ stop: () => part.stop(), awaited });
       return part.api;
     };
 
-    app.workerAdmin = adopt(await createWorkers(app, embedder));
+    app.workerAdmin = adopt(await createWorkers(app, embedder), 'the background workers to stop');
     app.workers = app.workerAdmin;
-    app.backups = adopt(await createBackups(app));
-    app.autoBackup = adopt(await createAutoBackupPart(app));
+    app.backups = adopt(await createBackups(app), 'the backup or restore in progress to finish');
+    app.autoBackup = adopt(
+      await createAutoBackupPart(app, { serve: serveControlRequests(app) }),
+      'the automatic backup in progress to finish',
+    );
 
     return Object.assign(app, { shutdown });
   } catch (err) {
@@ -128,17 +137,22 @@ async function openWhenNoBackupRuns(paths: DataPaths): Promise<MemoryStore> {
 
 const BACKUP_WAIT_MS = 120_000;
 
-async function stopAll(stops: (() => Promise<void>)[], store: MemoryStore): Promise<void> {
+interface Stop {
+  stop(): Promise<void>;
+  awaited: string;
+}
+
+async function stopAll(stops: Stop[], store: MemoryStore, waits: Waits | undefined): Promise<void> {
   let first: unknown;
-  for (const stop of stops.reverse()) {
+  for (const { stop, awaited } of stops.reverse()) {
     try {
-      await stop();
+      await waitingFor(waits, awaited, stop);
     } catch (err) {
       first ??= err;
     }
   }
   try {
-    await store.close();
+    await waitingFor(waits, 'the database to close (recent changes are written into the file)', () => store.close());
   } catch (err) {
     first ??= err;
   }

@@ -8,8 +8,13 @@ import type { BackupEvent } from '../backup/types.js';
 
 // The control socket's wire format: line-delimited JSON over a Unix socket, one request per connection.
 //   server → client, on connect:  {"type":"hello","protocol":1,"pid":…,"version":…,"database":…}
-//   client → server:              {"op":"command","args":["run"],"cwd":"/where/the/user/is"}
+//   client → server:              {"op":"command","args":["run"],"cwd":"/where/the/user/is","pid":…}
+//                                 op "command": `auto-backup …`; "backup": `nu-agent backup …`; "restore":
+//                                 `nu-agent backup restore FILE --yes` (confirmed by the asker); "sources":
+//                                 where `backup list` looks (the backup directories and the recorded backups)
 //   server → client, while busy:  {"type":"event","event":{…BackupEvent…}}
+//                             and {"type":"output","line":"…"} or {"type":"output","error":{…}} as printed
+//   client → server, any time after the request: {"op":"cancel"} (Ctrl-C at the asker; the result still follows)
 //   server → client, at the end:  {"type":"result","ok":true,"lines":[…],"data":…,"exitCode":0}
 //                             or  {"type":"result","ok":false,"lines":[…],"error":{"message","hint","code"},"exitCode":1}
 // The hello comes first so that a client can check it reached the nu-agent holding *its* database before it
@@ -29,11 +34,16 @@ export interface Hello {
   database: string;
 }
 
+export const REQUEST_OPS = ['command', 'backup', 'restore', 'sources'] as const;
+export type RequestOp = (typeof REQUEST_OPS)[number];
+
 export interface CommandRequest {
-  op: 'command';
+  op: RequestOp;
   args: string[];
   /** The client's working directory: a relative `dir <path>` means relative to where the user typed it. */
   cwd: string;
+  /** The asking process, so that the REPL can say who asked. */
+  pid?: number | undefined;
 }
 
 export interface WireError {
@@ -51,9 +61,21 @@ export interface CommandResultMessage {
   exitCode: number;
 }
 
-export type ServerMessage = Hello | { type: 'event'; event: BackupEvent } | CommandResultMessage;
+/** A line the command printed (or an error it reported without failing, a warning), streamed as it happens. */
+export interface OutputMessage {
+  type: 'output';
+  line?: string | undefined;
+  error?: WireError | undefined;
+}
 
-export function encode(message: ServerMessage | CommandRequest): string {
+export type ServerMessage = Hello | { type: 'event'; event: BackupEvent } | OutputMessage | CommandResultMessage;
+
+/** Sent after the request, on the same connection: the asker pressed Ctrl-C. */
+export interface CancelRequest {
+  op: 'cancel';
+}
+
+export function encode(message: ServerMessage | CommandRequest | CancelRequest): string {
   return JSON.stringify(message) + '\n';
 }
 

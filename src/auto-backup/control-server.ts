@@ -5,7 +5,8 @@ import type { BackupEvent } from '../backup/types.js';
 import { NuError } from '../errors.js';
 import type { AutoCommandContext, AutoCommandResult } from './commands.js';
 import { LineSplitter, PROTOCOL_VERSION, encode, toWireError } from './control-protocol.js';
-import type { CommandRequest, Hello, ServerMessage } from './control-protocol.js';
+import { REQUEST_OPS } from './control-protocol.js';
+import type { CommandRequest, Hello, OutputMessage, RequestOp, ServerMessage } from './control-protocol.js';
 
 // The listening side of the control socket, run by the nu-agent that holds the database (the REPL) so that
 // `nu-agent auto-backup …` in another process never has to open the database (DuckDB allows one writer).
@@ -14,10 +15,18 @@ import type { CommandRequest, Hello, ServerMessage } from './control-protocol.js
 // answers belongs to a live nu-agent and is left alone. A backup asked for over the socket runs to its end even
 // if the asker goes away (its result is recorded in the auto-backup state); only shutting down cancels it.
 
-export type Handler = (
-  args: string[],
-  context: Pick<AutoCommandContext, 'cwd' | 'onEvent' | 'signal'>,
-) => Promise<AutoCommandResult>;
+export interface HandlerContext extends Pick<AutoCommandContext, 'cwd' | 'onEvent' | 'signal'> {
+  /** What was asked: `command` (auto-backup) unless the client said otherwise. */
+  op: RequestOp;
+  /** The asking process, when it said. */
+  pid?: number | undefined;
+  /** Aborted when the asker goes away (its Ctrl-C) or the server closes. */
+  askerGone: AbortSignal;
+  /** Streams a printed line (or a reported error) to the asker. */
+  output(message: Omit<OutputMessage, 'type'>): void;
+}
+
+export type Handler = (args: string[], context: HandlerContext) => Promise<AutoCommandResult>;
 
 export interface ControlServerOptions {
   socketPath: string;
@@ -39,11 +48,17 @@ export class ControlServer {
   private inode: number | undefined;
   private readonly sockets = new Set<net.Socket>();
   private readonly abort = new AbortController();
+  private readonly serving = new Set<string>();
 
   constructor(private readonly options: ControlServerOptions) {}
 
   get path(): string {
     return this.options.socketPath;
+  }
+
+  /** What another terminal asked that is running now (`a backup asked from another terminal`), if anything. */
+  get activity(): string | undefined {
+    return [...this.serving].pop();
   }
 
   async listen(): Promise<ListenOutcome> {
@@ -92,34 +107,40 @@ export class ControlServer {
     };
     send({ type: 'hello', protocol: PROTOCOL_VERSION, ...this.options.hello });
 
+    const askerGone = new AbortController();
+    socket.on('close', () => askerGone.abort());
     const timer = setTimeout(() => socket.destroy(), this.options.requestTimeoutMs ?? 10_000);
     const splitter = new LineSplitter();
     let started = false;
     socket.on('data', (chunk: string) => {
-      if (started) return;
       let lines: string[];
       try {
         lines = splitter.push(chunk);
       } catch (err) {
+        if (started) return socket.destroy();
         started = true;
         clearTimeout(timer);
         return this.finish(socket, failure(err));
       }
       if (lines.length === 0) return;
-      started = true;
-      clearTimeout(timer);
-      void this.serve(lines[0]!, send).then((result) => this.finish(socket, result));
+      if (!started) {
+        started = true;
+        clearTimeout(timer);
+        void this.serve(lines.shift()!, send, askerGone.signal).then((result) => this.finish(socket, result));
+      }
+      // After the request only a cancel means anything: the asker pressed Ctrl-C and waits for the outcome.
+      if (lines.some(isCancel)) askerGone.abort();
     });
   }
 
-  private async serve(line: string, send: (m: ServerMessage) => void): Promise<ServerMessage> {
+  private async serve(line: string, send: (m: ServerMessage) => void, gone: AbortSignal): Promise<ServerMessage> {
     let request: CommandRequest;
     try {
       request = parseRequest(line);
     } catch (err) {
       return failure(err);
     }
-    this.options.log?.(`control socket: ${request.args.join(' ') || 'status'}`);
+    this.options.log?.(`control socket: ${request.op} ${request.args.join(' ')}`.trim());
     let lastProgress = 0;
     const onEvent = (event: BackupEvent) => {
       if (event.type === 'progress' && event.copiedBytes < event.totalBytes) {
@@ -129,8 +150,18 @@ export class ControlServer {
       }
       send({ type: 'event', event });
     };
+    const activity = describeActivity(request);
+    if (activity) this.serving.add(activity);
     try {
-      const result = await this.options.handle(request.args, { cwd: request.cwd, onEvent, signal: this.abort.signal });
+      const result = await this.options.handle(request.args, {
+        op: request.op,
+        pid: request.pid,
+        cwd: request.cwd,
+        onEvent,
+        signal: this.abort.signal,
+        askerGone: AbortSignal.any([gone, this.abort.signal]),
+        output: (message) => send({ type: 'output', ...message }),
+      });
       return {
         type: 'result',
         ok: result.error === undefined,
@@ -141,6 +172,8 @@ export class ControlServer {
       };
     } catch (err) {
       return failure(err);
+    } finally {
+      if (activity) this.serving.delete(activity);
     }
   }
 
@@ -153,6 +186,23 @@ function failure(err: unknown): ServerMessage {
   return { type: 'result', ok: false, lines: [], error: toWireError(err), exitCode: 1 };
 }
 
+function isCancel(line: string): boolean {
+  try {
+    return (JSON.parse(line) as { op?: unknown }).op === 'cancel';
+  } catch {
+    return false;
+  }
+}
+
+/** What the REPL's chat says it waits for while this request runs; undefined for quick requests. */
+function describeActivity(request: CommandRequest): string | undefined {
+  const from = `from another terminal${request.pid ? ` (pid ${request.pid})` : ''}`;
+  if (request.op === 'backup') return `the backup asked ${from}`;
+  if (request.op === 'restore') return `the restore asked ${from}`;
+  if (request.op === 'command' && request.args[0]?.toLowerCase() === 'run') return `the automatic backup asked ${from}`;
+  return undefined;
+}
+
 function parseRequest(line: string): CommandRequest {
   const bad = (why: string) => new NuError(`bad control request: ${why}`, { code: 'CONTROL_BAD_REQUEST' });
   let data: unknown;
@@ -162,10 +212,11 @@ function parseRequest(line: string): CommandRequest {
     throw bad('not JSON');
   }
   const r = data as Partial<CommandRequest>;
-  if (r.op !== 'command') throw bad(`unknown op ${JSON.stringify(r.op)}`);
+  if (!REQUEST_OPS.includes(r.op as RequestOp)) throw bad(`unknown op ${JSON.stringify(r.op)}`);
   if (!Array.isArray(r.args) || !r.args.every((a) => typeof a === 'string')) throw bad('args must be strings');
   if (typeof r.cwd !== 'string' || !path.isAbsolute(r.cwd)) throw bad('cwd must be an absolute path');
-  return { op: 'command', args: r.args, cwd: r.cwd };
+  const pid = Number.isSafeInteger(r.pid) && (r.pid as number) > 0 ? r.pid : undefined;
+  return { op: r.op as RequestOp, args: r.args, cwd: r.cwd, pid };
 }
 
 /** What is at the socket path: nothing, a socket nobody answers on, a live one, or some other file. */

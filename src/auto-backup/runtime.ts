@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { BackupService, Output } from '../app.js';
 import type { BackupEvent } from '../backup/types.js';
-import { messageOf } from '../errors.js';
+import { messageOf, messages } from '../errors.js';
 import type { DataPaths } from '../paths.js';
 import type { MemoryStore } from '../store/memory-store.js';
 import { AutoBackup } from './auto-backup.js';
@@ -11,6 +11,7 @@ import type { AutoCommandResult } from './commands.js';
 import { appConfigStore } from './config-store.js';
 import { controlSocketPath } from './control-protocol.js';
 import { ControlServer } from './control-server.js';
+import type { Handler } from './control-server.js';
 import { lazyOffsitePort } from './offsite-port.js';
 import { retentionFor } from './retention-adapter.js';
 import type { RetentionPort } from './retention-port.js';
@@ -63,6 +64,8 @@ export interface AutoBackupPartOptions {
   now?: () => Date;
   /** Backup management's prune by default. */
   retention?: RetentionPort;
+  /** Serves the control socket's other requests (backup, restore, sources); without it they are refused. */
+  serve?: Handler | undefined;
   /** Timeouts and retries of notifications (tests shorten them). */
   notifyPolicy?: DeliveryPolicy;
 }
@@ -111,7 +114,7 @@ export async function createAutoBackupPart(
       await noticeFromLastTime(auto);
       scheduler = new AutoBackupScheduler(auto, { log });
       await scheduler.start();
-      control = await listen(app, api, log);
+      control = await listen(app, api, log, options.serve);
     },
     stopBackground,
   };
@@ -129,6 +132,7 @@ async function listen(
   app: AutoBackupAppParts,
   api: AutoBackupRuntime,
   log: (text: string) => void,
+  serve: Handler | undefined,
 ): Promise<ControlServer | undefined> {
   if (!fs.existsSync(app.paths.home)) {
     // --database elsewhere and no data directory: nowhere to put the socket, and nothing to create it for.
@@ -139,7 +143,22 @@ async function listen(
     const control = new ControlServer({
       socketPath: controlSocketPath(app.paths),
       hello: { pid: process.pid, version: app.version, database: app.paths.database },
-      handle: (args, context) => api.command(args, { ...context, trigger: 'external' }),
+      handle: async (args, context) => {
+        if (context.op === 'command') {
+          // The person at the REPL learns why their chat may wait: a backup asked from another terminal.
+          const from = `from another terminal${context.pid ? ` (pid ${context.pid})` : ''}`;
+          const run = args[0]?.toLowerCase() === 'run';
+          if (run) app.out.line(`Notice: an automatic backup was asked ${from}; it runs now.`);
+          const result = await api.command(args, { ...context, trigger: 'external' });
+          if (run)
+            app.out.line(
+              `Notice: the automatic backup asked ${from} ${result.exitCode === 0 ? 'is done' : 'did not complete'}.`,
+            );
+          return result;
+        }
+        if (serve) return serve(args, context);
+        throw messages.controlNotServed(context.op);
+      },
       log,
     });
     const listening = await control.listen();

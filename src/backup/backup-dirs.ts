@@ -6,6 +6,7 @@ import { expandHome } from '../paths.js';
 import type { DataPaths } from '../paths.js';
 import type { MemoryStore } from '../store/memory-store.js';
 import { walPaths } from '../store/memory-store.js';
+import { recordedBackupPaths } from '../store/backup-runs.js';
 
 // Where list and prune look when the user names no directory: the backup directory (where automatic backups
 // go: the one `/backup auto dir` chose, else the default under the data directory) and the working directory
@@ -19,6 +20,8 @@ export interface ManageContext {
   directories(dir?: string | undefined): Promise<string[]>;
   /** Never listed, never pruned: the live database and its WAL files. */
   liveFiles: string[];
+  /** The backups the database recorded as made, wherever they are (list shows them; prune stays in directories). */
+  recorded?: (() => Promise<string[]>) | undefined;
   /** Prune takes part only backups whose manifest names this database (others may share the directory). */
   database?: string | undefined;
 }
@@ -29,6 +32,7 @@ export function manageContext(app: App, cwd = process.cwd()): ManageContext {
     liveFiles: liveFiles(app.paths),
     database: app.paths.database,
     directories: (dir) => backupDirectories(app.paths, dir, () => configuredBackupDir(app.store, app.paths), cwd),
+    recorded: () => recordedBackupPaths(app.store),
   };
 }
 

@@ -20,6 +20,11 @@ const DEFAULT_NAME = /^memory-\d{4}-\d{2}-\d{2}-\d{6}.*\.db$/;
 export interface CatalogOptions {
   /** Files never listed: the live database and its WAL, when a scanned directory holds them. */
   exclude?: string[];
+  /**
+   * Backups the database recorded as made (backup_runs), wherever they were written. Each one outside the
+   * scanned directories is listed too; one whose file and manifest are both gone is flagged missing.
+   */
+  recorded?: string[];
 }
 
 /** Scans each directory once (directories that resolve to the same place are merged); newest first. */
@@ -33,8 +38,19 @@ export function catalogBackups(directories: string[], options: CatalogOptions = 
     seenDirs.add(real);
     entries.push(...scanDirectory(path.resolve(dir), excluded));
   }
+  const seenFiles = new Set<string>();
+  for (const recorded of options.recorded ?? []) {
+    const file = path.resolve(recorded);
+    const real = realPathOf(file);
+    if (seenDirs.has(realPathOf(path.dirname(file))) || excluded.has(real) || seenFiles.has(real)) continue;
+    seenFiles.add(real);
+    const entry = describeManaged(file);
+    entries.push(entry.state === 'missing' && !entry.manifest ? { ...entry, problem: RECORDED_GONE } : entry);
+  }
   return entries.sort(newestFirst);
 }
+
+const RECORDED_GONE = 'recorded as made, but neither the file nor its manifest is there any more';
 
 export function scanDirectory(dir: string, excluded: Set<string> = new Set()): BackupEntry[] {
   let names: string[];

@@ -57,12 +57,7 @@ export async function restoreFromBackup(
   const manifest = verified.manifest;
 
   if (!options.yes) {
-    const conversations = manifest.tables.conversations?.rows;
-    const what = conversations === undefined ? '' : `, ${conversations} conversations`;
-    const question =
-      `Replace the current memory with this backup (created ${formatTime(new Date(manifest.createdAt))}${what})? ` +
-      'A safety backup of the current database is taken first. [y/N] ';
-    const answer = await options.ask!(question, options.signal);
+    const answer = await options.ask!(restoreQuestion(manifest), options.signal);
     if (answer === undefined || options.signal.aborted || !/^y(es)?$/i.test(answer.trim())) {
       app.out.line('Restore cancelled; nothing was changed.');
       return { restored: false, file: resolved };
@@ -134,6 +129,16 @@ function finishRestore(
   app.out.line(`Restored ${resolved} (created ${formatTime(new Date(manifest.createdAt))}).`);
   app.out.line(`The memory before the restore is kept in ${safetyPath}.`);
   return { restored: true, file: resolved, safetyBackup: safetyPath, outcome };
+}
+
+/** The confirmation a restore asks for (also asked by `nu-agent backup restore` before a REPL restores for it). */
+export function restoreQuestion(manifest: BackupManifest): string {
+  const conversations = manifest.tables.conversations?.rows;
+  const what = conversations === undefined ? '' : `, ${conversations} conversations`;
+  return (
+    `Replace the current memory with this backup (created ${formatTime(new Date(manifest.createdAt))}${what})? ` +
+    'A safety backup of the current database is taken first. [y/N] '
+  );
 }
 
 /** 2025-06-30-120000-123: the default backup names' form (local time), with milliseconds so two never collide. */

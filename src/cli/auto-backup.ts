@@ -4,7 +4,7 @@ import type { AutoCommandResult } from '../auto-backup/commands.js';
 import { AUTO_USAGE } from '../auto-backup/commands.js';
 import { askRunningAgent } from '../auto-backup/control-client.js';
 import { controlSocketPath, fromWireError } from '../auto-backup/control-protocol.js';
-import { createProgressDisplay } from '../backup/progress-display.js';
+import { createRunDisplay } from '../repl/run-display.js';
 import type { BackupEvent } from '../backup/types.js';
 import { isNuError, messages } from '../errors.js';
 import { resolveDataPaths } from '../paths.js';
@@ -66,7 +66,7 @@ async function runAutoBackupCli(args: string[], json: boolean, command: Command,
   const debug = Boolean(cli.globalOptions(command).debug);
   const paths = resolveDataPaths(process.env, cli.globalOptions(command).database);
   const out = new TerminalOutput({ isDebug: () => debug });
-  const display = json ? undefined : createProgressDisplay(out);
+  const display = json ? undefined : createRunDisplay(out);
 
   let asked;
   try {
@@ -98,7 +98,7 @@ async function runAutoBackupCli(args: string[], json: boolean, command: Command,
   await cli.withApp(
     command,
     async (app, signal) => {
-      const progress = json ? undefined : createProgressDisplay(app.out, { signal });
+      const progress = json ? undefined : createRunDisplay(app.out, { signal });
       try {
         const onEvent = progress ? (e: BackupEvent) => progress.onEvent(e) : undefined;
         const result = await app.autoBackup.command(args, {

@@ -14,8 +14,10 @@ import { pruneWithArgs } from '../repl/commands/backup-prune.js';
 import { runBackupVerify } from '../repl/commands/backup-verify.js';
 import { parseListArgs, parsePruneArgs, parseRestoreArgs, parseVerifyArgs } from '../backup/manage-args.js';
 import { checkRetentionPolicy } from '../backup/retention.js';
+import { heldByCommand } from './backup.js';
 import { prunePolicyOf } from '../backup/keep-rules.js';
 import type { CliContext, CliSubcommand } from './context.js';
+import { restoreViaRepl } from './restore-via-repl.js';
 import { cliManageContext, runWithoutApp } from './manage-context.js';
 
 // `nu-agent backup list|verify|prune|restore …`: backup management without the REPL, for scripts and cron.
@@ -42,6 +44,11 @@ Exit codes of backup list|verify|prune|restore:
 /** Maps what a management command threw to its exit code (and prints it). */
 export function exitCodeFor(err: unknown, out: Output): number {
   out.error(err);
+  return exitCodeOf(err);
+}
+
+/** The exit code for what a management command threw (also for a restore run by a REPL on our behalf). */
+export function exitCodeOf(err: unknown): number {
   if (!isNuError(err)) return EXIT.failure;
   // A remote object that is not what was uploaded is a failed verification too (src/offsite/download.ts).
   if (err.code === 'BACKUP_VERIFY_FAILED' || err.code === 'OFFSITE_TAMPERED') return EXIT.verifyFailed;
@@ -172,6 +179,12 @@ export function registerManagement(backup: Command, cli: CliContext): void {
     .action(async (file: string, options: { yes?: boolean }, command: Command) => {
       const args = asArgs([file], { yes: options.yes });
       if (!checkedArgs(cli, command, () => parseRestoreArgs(args))) return;
+      // A nu-agent REPL holding this database restores on our behalf, once confirmed here (restore-via-repl.ts).
+      const viaRepl = await restoreViaRepl(cli, command, file, Boolean(options.yes), terminalAsk());
+      if (viaRepl !== undefined) {
+        process.exitCode = viaRepl;
+        return;
+      }
       // Like `nu-agent backup`: the lock first, so this process never opens the file during another one's
       // closed window (that one's reopen would fail). A fresh data directory has nothing to lock yet.
       const { database, backupLock } = resolveDataPaths(process.env, cli.globalOptions(command).database);
@@ -183,15 +196,19 @@ export function registerManagement(backup: Command, cli: CliContext): void {
         return;
       }
       try {
-        await cli.withApp(command, async (app, signal) => {
-          app.session.ask = terminalAsk();
-          try {
-            const result = await runBackupRestore(args, app, signal, 'cli');
-            return result.restored ? EXIT.ok : EXIT.failure;
-          } catch (err) {
-            return exitCodeFor(err, app.out);
-          }
-        });
+        await cli.withApp(
+          command,
+          async (app, signal) => {
+            app.session.ask = terminalAsk();
+            try {
+              const result = await runBackupRestore(args, app, signal, 'cli');
+              return result.restored ? EXIT.ok : EXIT.failure;
+            } catch (err) {
+              return exitCodeFor(err, app.out);
+            }
+          },
+          { openError: heldByCommand('restore') },
+        );
       } finally {
         await lock?.release();
       }

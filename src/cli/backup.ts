@@ -3,16 +3,19 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { acquireBackupLock } from '../backup/backup-lock.js';
 import type { BackupLock } from '../backup/backup-lock.js';
+import { isNuError, messages } from '../errors.js';
 import { resolveDataPaths } from '../paths.js';
 import { TerminalOutput } from '../repl/terminal-output.js';
 import { parseBackupArgs, runBackup } from '../repl/commands/backup.js';
 import type { BackupArgs } from '../repl/commands/backup.js';
+import { askRepl } from './ask-repl.js';
 import type { CliContext, CliSubcommand } from './context.js';
 
 // `nu-agent backup [dest] [--force] [--json]`: the /backup of the REPL without the REPL, for scripts and cron.
 // Exits 0 when a verified backup was made, 1 otherwise (Error:/Try: on stderr), 2 for bad arguments. With
 // --json only the result goes to stdout.
 //
+// While a nu-agent REPL holds the database, the backup is asked of it over the control socket (ask-repl.ts).
 // The backup lock is taken before the database is opened: while another nu-agent has its database closed for
 // a backup, opening it here would make that one's reopen fail (backup-lock.ts).
 
@@ -58,6 +61,12 @@ export const backupSubcommand: CliSubcommand = {
           process.exitCode = 2;
           return;
         }
+        // A nu-agent REPL holding this database takes the backup itself (the database has one writer).
+        const answered = await askRepl(cli, command, { op: 'backup', args: command.args, json: args.json });
+        if (answered !== undefined) {
+          process.exitCode = answered;
+          return;
+        }
         await backUp(args, command, cli);
       });
   },
@@ -82,9 +91,21 @@ async function backUp(args: BackupArgs, command: Command, cli: CliContext): Prom
         return 0;
       },
       // --json keeps stdout for the result alone; errors and debug lines go to stderr either way.
-      { makeOutput: (isDebug) => new TerminalOutput({ isDebug, isTTY: args.json ? false : undefined }) },
+      {
+        makeOutput: (isDebug) => new TerminalOutput({ isDebug, isTTY: args.json ? false : undefined }),
+        openError: heldByCommand('backup'),
+      },
     );
   } finally {
     await lock?.release();
   }
+}
+
+/**
+ * No REPL answered on the socket, yet something holds the database: a one-shot command, which cannot be asked.
+ * Say that, with a Try line that fits, rather than the generic hint about another nu-agent.
+ */
+export function heldByCommand(op: string): (err: unknown) => unknown {
+  return (err) =>
+    isNuError(err) && err.code === 'DB_LOCKED' ? messages.databaseHeldByCommand(err.message, op, err) : err;
 }

@@ -6,32 +6,46 @@ import { backupDirectories, configuredBackupDir, liveFiles } from '../backup/bac
 import type { ManageContext } from '../backup/backup-dirs.js';
 import { messageOf } from '../errors.js';
 import { resolveDataPaths } from '../paths.js';
+import type { DataPaths } from '../paths.js';
+import { askRunningAgent } from '../auto-backup/control-client.js';
+import { controlSocketPath } from '../auto-backup/control-protocol.js';
+import type { Sources } from '../auto-backup/control-requests.js';
+import { recordedBackupPaths } from '../store/backup-runs.js';
 import { TerminalOutput } from '../repl/terminal-output.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { CliContext } from './context.js';
 
 // `nu-agent backup list|verify|prune` work on backup files, not on the memory: they never need the database,
 // so they run while a nu-agent is open on it (DuckDB allows one writer, and that one holds it) and on a machine
-// that only has the backup. The one thing they read from the database, when they can, is the auto-backup
-// directory setting; when another nu-agent holds the file, the default backup directory stands in, and a note
-// says so.
+// that only has the backup. Two things come from the database when they can: the auto-backup directory setting
+// and, for list, the backups recorded in backup_runs (made anywhere). A nu-agent REPL holding the database is
+// asked for both over the control socket; when none answers, the file is opened briefly under the backup lock
+// (never during another process's backup window). When neither works (a one-shot command holds the file), the
+// default backup directory and the working directory stand in, and a note says plainly what is left out.
 
 export function cliManageContext(cli: CliContext, command: Command, out: Output): ManageContext {
   const global = cli.globalOptions(command);
   const paths = resolveDataPaths(process.env, global.database);
+  let recorded: string[] = [];
   return {
     out,
     liveFiles: liveFiles(paths),
     database: paths.database,
-    directories: (dir) =>
-      backupDirectories(paths, dir, async () => {
+    directories: async (dir) => {
+      if (dir !== undefined) return backupDirectories(paths, dir, async () => undefined);
+      const sources = await askForSources(paths).catch(() => undefined);
+      if (sources) {
+        recorded = sources.recorded;
+        return sources.directories;
+      }
+      return backupDirectories(paths, dir, async () => {
         if (!fs.existsSync(paths.database)) return undefined;
         try {
-          // Under the backup lock: never open the file during another process's closed window.
           const lock = await acquireBackupLock(paths.backupLock);
           try {
             const store = await MemoryStore.open(paths.database);
             try {
+              recorded = await recordedBackupPaths(store);
               return await configuredBackupDir(store, paths);
             } finally {
               await store.close();
@@ -41,13 +55,31 @@ export function cliManageContext(cli: CliContext, command: Command, out: Output)
           }
         } catch (err) {
           process.stderr.write(
-            `Note: the auto-backup directory setting could not be read (${messageOf(err)}); ` +
-              `looking in ${paths.defaultBackupDir} and the working directory (--dir DIR looks elsewhere).\n`,
+            `Note: another process is using the database (${messageOf(err)}), so this looks only in ` +
+              `${paths.defaultBackupDir} and the working directory; backups written elsewhere are not listed. ` +
+              '`nu-agent backup list DIR` lists any directory.\n',
           );
           return undefined;
         }
-      }),
+      });
+    },
+    recorded: async () => recorded,
   };
+}
+
+/** Where a running nu-agent REPL looks, and what it recorded; undefined when none answers for this database. */
+async function askForSources(paths: DataPaths): Promise<Sources | undefined> {
+  const asked = await askRunningAgent({
+    socketPath: controlSocketPath(paths),
+    database: paths.database,
+    op: 'sources',
+    args: [],
+    cwd: process.cwd(),
+  });
+  if (asked.kind !== 'answered' || !asked.result.ok) return undefined;
+  const data = asked.result.data as Partial<Sources> | undefined;
+  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  return strings(data?.directories) && strings(data?.recorded) ? (data as Sources) : undefined;
 }
 
 /**

@@ -9,6 +9,7 @@ import { commands as registry, findCommand } from './commands/index.js';
 import { BRACKETED_PASTE_OFF, BRACKETED_PASTE_ON, LineQueue } from './line-queue.js';
 import { parseLine } from './parse-line.js';
 import { TerminalOutput } from './terminal-output.js';
+import { waitingFor } from './wait-indicator.js';
 
 // The read loop. One line at a time: a `/command` or a chat message, each run to the end before the next line
 // is read, each with its own AbortSignal. Interactive (stdin and stdout are a terminal): a prompt, line editing,
@@ -87,8 +88,11 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
 
   const onInterrupt = () => {
     if (running) {
-      if (!running.signal.aborted) running.abort();
-      else app.out.line('Still stopping the command; please wait.');
+      if (!running.signal.aborted) {
+        // Said at once: what the command still has to undo (resume the workers, reopen) can take a while.
+        app.out.line('Cancelling…');
+        running.abort();
+      } else app.out.line('Still stopping the command; please wait.');
     } else if (interactive && (rl.line || lines.hasPending)) {
       // Like a shell: Ctrl-C drops what was typed (and a paste or continued lines waiting for Enter).
       rl.write(null, { ctrl: true, name: 'e' });
@@ -175,7 +179,9 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
       } catch (err) {
         failed = true;
         const what = parsed.kind === 'chat' ? 'the chat message' : `/${parsed.name}`;
-        app.out.error(controller.signal.aborted && !isNuError(err) ? messages.cancelled(what) : err);
+        // The user's own Ctrl-C is not an error: one plain line says what became of the command.
+        if (controller.signal.aborted && isCancellation(err)) app.out.line(cancelledLine(err, what));
+        else app.out.error(err);
       } finally {
         running = undefined;
         echo.muted = false;
@@ -190,10 +196,22 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     process.off('SIGHUP', onTerminate);
     rl.close();
     if (interactive) output.write(BRACKETED_PASTE_OFF);
-    await app.autoBackup.stopBackground().catch((err) => app.out.error(err));
+    await waitingFor(app.out.waits, 'scheduled backups and the control socket to stop', () =>
+      app.autoBackup.stopBackground(),
+    ).catch((err) => app.out.error(err));
   }
   // Only a script cares; at a terminal the person saw each error as it happened.
   return failed && !interactive ? 1 : 0;
+}
+
+/** An error that only says the command was cancelled (anything else that went wrong is still an error). */
+function isCancellation(err: unknown): boolean {
+  return !isNuError(err) || err.code === 'CANCELLED' || err.code === 'BACKUP_CANCELLED';
+}
+
+function cancelledLine(err: unknown, what: string): string {
+  const text = isNuError(err) ? err.message : messages.cancelled(what).message;
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
 }
 
 /** The terminal as readline sees it, with its writes dropped while `state.muted` (everything else as is). */

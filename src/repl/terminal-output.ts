@@ -1,5 +1,6 @@
 import type { Output } from '../app.js';
 import { formatError } from '../report.js';
+import { WaitIndicator } from './wait-indicator.js';
 
 // The Output of the REPL and the CLI: normal lines on stdout; errors and debug lines on stderr, so a script that
 // pipes stdout keeps only what it asked for. Colours only on a terminal. While the REPL waits at its prompt,
@@ -34,6 +35,8 @@ export class TerminalOutput implements Output {
   private readonly stdout: NodeJS.WritableStream;
   private readonly stderr: NodeJS.WritableStream;
   private guard: PromptGuard | undefined;
+  /** On a terminal a spinner line on stdout; elsewhere plain lines on stderr (stdout stays the result). */
+  readonly waits: WaitIndicator;
   private status: StatusLine | undefined;
 
   constructor(options: TerminalOutputOptions = {}) {
@@ -41,18 +44,26 @@ export class TerminalOutput implements Output {
     this.stderr = options.stderr ?? process.stderr;
     this.isTTY = options.isTTY ?? Boolean((this.stdout as NodeJS.WriteStream).isTTY);
     this.isDebug = options.isDebug ?? (() => false);
+    this.waits = new WaitIndicator({ stream: this.isTTY ? this.stdout : this.stderr, tty: this.isTTY });
   }
 
   line(text: string): void {
-    this.write(this.stdout, [text]);
+    this.emit(this.stdout, [text]);
   }
 
   error(err: unknown): void {
-    this.write(this.stderr, formatError(err, this.isDebug()), RED);
+    this.emit(this.stderr, formatError(err, this.isDebug()), RED);
   }
 
   debug(text: string): void {
-    if (this.isDebug()) this.write(this.stderr, [`[debug] ${text}`], GRAY);
+    if (this.isDebug()) this.emit(this.stderr, [`[debug] ${text}`], GRAY);
+  }
+
+  /** Part of a line (a streamed reply). */
+  write(text: string): void {
+    this.waits.hide();
+    this.stdout.write(text);
+    this.waits.show();
   }
 
   /** Set by the REPL while it waits for input; undefined while a command runs. */
@@ -65,13 +76,15 @@ export class TerminalOutput implements Output {
     this.status = this.isTTY ? line : undefined;
   }
 
-  private write(stream: NodeJS.WritableStream, lines: string[], colour?: readonly [string, string]): void {
+  private emit(stream: NodeJS.WritableStream, lines: string[], colour?: readonly [string, string]): void {
     const paint = (l: string) => (colour && this.isTTY ? `${colour[0]}${l}${colour[1]}` : l);
     const { guard, status } = this;
+    this.waits.hide();
     guard?.hide();
     status?.hide();
     stream.write(lines.map(paint).join('\n') + '\n');
     status?.show();
     guard?.show();
+    this.waits.show();
   }
 }

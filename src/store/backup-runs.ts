@@ -103,3 +103,17 @@ function parseDurations(text: string | null): Record<string, number> {
     return {};
   }
 }
+
+/**
+ * Every file this database recorded as a backup it made, wherever it was written, most recent first (what
+ * `backup list` adds to the directories it scans). A path made again later counts once.
+ */
+export async function recordedBackupPaths(db: SqlRunner, limit = 1000): Promise<string[]> {
+  const rows = await db.all<{ path: string }>(
+    `SELECT path FROM backup_runs
+      WHERE kind = 'backup' AND result = 'success' AND path IS NOT NULL
+      GROUP BY path ORDER BY max(finished_at) DESC LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => String(r.path));
+}

@@ -132,6 +132,12 @@ export class WorkerHandle {
     if (!thread) return;
     thread.stopping = true;
     this.ask(thread, Desired.stop);
+    // A model or embedding call in flight would hold the stop (and the exit) for up to stopTimeoutMs. Ending it
+    // is safe: the worker's next step is a safe point that sees the stop and writes nothing (pausable-loop.ts).
+    thread.port.close();
+    // A thread still loading has done nothing, and on a busy machine loading takes seconds: end it now rather
+    // than make the exit wait for it to start only to stop.
+    if (actualOf(thread.cells) === Actual.starting) await thread.worker.terminate();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>(
       (resolve) => (timer = setTimeout(() => resolve(true), this.options.stopTimeoutMs)),

@@ -67,3 +67,11 @@ export function waitForOutput(child: ChildProcessWithoutNullStreams, text: strin
     child.on('close', () => reject(new Error(`exited before printing ${JSON.stringify(text)}; got ${seen}`)));
   });
 }
+
+/**
+ * stderr without the wait lines a slow step prints in piped mode (`Waiting for …`, `Still waiting for …`): on a
+ * busy machine any step may take longer than half a second, so a test that expects no other output drops them.
+ */
+export function withoutWaitLines(stderr: string): string {
+  return stderr.replace(/^(Waiting|Still waiting) for .*…\n/gm, '');
+}

@@ -1,5 +1,5 @@
 import type { App } from '../../app.js';
-import { createProgressDisplay } from '../../backup/progress-display.js';
+import { createRunDisplay } from '../run-display.js';
 
 // `/backup auto status|enable|disable|run|cron <expr>|retention <days>|keep <n>|dir <path>|timezone <zone>|
 // pause-timeout <s>|resume-timeout <s>` (with `--json` for status): the /backup command hands over everything
@@ -18,7 +18,7 @@ export const BACKUP_AUTO_HELP = [
 export async function runBackupAuto(args: string[], app: App, signal: AbortSignal): Promise<void> {
   const json = args.includes('--json');
   const words = args.filter((a) => a !== '--json');
-  const display = json ? undefined : createProgressDisplay(app.out, { signal });
+  const display = json ? undefined : createRunDisplay(app.out, { signal });
   let result;
   try {
     result = await app.autoBackup.command(words, {

@@ -15,7 +15,9 @@ export async function listBackups(args: string[], ctx: ManageContext): Promise<v
   const { dir, json } = parseListArgs(args);
   if (isRemote(dir)) return (await import('../../offsite/remote-commands.js')).listRemoteBackups(dir, json, ctx.out);
   const directories = await ctx.directories(dir);
-  const entries = catalogBackups(directories, { exclude: ctx.liveFiles });
+  // A directory named on the command line is listed alone; otherwise the recorded backups elsewhere join in.
+  const recorded = dir === undefined ? await ctx.recorded?.() : undefined;
+  const entries = catalogBackups(directories, { exclude: ctx.liveFiles, recorded });
   if (json) ctx.out.line(JSON.stringify({ directories, backups: entries.map(backupJson) }, null, 2));
   else for (const line of formatBackupList(entries, directories)) ctx.out.line(line);
 }

@@ -1,6 +1,6 @@
 import type { App } from '../../app.js';
 import { parseRestoreArgs } from '../../backup/manage-args.js';
-import { createProgressDisplay } from '../../backup/progress-display.js';
+import { createRunDisplay } from '../run-display.js';
 import { restoreFromBackup } from '../../backup/restore.js';
 import type { RestoreFlowResult } from '../../backup/restore.js';
 import type { BackupTrigger } from '../../backup/types.js';
@@ -18,6 +18,6 @@ export async function runBackupRestore(
     const { restoreRemoteBackup } = await import('../../offsite/remote-commands.js');
     return restoreRemoteBackup(file, app, { yes, trigger, signal, ask: app.session.ask });
   }
-  const display = (label: 'backup' | 'restore') => createProgressDisplay(app.out, { label, signal });
+  const display = (label: 'backup' | 'restore') => createRunDisplay(app.out, { label, signal });
   return restoreFromBackup(app, file, { yes, trigger, signal, ask: app.session.ask, display });
 }

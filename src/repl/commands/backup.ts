@@ -1,6 +1,6 @@
 import type { App } from '../../app.js';
 import { backupOutcomeJson, formatBackupSuccess } from '../../backup/outcome-format.js';
-import { createProgressDisplay } from '../../backup/progress-display.js';
+import { createRunDisplay } from '../run-display.js';
 import type { BackupOutcome, BackupTrigger } from '../../backup/types.js';
 import { closest } from '../../did-you-mean.js';
 import { messages } from '../../errors.js';
@@ -76,7 +76,7 @@ export async function runBackup(
     return (await runOffsiteBackup({ ...args, destination: args.destination }, app, signal, trigger)).local;
   }
   if (args.encrypt !== undefined) throw messages.offsiteLocalEncrypt();
-  const display = args.json ? undefined : createProgressDisplay(app.out, { signal });
+  const display = args.json ? undefined : createRunDisplay(app.out, { signal });
   let outcome: BackupOutcome;
   try {
     outcome = await app.backups.run({
