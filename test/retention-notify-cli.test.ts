@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { addConversations, handMadeBackup } from './helpers/hand-made-backup.js';
 import { startReceiver } from './helpers/http-receiver.js';
 import type { Receiver } from './helpers/http-receiver.js';
-import { runCli } from './helpers/run-cli.js';
+import { runCli, withoutWaitLines } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 // The compiled CLI as cron and scripts run it: restic-style prune with the machine's time zone (TZ), and a
@@ -48,7 +48,7 @@ describe('nu-agent backup prune with restic rules', { timeout: 180_000 }, () => 
       '',
       { env, cwd: root },
     );
-    expect(run.stderr).toBe('');
+    expect(withoutWaitLines(run.stderr)).toBe('');
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as {
       removed: { name: string }[];
@@ -82,7 +82,7 @@ describe('nu-agent auto-backup run from cron with notifications', { timeout: 180
     expect((await runCli(['auto-backup', 'notify', 'webhook', `${r.url}/hook`], '', { env })).code).toBe(0);
 
     const run = await runCli(['auto-backup', 'run'], '', { env });
-    expect(run.stderr).toBe('');
+    expect(withoutWaitLines(run.stderr)).toBe('');
     expect(run.code).toBe(0);
     expect(r.received.map((q) => `${q.method} ${q.path}`).sort()).toEqual([
       `GET /${uuid}/start`,
