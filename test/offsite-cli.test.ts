@@ -242,21 +242,26 @@ describe('faults a user meets, each one Error and one Try line, and nothing left
 });
 
 describe('pruning an offsite place', () => {
-  it('removes the older backup with its manifest and keeps the newest', { timeout: 180_000 }, async () => {
-    const s = await setUp();
-    const env = withKeys(s);
-    expect((await cli(s, ['backup', 's3://bucket/nu/old.db'], env)).code).toBe(0);
-    expect((await cli(s, ['backup', 's3://bucket/nu/new.db'], env)).code).toBe(0);
-    const dry = await cli(s, ['backup', 'prune', '--keep', '1', '--dir', 's3://bucket/nu/', '--dry-run']);
-    expect(dry.code).toBe(0);
-    expect(dry.stdout).toMatch(/Would remove: s3:\/\/bucket\/nu\/old\.db/);
-    expect(s.server.keys('bucket')).toHaveLength(4);
-    const pruned = await cli(s, ['backup', 'prune', '--keep', '1', '--dir', 's3://bucket/nu/']);
-    expect(pruned.code).toBe(0);
-    expect(pruned.stdout).toMatch(/Removed: s3:\/\/bucket\/nu\/old\.db/);
-    expect(pruned.stdout).toMatch(/Kept: s3:\/\/bucket\/nu\/new\.db: the newest verified backup is never removed/);
-    expect(s.server.keys('bucket')).toEqual(['nu/new.db.age', 'nu/new.db.manifest.json']);
-  });
+  it(
+    'removes the older backup with its manifest and keeps the newest, by restic rules too',
+    { timeout: 180_000 },
+    async () => {
+      const s = await setUp();
+      const env = withKeys(s);
+      expect((await cli(s, ['backup', 's3://bucket/nu/old.db'], env)).code).toBe(0);
+      expect((await cli(s, ['backup', 's3://bucket/nu/new.db'], env)).code).toBe(0);
+      // restic's rules apply remotely as they do locally: both were made today, the daily rule keeps the newer.
+      const dry = await cli(s, ['backup', 'prune', '--keep-daily', '1', '--dir', 's3://bucket/nu/', '--dry-run']);
+      expect(dry.code).toBe(0);
+      expect(dry.stdout).toMatch(/Would remove: s3:\/\/bucket\/nu\/old\.db/);
+      expect(s.server.keys('bucket')).toHaveLength(4);
+      const pruned = await cli(s, ['backup', 'prune', '--keep', '1', '--dir', 's3://bucket/nu/']);
+      expect(pruned.code).toBe(0);
+      expect(pruned.stdout).toMatch(/Removed: s3:\/\/bucket\/nu\/old\.db/);
+      expect(pruned.stdout).toMatch(/Kept: s3:\/\/bucket\/nu\/new\.db: the newest verified backup is never removed/);
+      expect(s.server.keys('bucket')).toEqual(['nu/new.db.age', 'nu/new.db.manifest.json']);
+    },
+  );
 });
 
 describe('automatic backups with a remote place', () => {

@@ -1,4 +1,4 @@
-import { AUTO_TRIGGERS } from '../auto-backup/retention-adapter.js';
+import { AUTO_TRIGGERS, plannerPolicy } from '../auto-backup/retention-adapter.js';
 import type { OffsitePort } from '../auto-backup/offsite-port.js';
 import { chooseEncryption } from './encryption.js';
 import { parseRemotePlace } from './location.js';
@@ -18,7 +18,7 @@ export const offsiteForAutoBackup: OffsitePort = {
       const encryption = chooseEncryption(undefined, place);
       const upload = await uploadBackup(file, store, { encryption, signal: options.signal, onEvent: options.onEvent });
       const pruned = await pruneRemote(store, {
-        policy: { olderThanDays: options.policy.retentionDays, minKeep: options.policy.minKeep },
+        policy: plannerPolicy(options.policy),
         dryRun: false,
         now: options.now,
         triggers: AUTO_TRIGGERS,

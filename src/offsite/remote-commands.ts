@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { App, Output } from '../app.js';
 import { backupJson, formatBackupList, formatPruneResult, pruneJson } from '../backup/list-format.js';
+import { prunePolicyOf } from '../backup/keep-rules.js';
 import type { PruneArgs } from '../backup/manage-args.js';
 import type { PruneResult } from '../backup/prune.js';
 import { createProgressDisplay } from '../backup/progress-display.js';
@@ -101,7 +102,7 @@ export async function restoreRemoteBackup(
 export async function pruneRemoteBackups(url: string, args: PruneArgs, out: Output): Promise<PruneResult> {
   const store = new RemoteStore(parseRemotePlace(withSlash(url)));
   try {
-    const policy = { keepLast: args.keepLast, olderThanDays: args.olderThanDays, minKeep: 1 };
+    const policy = prunePolicyOf(args);
     const result = await pruneRemote(store, { policy, dryRun: args.dryRun });
     if (args.json) out.line(JSON.stringify(pruneJson(result), null, 2));
     else for (const line of formatPruneResult(result)) out.line(line);
