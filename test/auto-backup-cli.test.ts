@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { probe } from '../src/auto-backup/control-server.js';
 import type { BackupManifest } from '../src/backup/types.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { collect, runCli, startCli } from './helpers/run-cli.js';
+import { collect, runCli, startCli, withoutWaitLines } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 // `nu-agent auto-backup …` end to end: the compiled CLI as child processes, a temp NUAGENT_HOME, a real REPL
@@ -107,7 +107,9 @@ describe('nu-agent auto-backup', () => {
       await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
       const run = await runCli(['auto-backup', 'run'], '', { env });
       expect(run.code).toBe(1);
-      expect(run.stderr).toMatch(/^Error: .*memory\.db is in use by another process.*does not take requests/);
+      expect(withoutWaitLines(run.stderr)).toMatch(
+        /^Error: .*memory\.db is in use by another process.*does not take requests/,
+      );
       expect(run.stderr).toMatch(/\nTry: Run it again when that process has finished/);
       expect(fs.existsSync(path.join(home, 'backups'))).toBe(false);
     } finally {
