@@ -6,12 +6,12 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { CopyEngine } from '../src/backup/copy-engine.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { checkFileBlocks } from '../workers/duckdb-file/block-check.js';
-import { duckdbChecksum, readBuffer } from '../workers/duckdb-file/checksum.js';
-import { BLOCK_BYTES, HEADERS_BYTES, HEADER_BYTES, NO_BLOCK } from '../workers/duckdb-file/database-header.js';
+import { checkFileBlocks } from '../workers/shared/duckdb-file/block-check.js';
+import { duckdbChecksum, readBuffer } from '../workers/shared/duckdb-file/checksum.js';
+import { BLOCK_BYTES, HEADERS_BYTES, HEADER_BYTES, NO_BLOCK } from '../workers/shared/duckdb-file/database-header.js';
 import { median } from './reference-copies.js';
 
-// What checking every DuckDB block's checksum costs a copy's verification (workers/duckdb-file/block-check.ts):
+// What checking every DuckDB block's checksum costs a copy's verification (workers/shared/duckdb-file/block-check.ts):
 // the copy engine's hash pass (XXH3-128, as a backup re-reads its copy) with and without the block check folded
 // into the same read, and the block check alone with its own read. The file has the headers of a real memory
 // database and `sizeMiB` of random blocks, each with its valid checksum (the cost is per byte, not per kind of

@@ -1,5 +1,5 @@
 import type { DataPaths } from './paths.js';
-import type { WorkerName, WorkerStatus } from '../workers/protocol.js';
+import type { WorkerName, WorkerStatus } from '../workers/shared/protocol.js';
 import type { Embedder } from './workers-host/embedder.js';
 import type { MemoryStore } from './store/memory-store.js';
 import type { BackupOutcome, BackupRequest } from './backup/types.js';

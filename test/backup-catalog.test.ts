@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { catalogBackups } from '../src/backup/catalog.js';
-import { formatBackupList } from '../src/backup/list-format.js';
+import { formatBackupList } from '../src/ui/list-format.js';
 import { manifestPathFor } from '../src/backup/types.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { addConversations, handMadeBackup } from './helpers/hand-made-backup.js';

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readManifest } from '../src/backup/manifest.js';
-import { formatBackupSuccess } from '../src/backup/outcome-format.js';
-import { hashFile } from '../workers/copy-engine/file-hash.js';
+import { formatBackupSuccess } from '../src/ui/outcome-format.js';
+import { hashFile } from '../workers/shared/file-hash.js';
 import { backupFixture, serviceFor } from './helpers/backup-app.js';
 import { clonesIn } from './helpers/reflink.js';
 

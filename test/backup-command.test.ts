@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../src/app/create-app.js';
-import { createProgressDisplay } from '../src/backup/progress-display.js';
+import { createProgressDisplay } from '../src/ui/progress-display.js';
 import type { NuError } from '../src/errors.js';
 import { backupCommand, parseBackupArgs } from '../src/repl/commands/backup.js';
 import { tempDir } from './helpers/temp-dir.js';

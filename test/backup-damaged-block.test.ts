@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { NuError } from '../src/errors.js';
 import { resolveDataPaths } from '../src/paths.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { blockOffset } from '../workers/duckdb-file/database-header.js';
+import { blockOffset } from '../workers/shared/duckdb-file/database-header.js';
 import { recordingWorkers, serviceFor } from './helpers/backup-app.js';
 import { flipByte, makeMemoryWithIndex, mapBlocks } from './helpers/duckdb-blocks.js';
 import { tempDir } from './helpers/temp-dir.js';

@@ -7,8 +7,8 @@ import { manifestPathFor } from '../src/backup/types.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { addConversations, handMadeBackup } from './helpers/hand-made-backup.js';
 import { flipByte, makeMemoryWithIndex, mapBlocks } from './helpers/duckdb-blocks.js';
-import { hashFile } from '../workers/copy-engine/file-hash.js';
-import { blockOffset } from '../workers/duckdb-file/database-header.js';
+import { hashFile } from '../workers/shared/file-hash.js';
+import { blockOffset } from '../workers/shared/duckdb-file/database-header.js';
 
 // Each test verifies in a real piscina thread, against a real DuckDB file and the manifest beside it.
 let source: string;

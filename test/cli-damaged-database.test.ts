@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { handMadeBackup } from './helpers/hand-made-backup.js';
 import { flipByte, leaveWalBehind, makeMemoryWithIndex, mapBlocks, walEntryOffsets } from './helpers/duckdb-blocks.js';
-import { blockOffset } from '../workers/duckdb-file/database-header.js';
+import { blockOffset } from '../workers/shared/duckdb-file/database-header.js';
 import { runCli, withoutWaitLines } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { MemoryStore } from '../src/store/memory-store.js';

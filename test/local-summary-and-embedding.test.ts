@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { extractiveSummary } from '../workers/extractive-summary.js';
-import embedBatch from '../workers/embed-batch.js';
-import { embedLocal, localEmbeddingModel } from '../workers/local-embedding.js';
+import embedBatch from '../workers/embed-batch.task.js';
+import { embedLocal, localEmbeddingModel } from '../workers/shared/local-embedding.js';
 
 // The offline defaults: a summary without a model and an embedding without a network.
 

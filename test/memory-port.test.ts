@@ -10,8 +10,8 @@ import { LocalEmbedder } from '../src/workers-host/embedder.js';
 import { MemoryPort } from '../src/workers-host/memory-port.js';
 import type { PortEvent } from '../src/workers-host/memory-port.js';
 import { EMBEDDING_DIMENSIONS } from '../src/store/schema.js';
-import { nodeEndpoint } from '../workers/comlink-node.js';
-import type { MemoryPortApi, WorkerName } from '../workers/protocol.js';
+import { nodeEndpoint } from '../workers/shared/comlink-node.js';
+import type { MemoryPortApi, WorkerName } from '../workers/shared/protocol.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { seedChat } from './helpers/workers.js';
 

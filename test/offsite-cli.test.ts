@@ -5,7 +5,7 @@ import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { describe, expect, it } from 'vitest';
 import type { RemoteManifest } from '../src/offsite/remote-manifest.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { hashFile } from '../workers/copy-engine/file-hash.js';
+import { hashFile } from '../workers/shared/file-hash.js';
 import { fillBulk } from './helpers/backup-app.js';
 import { addConversations, historyOf } from './helpers/hand-made-backup.js';
 import { runCli, withoutWaitLines } from './helpers/run-cli.js';

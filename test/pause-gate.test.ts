@@ -7,7 +7,7 @@ import {
   createControlBlock,
   request,
   waitForChange,
-} from '../workers/control-block.js';
+} from '../workers/shared/control-block.js';
 import { PauseGate } from '../workers/pause-gate.js';
 
 // The worker side of the protocol on its own, both ends in one thread: where a worker may acknowledge a pause,

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { barLine, createProgressDisplay } from '../src/backup/progress-display.js';
+import { barLine, createProgressDisplay } from '../src/ui/progress-display.js';
 import { TerminalOutput } from '../src/repl/terminal-output.js';
 import { generateDatabase } from '../bench/generate-db.js';
 import { screenLines, startInPty } from './helpers/pty.js';

@@ -5,7 +5,7 @@ import { isoWeek, parseKeepWithin, withinCutoff } from '../src/backup/retention-
 import type { BackupEntry } from '../src/backup/backup-entry.js';
 import type { VerificationRecord } from '../src/backup/types.js';
 import { parseKeepRules, formatKeepRules } from '../src/backup/keep-rules.js';
-import { parsePruneArgs } from '../src/backup/manage-args.js';
+import { parsePruneArgs } from '../src/ui/manage-args.js';
 
 // restic's keep rules on fixed clocks, with the time zone passed to the planner: month and year ends, ISO weeks
 // that straddle New Year, and both DST changes in Europe/Berlin.

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { diffTableFigures, readTableFigures } from '../workers/copy-engine/table-figures.js';
+import { diffTableFigures, readTableFigures } from '../workers/shared/table-figures.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 it('tells apart tables that differ only by a pair of duplicate rows', async () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { walkWal } from '../workers/duckdb-file/wal-check.js';
+import { walkWal } from '../src/store/wal-check.js';
 import { leaveWalBehind } from './helpers/duckdb-blocks.js';
 import { tempDir } from './helpers/temp-dir.js';
 

@@ -1,4 +1,4 @@
-import { words } from './local-embedding.js';
+import { words } from './shared/local-embedding.js';
 
 // The offline summary: no model, just the sentences that best represent the text. Each sentence is scored by
 // how frequent its content words are in the whole text (a classic frequency-based extractive summary, in the

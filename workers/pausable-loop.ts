@@ -10,8 +10,8 @@ import type {
   WorkItem,
   WorkResult,
   WriteReply,
-} from './protocol.js';
-import { toWireError } from './wire-error.js';
+} from './shared/protocol.js';
+import { toWireError } from './shared/wire-error.js';
 
 // The loop all three workers share: read a batch, compute each chunk of it in a pure region (no writes), then
 // offer each result for writing, one at a time, each behind a safe point. This is what makes the pause proof

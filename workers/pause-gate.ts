@@ -1,4 +1,4 @@
-import { Actual, Desired, SIGNAL, desiredOf, publish, waitForChange } from './control-block.js';
+import { Actual, Desired, SIGNAL, desiredOf, publish, waitForChange } from './shared/control-block.js';
 
 // The worker side of the pause protocol. A worker may acknowledge a pause (publish `parked`) in exactly two
 // places, and nowhere else:

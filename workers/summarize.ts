@@ -1,6 +1,6 @@
 import type { Remote } from 'comlink';
 import { EXTRACTIVE_MODEL, extractiveSummary } from './extractive-summary.js';
-import type { ConversationItem, ExchangeItem, MemoryPortApi, TranscriptLine } from './protocol.js';
+import type { ConversationItem, ExchangeItem, MemoryPortApi, TranscriptLine } from './shared/protocol.js';
 import { runWorker } from './worker-runtime.js';
 
 // A summary from the chat model when one is configured (the call is made by the main thread, through the port),

@@ -1,10 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { expose, releaseProxy, wrap } from 'comlink';
-import { nodeEndpoint } from './comlink-node.js';
+import { nodeEndpoint } from './shared/comlink-node.js';
 import { PauseGate } from './pause-gate.js';
 import { runPausableLoop } from './pausable-loop.js';
 import type { Job } from './pausable-loop.js';
-import type { ItemHooks, MemoryPortApi, WorkerControlApi, WorkerData, WorkItem } from './protocol.js';
+import type { ItemHooks, MemoryPortApi, WorkerControlApi, WorkerData, WorkItem } from './shared/protocol.js';
 import type { Remote } from 'comlink';
 
 // What every worker thread does around its job: take the control block and the memory port from workerData,

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { App, Output, Session } from '../app.js';
 import { manageContext } from '../backup/backup-dirs.js';
 import { exitCodeOf } from '../cli/backup-manage.js';
-import { parseRestoreArgs } from '../backup/manage-args.js';
+import { parseRestoreArgs } from '../ui/manage-args.js';
 import { messageOf, messages } from '../errors.js';
 import { expandHome } from '../paths.js';
 import { parseBackupArgs, runBackup } from '../repl/commands/backup.js';

@@ -8,9 +8,9 @@ import {
   createTempFile,
   removeStaleTempFiles,
   removeTempFile,
-} from '../../workers/copy-engine/durable-file.js';
-import type { TableCounts, TableFigures } from '../../workers/copy-engine/table-figures.js';
-import type { CopyFault } from '../../workers/copy-engine/protocol.js';
+} from '../../workers/shared/durable-file.js';
+import type { TableCounts, TableFigures } from '../../workers/shared/table-figures.js';
+import type { CopyFault } from '../../workers/shared/copy-engine-protocol.js';
 import type { StepInput, StepName } from '../../state-machines/backup-machine.js';
 import { acquireBackupLock } from './backup-lock.js';
 import type { BackupLock } from './backup-lock.js';

@@ -1,27 +1,29 @@
-import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { Piscina } from 'piscina';
-import { workerFile } from '../threads/worker-file.js';
-import { nodeEndpoint } from '../../workers/comlink-node.js';
-import { CANCEL_INDEX } from '../../workers/copy-engine/protocol.js';
+import { taskFile } from '../threads/worker-file.js';
+import { nodeEndpoint } from '../../workers/shared/comlink-node.js';
+import { CANCEL_INDEX } from '../../workers/shared/copy-engine-protocol.js';
 import type {
   CopyFault,
   CopyMethod,
   CopyResult,
   HashResult,
   ProgressSink,
-} from '../../workers/copy-engine/protocol.js';
-import { isHashAlgorithm } from '../../workers/copy-engine/file-hash.js';
-import type { HashAlgorithm } from '../../workers/copy-engine/file-hash.js';
-import { blocksCheck, hashCheck } from '../../workers/copy-engine/verify-checks.js';
-import type { BackupVerification, ExpectedContent, VerifyCheck } from '../../workers/copy-engine/verify-backup.js';
-import type { BlockCheckResult } from '../../workers/duckdb-file/block-check.js';
+  BackupVerification,
+  ExpectedContent,
+  VerifyCheck,
+} from '../../workers/shared/copy-engine-protocol.js';
+import { isHashAlgorithm } from '../../workers/shared/file-hash.js';
+import type { HashAlgorithm } from '../../workers/shared/file-hash.js';
+import { blocksCheck, hashCheck } from '../../workers/shared/verify-checks.js';
+import type { BlockCheckResult } from '../../workers/shared/duckdb-file/block-check.js';
 import { messageOf } from '../errors.js';
 
 // The main thread's handle on the copy engine: a small piscina pool (two threads: the copy and the hash of the
-// source run side by side) whose tasks live in workers/copy-engine/engine.ts. An AbortSignal reaches a running
-// task through shared memory (protocol.ts); progress comes back through a Comlink proxy on a MessageChannel.
+// source run side by side) whose tasks live in workers/copy-engine/engine.task.ts. An AbortSignal reaches a
+// running task through shared memory (copy-engine-protocol.ts); progress comes back through a Comlink proxy on a
+// MessageChannel.
 
 export class CopyEngineError extends Error {
   constructor(
@@ -52,7 +54,7 @@ export class CopyEngine {
   static start(): CopyEngine {
     return new CopyEngine(
       new Piscina({
-        filename: engineFile(),
+        ...taskFile('copy-engine/engine'),
         minThreads: 2,
         maxThreads: 2,
         // The pool lives for one run (destroy() at its end), so an idle REPL holds no copy threads.
@@ -153,14 +155,6 @@ export class CopyEngine {
   async destroy(): Promise<void> {
     await this.pool.destroy();
   }
-}
-
-/** The compiled task module, or from source the entry that registers tsx in the thread first (dev-entry.mjs). */
-function engineFile(): string {
-  const { filename } = workerFile('copy-engine/engine');
-  return filename.endsWith('.ts')
-    ? fileURLToPath(new URL('../../workers/copy-engine/dev-entry.mjs', import.meta.url))
-    : filename;
 }
 
 function cancelFlag(signal: AbortSignal | undefined) {

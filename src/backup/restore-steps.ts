@@ -13,9 +13,9 @@ import {
   removeStaleTempFiles,
   removeTempFile,
   createTempFile,
-} from '../../workers/copy-engine/durable-file.js';
-import { diffTableFigures } from '../../workers/copy-engine/table-figures.js';
-import type { CopyFault } from '../../workers/copy-engine/protocol.js';
+} from '../../workers/shared/durable-file.js';
+import { diffTableFigures } from '../../workers/shared/table-figures.js';
+import type { CopyFault } from '../../workers/shared/copy-engine-protocol.js';
 import type { StepName } from '../../state-machines/backup-machine.js';
 import { BackupRun } from './backup-steps.js';
 import type { BackupDeps, StepFn, StepTimeouts } from './backup-steps.js';

@@ -1,4 +1,4 @@
-import type { TableFigures } from '../../workers/copy-engine/table-figures.js';
+import type { TableFigures } from '../../workers/shared/table-figures.js';
 
 // The contract between whoever asks for a backup (the /backup command, `nu-agent backup`, the scheduler, the
 // control socket) and the service that runs it through the supervisor machine.

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { messages } from '../errors.js';
-import type { BackupVerification, VerifyTask } from '../../workers/copy-engine/verify-backup.js';
+import type { BackupVerification, VerifyTask } from '../../workers/shared/copy-engine-protocol.js';
 import { CopyEngine } from './copy-engine.js';
 import { readManifest } from './manifest.js';
 import { manifestPathFor } from './types.js';
@@ -23,7 +23,10 @@ export interface VerifyOutcome {
 }
 
 /** Runs one verification task; a seam so tests can run it elsewhere. */
-export type RunVerifyTask = (task: VerifyTask, signal?: AbortSignal) => Promise<BackupVerification>;
+export type RunVerifyTask = (
+  task: Pick<VerifyTask, 'file' | 'expected'>,
+  signal?: AbortSignal,
+) => Promise<BackupVerification>;
 
 /** In a copy-engine thread (the same piscina tasks a backup verifies its fresh copy with). */
 export const runVerifyTaskInThread: RunVerifyTask = async (task, signal) => {

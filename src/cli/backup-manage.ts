@@ -12,7 +12,7 @@ import { runBackupRestore } from '../repl/commands/backup-restore.js';
 import { listBackups } from '../repl/commands/backup-list.js';
 import { pruneWithArgs } from '../repl/commands/backup-prune.js';
 import { runBackupVerify } from '../repl/commands/backup-verify.js';
-import { parseListArgs, parsePruneArgs, parseRestoreArgs, parseVerifyArgs } from '../backup/manage-args.js';
+import { parseListArgs, parsePruneArgs, parseRestoreArgs, parseVerifyArgs } from '../ui/manage-args.js';
 import { checkRetentionPolicy } from '../backup/retention.js';
 import { heldByCommand } from './backup.js';
 import { prunePolicyOf } from '../backup/keep-rules.js';

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { App } from '../app.js';
-import { backupOutcomeJson, formatSeconds } from '../backup/outcome-format.js';
-import { createProgressDisplay } from '../backup/progress-display.js';
+import { backupOutcomeJson, formatSeconds } from '../ui/outcome-format.js';
+import { createProgressDisplay } from '../ui/progress-display.js';
 import type { BackupSuccess, BackupTrigger } from '../backup/types.js';
 import { messages } from '../errors.js';
 import { formatBytes, formatTime } from '../repl/format.js';

@@ -1,11 +1,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { App, Output } from '../app.js';
-import { backupJson, formatBackupList, formatPruneResult, pruneJson } from '../backup/list-format.js';
+import { backupJson, formatBackupList, formatPruneResult, pruneJson } from '../ui/list-format.js';
 import { prunePolicyOf } from '../backup/keep-rules.js';
-import type { PruneArgs } from '../backup/manage-args.js';
+import type { PruneArgs } from '../ui/manage-args.js';
 import type { PruneResult } from '../backup/prune.js';
-import { createProgressDisplay } from '../backup/progress-display.js';
+import { createProgressDisplay } from '../ui/progress-display.js';
 import { restoreFromBackup } from '../backup/restore.js';
 import type { RestoreFlowOptions, RestoreFlowResult } from '../backup/restore.js';
 import { formatVerifyOutcome, verifyBackup } from '../backup/verify.js';

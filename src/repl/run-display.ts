@@ -1,6 +1,6 @@
 import type { Output } from '../app.js';
-import { createProgressDisplay } from '../backup/progress-display.js';
-import type { ProgressDisplay, ProgressDisplayOptions } from '../backup/progress-display.js';
+import { createProgressDisplay } from '../ui/progress-display.js';
+import type { ProgressDisplay, ProgressDisplayOptions } from '../ui/progress-display.js';
 import type { BackupEvent } from '../backup/types.js';
 import type { WaitHandle } from './wait-indicator.js';
 

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { messages } from '../errors.js';
-import { readFully } from '../../workers/duckdb-file/block-check.js';
-import { checkFileLength } from '../../workers/duckdb-file/block-check.js';
-import { HEADERS_BYTES, readDatabaseHeader } from '../../workers/duckdb-file/database-header.js';
-import { walkWal } from '../../workers/duckdb-file/wal-check.js';
-import type { WalWalk } from '../../workers/duckdb-file/wal-check.js';
+import { readFully } from '../../workers/shared/duckdb-file/block-check.js';
+import { checkFileLength } from '../../workers/shared/duckdb-file/block-check.js';
+import { HEADERS_BYTES, readDatabaseHeader } from '../../workers/shared/duckdb-file/database-header.js';
+import { walkWal } from './wal-check.js';
+import type { WalWalk } from './wal-check.js';
 
 // What the store checks before DuckDB opens the memory file read-write (ARCHITECTURE.md, measured on 1.5.5):
 //

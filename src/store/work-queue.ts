@@ -6,7 +6,7 @@ import type {
   ItemRef,
   SummaryResult,
   TranscriptLine,
-} from '../../workers/protocol.js';
+} from '../../workers/shared/protocol.js';
 import { FloatVector } from './memory-store.js';
 import type { MemoryStore, SqlRunner } from './memory-store.js';
 

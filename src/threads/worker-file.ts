@@ -1,11 +1,15 @@
 import { Worker } from 'node:worker_threads';
 import type { WorkerOptions } from 'node:worker_threads';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
-// Workers run from compiled .js files after `tsc` (about 60 ms to start). Under the dev runner and inside
-// vitest this module is itself a .ts file, and a worker started from a .ts file needs tsx's ESM loader
-// registered in the worker (ARCHITECTURE.md): that costs about 300 ms, so it is only for development and tests.
-// One helper serves worker_threads, piscina and tests alike.
+// Where each thread's code lives and how a thread loads it. Entry points are named for what runs them:
+// workers/<name>.worker.ts is a long-lived thread (startWorker), workers/<name>.task.ts a piscina task module
+// (taskFile gives piscina its `filename` and `execArgv`). After `tsc` they are .js files that need nothing, and
+// a thread starts in about 60 ms. Run from source (vitest, tsx) they are .ts files and one way loads both kinds:
+// the thread's execArgv imports a one-line module that registers tsx's ESM hooks in that thread. Measured on
+// Node 20: `--import tsx` alone let piscina load a .ts task but a thread whose entry is a .ts file still failed
+// (ERR_UNKNOWN_FILE_EXTENSION), and so did an eval'd `import()` of it. A thread from source costs about 300 ms,
+// so it is only for development and tests.
 
 const runningFromSource = import.meta.url.endsWith('.ts');
 
@@ -16,23 +20,25 @@ export interface WorkerFile {
   execArgv: string[];
 }
 
-/** `workerFile('embeddings')` → the embeddings worker under workers/, compiled or from source. */
-export function workerFile(name: string): WorkerFile {
-  const extension = runningFromSource ? '.ts' : '.js';
-  const filename = fileURLToPath(new URL(`../../workers/${name}${extension}`, import.meta.url));
-  return { filename, execArgv: runningFromSource ? ['--import', 'tsx'] : [] };
+/** `taskFile('embed-batch')` → workers/embed-batch.task, compiled or from source: piscina's filename and execArgv. */
+export function taskFile(name: string): WorkerFile {
+  return threadFile(`${name}.task`);
 }
 
-/**
- * Starts workers/<name> in a new thread. From source, the entry is a two-step bootstrap: register tsx's hooks
- * in the thread, then import the .ts module. (On Node 20 `--import tsx` in a worker's execArgv did not make a
- * .ts entry loadable: ERR_UNKNOWN_FILE_EXTENSION, measured here.)
- */
+/** Starts workers/<name>.worker in a new thread, compiled or from source. */
 export function startWorker(name: string, options: Omit<WorkerOptions, 'eval' | 'execArgv'> = {}): Worker {
-  const { filename } = workerFile(name);
-  if (!runningFromSource) return new Worker(filename, options);
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const entry = pathToFileURL(filename).href;
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(bootstrap, { ...options, eval: true });
+  const { filename, execArgv } = threadFile(`${name}.worker`);
+  return new Worker(filename, { ...options, execArgv });
+}
+
+function threadFile(stem: string): WorkerFile {
+  const extension = runningFromSource ? '.ts' : '.js';
+  const filename = fileURLToPath(new URL(`../../workers/${stem}${extension}`, import.meta.url));
+  return { filename, execArgv: runningFromSource ? ['--import', registerTsx()] : [] };
+}
+
+/** A data: module that registers tsx's ESM hooks (resolved here, so it works whatever the thread's cwd). */
+function registerTsx(): string {
+  const api = import.meta.resolve('tsx/esm/api');
+  return `data:text/javascript,import { register } from ${JSON.stringify(api)}; register();`;
 }

@@ -1,7 +1,7 @@
 import { messages, messageOf } from '../errors.js';
-import { embedLocal, localEmbeddingModel } from '../../workers/local-embedding.js';
+import { embedLocal, localEmbeddingModel } from '../../workers/shared/local-embedding.js';
 
-// Where embeddings come from. By default the local hashed n-gram embedding (workers/local-embedding.ts), which
+// Where embeddings come from. By default the local hashed n-gram embedding (workers/shared/local-embedding.ts), which
 // needs no network. With NUAGENT_EMBEDDINGS_URL set, an OpenAI-compatible /v1/embeddings endpoint:
 //   NUAGENT_EMBEDDINGS_URL      base URL (`http://127.0.0.1:11434/v1`) or the full `…/v1/embeddings` address
 //   NUAGENT_EMBEDDINGS_MODEL    the model to ask for (required with the URL), e.g. text-embedding-3-small

@@ -22,8 +22,8 @@ import type {
   WorkResult,
   WorkerName,
   WriteReply,
-} from '../../workers/protocol.js';
-import { describeWireError, toWireError } from '../../workers/wire-error.js';
+} from '../../workers/shared/protocol.js';
+import { describeWireError, toWireError } from '../../workers/shared/wire-error.js';
 import type { Embedder } from './embedder.js';
 
 // The database owner's side of one worker's memory port. It is the only way a worker reaches the memory, and it

@@ -3,7 +3,7 @@ import type { MessagePort, Worker } from 'node:worker_threads';
 import { expose, releaseProxy, wrap } from 'comlink';
 import type { Remote } from 'comlink';
 import { startWorker } from '../threads/worker-file.js';
-import { nodeEndpoint } from '../../workers/comlink-node.js';
+import { nodeEndpoint } from '../../workers/shared/comlink-node.js';
 import {
   ACTUAL,
   Actual,
@@ -14,8 +14,8 @@ import {
   nudge,
   request,
   waitForChange,
-} from '../../workers/control-block.js';
-import type { DesiredValue } from '../../workers/control-block.js';
+} from '../../workers/shared/control-block.js';
+import type { DesiredValue } from '../../workers/shared/control-block.js';
 import type {
   HooksSpec,
   WorkerControlApi,
@@ -24,7 +24,7 @@ import type {
   WorkerSettings,
   WorkerState,
   WorkerStatus,
-} from '../../workers/protocol.js';
+} from '../../workers/shared/protocol.js';
 import { MemoryPort } from './memory-port.js';
 import type { MemoryPortDeps, PortEvent, PortGate } from './memory-port.js';
 

@@ -5,8 +5,8 @@ import type { MemoryStore } from '../store/memory-store.js';
 import { EMBEDDING_DIMENSIONS } from '../store/schema.js';
 import { DEFAULT_RETRY } from '../store/work-queue.js';
 import type { RetryPolicy } from '../store/work-queue.js';
-import { workerFile } from '../threads/worker-file.js';
-import type { HooksSpec, WorkerName, WorkerSettings, WorkerStatus } from '../../workers/protocol.js';
+import { taskFile } from '../threads/worker-file.js';
+import type { HooksSpec, WorkerName, WorkerSettings, WorkerStatus } from '../../workers/shared/protocol.js';
 import { embedderFromEnv } from './embedder.js';
 import type { Embedder } from './embedder.js';
 import type { PortEvent } from './memory-port.js';
@@ -63,7 +63,7 @@ export class WorkerManager implements WorkerAdmin {
       batchSize: options.settings?.batchSize ?? DEFAULT_SETTINGS.batchSize,
       idlePollMs: options.settings?.idlePollMs ?? DEFAULT_SETTINGS.idlePollMs,
       embeddingDimensions: EMBEDDING_DIMENSIONS,
-      embedBatchFile: workerFile('embed-batch'),
+      embedBatchFile: taskFile('embed-batch'),
       // Two cores here: one pool thread beside the main thread and the three workers is plenty.
       embedThreads: options.settings?.embedThreads ?? Math.max(1, Math.min(2, os.availableParallelism() - 1)),
     };

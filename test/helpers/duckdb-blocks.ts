@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import { readDatabaseHeader } from '../../workers/duckdb-file/database-header.js';
-import type { DatabaseHeader } from '../../workers/duckdb-file/database-header.js';
-import { readFreeList } from '../../workers/duckdb-file/free-list.js';
+import { readDatabaseHeader } from '../../workers/shared/duckdb-file/database-header.js';
+import type { DatabaseHeader } from '../../workers/shared/duckdb-file/database-header.js';
+import { readFreeList } from '../../workers/shared/duckdb-file/free-list.js';
 
 // Real DuckDB files made by the app's schema (MemoryStore runs the migrations), with primary-key index blocks and
 // free blocks, and a map of which block holds what, read from DuckDB itself. For the block-checksum and start-up
-// checks (workers/duckdb-file/).
+// checks (workers/shared/duckdb-file/).
 
 /**
  * A closed memory database with `rows` messages: INSERT … SELECT makes their primary-key index span several

@@ -4,8 +4,8 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { writeManifest } from '../../src/backup/manifest.js';
 import type { BackupManifest } from '../../src/backup/types.js';
-import { hashFile } from '../../workers/copy-engine/file-hash.js';
-import { readTableFigures } from '../../workers/copy-engine/table-figures.js';
+import { hashFile } from '../../workers/shared/file-hash.js';
+import { readTableFigures } from '../../workers/shared/table-figures.js';
 
 // Backups made by hand, the way the backup service makes them (a closed, checkpointed database copied, then a
 // manifest with its hash and per-table figures), for tests of list/verify/prune/restore that must not depend

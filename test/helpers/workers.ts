@@ -9,7 +9,7 @@ import type { PortEvent } from '../../src/workers-host/memory-port.js';
 import { WorkerManager } from '../../src/workers-host/worker-manager.js';
 import type { WorkerManagerOptions } from '../../src/workers-host/worker-manager.js';
 import { tempDir } from './temp-dir.js';
-import type { HooksSpec } from '../../workers/protocol.js';
+import type { HooksSpec } from '../../workers/shared/protocol.js';
 
 // Shared pieces of the background-worker tests: chat rows to work on, a model whose calls the test answers,
 // the fixture hooks with their shared memory, and a log of the workers' writes to wait on (never a sleep).

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { isHashAlgorithm, scanFile } from './file-hash.js';
-import { blocksCheck, hashCheck } from './verify-checks.js';
-import { diffTableFigures, readTableFigures } from './table-figures.js';
-import type { TableCounts, TableFigures } from './table-figures.js';
+import { isHashAlgorithm, scanFile } from '../shared/file-hash.js';
+import { blocksCheck, hashCheck } from '../shared/verify-checks.js';
+import { diffTableFigures, readTableFigures } from '../shared/table-figures.js';
+import type { BackupVerification, ExpectedContent, VerifyCheck } from '../shared/copy-engine-protocol.js';
 
 // Checks a backup file against what it should hold: its size, its hash re-read from disk, DuckDB's own checksum
 // of every block in use (in the same read as the hash), and a full read-only open in DuckDB reading every row of
@@ -12,39 +12,6 @@ import type { TableCounts, TableFigures } from './table-figures.js';
 // backup, also one copied to another machine (expected = its manifest). Runs as a piscina task: it reads the
 // whole file, so it never runs on the main thread. Every check runs even after one fails, so the verdict says
 // everything that is wrong; results are plain data, safe to send across a thread.
-
-export interface ExpectedContent {
-  sizeBytes: number;
-  /**
-   * `value` undefined: a fresh reflink clone, whose source was not hashed while it was closed (the file system
-   * shares its blocks); the hash read now is what the manifest records.
-   */
-  hash: { algorithm: string; value: string | undefined };
-  /** A manifest's figures (every row compared), or a fresh copy's row counts taken from its held source. */
-  tables: TableFigures | TableCounts;
-}
-
-export type CheckName = 'file' | 'size' | 'hash' | 'blocks' | 'open' | 'tables';
-
-export interface VerifyCheck {
-  name: CheckName;
-  ok: boolean;
-  detail: string;
-}
-
-export interface BackupVerification {
-  ok: boolean;
-  file: string;
-  checks: VerifyCheck[];
-  /** Tables whose count or row hash differ, including tables on one side only. */
-  mismatchedTables: string[];
-  actual: { sizeBytes?: number; hash?: string; tables?: TableFigures };
-}
-
-export interface VerifyTask {
-  file: string;
-  expected: ExpectedContent;
-}
 
 const READ_ONLY = {
   access_mode: 'READ_ONLY',

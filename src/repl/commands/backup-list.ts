@@ -2,8 +2,8 @@ import type { App } from '../../app.js';
 import { manageContext } from '../../backup/backup-dirs.js';
 import type { ManageContext } from '../../backup/backup-dirs.js';
 import { catalogBackups } from '../../backup/catalog.js';
-import { backupJson, formatBackupList } from '../../backup/list-format.js';
-import { parseListArgs } from '../../backup/manage-args.js';
+import { backupJson, formatBackupList } from '../../ui/list-format.js';
+import { parseListArgs } from '../../ui/manage-args.js';
 import { isRemote } from '../../offsite/location.js';
 
 /** `/backup list [DIR] [--json]`: the backups nu-agent made, and what is wrong around them. */

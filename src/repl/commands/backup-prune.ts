@@ -1,8 +1,8 @@
 import type { App } from '../../app.js';
 import { manageContext } from '../../backup/backup-dirs.js';
 import type { ManageContext } from '../../backup/backup-dirs.js';
-import { formatPruneResult, pruneJson } from '../../backup/list-format.js';
-import { parsePruneArgs } from '../../backup/manage-args.js';
+import { formatPruneResult, pruneJson } from '../../ui/list-format.js';
+import { parsePruneArgs } from '../../ui/manage-args.js';
 import { pruneBackups } from '../../backup/prune.js';
 import type { PruneResult } from '../../backup/prune.js';
 import { prunePolicyOf } from '../../backup/keep-rules.js';

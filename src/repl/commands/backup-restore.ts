@@ -1,5 +1,5 @@
 import type { App } from '../../app.js';
-import { parseRestoreArgs } from '../../backup/manage-args.js';
+import { parseRestoreArgs } from '../../ui/manage-args.js';
 import { createRunDisplay } from '../run-display.js';
 import { restoreFromBackup } from '../../backup/restore.js';
 import type { RestoreFlowResult } from '../../backup/restore.js';

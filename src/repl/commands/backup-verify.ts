@@ -1,5 +1,5 @@
 import type { App } from '../../app.js';
-import { parseVerifyArgs } from '../../backup/manage-args.js';
+import { parseVerifyArgs } from '../../ui/manage-args.js';
 import { formatVerifyOutcome, verifyBackup } from '../../backup/verify.js';
 import type { VerifyOutcome } from '../../backup/verify.js';
 import { messages } from '../../errors.js';

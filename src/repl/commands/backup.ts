@@ -1,5 +1,5 @@
 import type { App } from '../../app.js';
-import { backupOutcomeJson, formatBackupSuccess } from '../../backup/outcome-format.js';
+import { backupOutcomeJson, formatBackupSuccess } from '../../ui/outcome-format.js';
 import { createRunDisplay } from '../run-display.js';
 import type { BackupOutcome, BackupTrigger } from '../../backup/types.js';
 import { closest } from '../../did-you-mean.js';

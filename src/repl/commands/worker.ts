@@ -1,6 +1,6 @@
 import type { Command } from '../command.js';
 import { messages } from '../../errors.js';
-import type { WorkerStatus } from '../../../workers/protocol.js';
+import type { WorkerStatus } from '../../../workers/shared/protocol.js';
 import { oneLine } from '../format.js';
 
 const USAGE = '/worker [status] | /worker <name> [start|stop|pause|resume]';

@@ -1,5 +1,5 @@
 import { runSummarizer } from './summarize.js';
-import type { ExchangeItem } from './protocol.js';
+import type { ExchangeItem } from './shared/protocol.js';
 
 // Summarises completed exchanges (one user message and the assistant's answer) that have no summary yet.
 

@@ -1,6 +1,6 @@
 import { isNuError, messageOf } from '../errors.js';
 import { formatBytes, formatTime } from '../repl/format.js';
-import type { BackupOutcome, BackupSuccess } from './types.js';
+import type { BackupOutcome, BackupSuccess } from '../backup/types.js';
 
 // How a finished backup reads, the same in the REPL and for `nu-agent backup`: the seed's success block (path,
 // size, time) with what it lacked (the snapshot time rather than the print time, the duration, the hash), and a

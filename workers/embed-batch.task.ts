@@ -1,4 +1,4 @@
-import { embedLocal } from './local-embedding.js';
+import { embedLocal } from './shared/local-embedding.js';
 
 // The piscina task: local embeddings for a batch of texts. It runs in the pool's threads so that the long-lived
 // embeddings worker only awaits it, and stays free to acknowledge a pause while a batch is computed.

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { formatBytes, formatTime } from '../repl/format.js';
 import { printable } from '../printable.js';
-import type { BackupEntry, BackupState } from './backup-entry.js';
-import type { PruneResult } from './prune.js';
+import type { BackupEntry, BackupState } from '../backup/backup-entry.js';
+import type { PruneResult } from '../backup/prune.js';
 
 // What `/backup list` and `/backup prune` print, for people and (with --json) for scripts. The JSON shape is
 // part of the command-line interface: fields are only ever added.

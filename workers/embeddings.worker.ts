@@ -1,8 +1,8 @@
 import { Piscina } from 'piscina';
 import { runWorker } from './worker-runtime.js';
-import type { EmbedBatchTask } from './embed-batch.js';
+import type { EmbedBatchTask } from './embed-batch.task.js';
 import type { Outcome } from './pausable-loop.js';
-import type { EmbeddingItem } from './protocol.js';
+import type { EmbeddingItem } from './shared/protocol.js';
 
 // Computes a vector for each conversation or exchange summary that has none for the current embedding model.
 // With an embeddings endpoint configured the main thread calls it (through the port); otherwise the local

@@ -1,4 +1,4 @@
-import { duckdbChecksum } from './checksum.js';
+import { duckdbChecksum } from '../../workers/shared/duckdb-file/checksum.js';
 
 // Walks a DuckDB write-ahead log and checks every entry, before DuckDB replays it. DuckDB 1.5.5 stops replaying
 // silently at a damaged entry size, a damaged version entry or a cut (its "torn WAL" case), then checkpoints and

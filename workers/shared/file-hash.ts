@@ -2,10 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { xxh3 } from '@node-rs/xxhash';
 import { createXXHash128 } from 'hash-wasm';
-import { BlockCheck, readFully } from '../duckdb-file/block-check.js';
-import type { BlockCheckResult } from '../duckdb-file/block-check.js';
-import { READ_BUFFER_BYTES, readBuffer } from '../duckdb-file/checksum.js';
-import { HEADERS_BYTES } from '../duckdb-file/database-header.js';
+import { BlockCheck, readFully } from './duckdb-file/block-check.js';
+import type { BlockCheckResult } from './duckdb-file/block-check.js';
+import { READ_BUFFER_BYTES, readBuffer } from './duckdb-file/checksum.js';
+import { HEADERS_BYTES } from './duckdb-file/database-header.js';
 
 // Hashing a file by re-reading it from disk, in the thread that calls it (a piscina task: never the main thread
 // for a big file). Measured here (ARCHITECTURE.md): the XXH3 streaming class reads + hashes at about 2.4 GB/s,
@@ -72,7 +72,7 @@ export function hashFile(file: string, algorithm: HashAlgorithm, signal?: AbortS
 export interface ScanOptions {
   /** Hash the bytes with this algorithm. */
   algorithm?: HashAlgorithm | undefined;
-  /** Check every DuckDB block's own checksum in the same read (workers/duckdb-file/block-check.ts). */
+  /** Check every DuckDB block's own checksum in the same read (workers/shared/duckdb-file/block-check.ts). */
   checkBlocks?: boolean | undefined;
   /** Polled between chunks. */
   cancelled?: (() => boolean) | undefined;

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import * as Comlink from 'comlink';
-import { nodeEndpoint } from '../comlink-node.js';
-import { fsyncFile } from './durable-file.js';
-import { scanFile } from './file-hash.js';
-import type { BackupVerification } from './verify-backup.js';
-import { CANCEL_INDEX } from './protocol.js';
+import { nodeEndpoint } from '../shared/comlink-node.js';
+import { fsyncFile } from '../shared/durable-file.js';
+import { scanFile } from '../shared/file-hash.js';
+import { CANCEL_INDEX } from '../shared/copy-engine-protocol.js';
 import type {
+  BackupVerification,
   CopyMethod,
   CopyResult,
   CopyTask,
@@ -15,7 +15,7 @@ import type {
   ProgressSink,
   TaskError,
   VerifyTask,
-} from './protocol.js';
+} from '../shared/copy-engine-protocol.js';
 
 // The copy engine's piscina tasks, dispatched by `op` through the default export: piscina loads a thread's
 // default handler when the thread starts, so the tasks are ready before the first one arrives (a named handler is

@@ -1,10 +1,10 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { BlockCheckResult } from '../duckdb-file/block-check.js';
+import type { BlockCheckResult } from './duckdb-file/block-check.js';
 import type { HashAlgorithm } from './file-hash.js';
-import type { ExpectedContent } from './verify-backup.js';
+import type { TableCounts, TableFigures } from './table-figures.js';
 
 // The copy engine's protocol: the only module both the main thread (src/backup/copy-engine.ts) and the piscina
-// tasks (engine.ts) import. Tasks return plain result objects, never throw across the thread: Comlink and
+// tasks (engine.task.ts) import. Tasks return plain result objects, never throw across the thread: Comlink and
 // structured cloning keep only message/name/stack of an Error (ARCHITECTURE.md), and the main side needs the
 // errno code to say what went wrong.
 
@@ -69,3 +69,33 @@ export type CopyResult = { ok: true; bytes: number; method: CopyMethod; ms: numb
 export type HashResult =
   | { ok: true; bytes: number; hash: string; blocks?: BlockCheckResult | undefined; ms: number }
   | { ok: false; error: TaskError };
+
+// ---- a verification (verify-backup.ts), as the verify task returns it ----
+
+export interface ExpectedContent {
+  sizeBytes: number;
+  /**
+   * `value` undefined: a fresh reflink clone, whose source was not hashed while it was closed (the file system
+   * shares its blocks); the hash read now is what the manifest records.
+   */
+  hash: { algorithm: string; value: string | undefined };
+  /** A manifest's figures (every row compared), or a fresh copy's row counts taken from its held source. */
+  tables: TableFigures | TableCounts;
+}
+
+export type CheckName = 'file' | 'size' | 'hash' | 'blocks' | 'open' | 'tables';
+
+export interface VerifyCheck {
+  name: CheckName;
+  ok: boolean;
+  detail: string;
+}
+
+export interface BackupVerification {
+  ok: boolean;
+  file: string;
+  checks: VerifyCheck[];
+  /** Tables whose count or row hash differ, including tables on one side only. */
+  mismatchedTables: string[];
+  actual: { sizeBytes?: number; hash?: string; tables?: TableFigures };
+}

@@ -1,6 +1,6 @@
 import { messages } from '../errors.js';
-import { KEEP_FLAGS, addKeepRule } from './keep-rules.js';
-import type { KeepRules } from './keep-rules.js';
+import { KEEP_FLAGS, addKeepRule } from '../backup/keep-rules.js';
+import type { KeepRules } from '../backup/keep-rules.js';
 
 // The arguments of `/backup list|verify|prune|restore`, read the same way in the REPL and for `nu-agent backup`
 // (where commander has already checked them, the same rules apply again here, so both reject the same input).

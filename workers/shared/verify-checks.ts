@@ -1,5 +1,5 @@
-import type { BlockCheckResult } from '../duckdb-file/block-check.js';
-import type { VerifyCheck } from './verify-backup.js';
+import type { BlockCheckResult } from './duckdb-file/block-check.js';
+import type { VerifyCheck } from './copy-engine-protocol.js';
 
 // Verdict lines shared by the verify task (verify-backup.ts) and the main side that adds the checks of a hash pass
 // run in the other pool thread (src/backup/copy-engine.ts); no DuckDB here, so the main side loads none for it.

@@ -2,7 +2,7 @@ import cliProgress from 'cli-progress';
 import type { Output } from '../app.js';
 import { formatBytes, formatDuration } from '../repl/format.js';
 import type { StatusLine } from '../repl/terminal-output.js';
-import type { BackupEvent } from './types.js';
+import type { BackupEvent } from '../backup/types.js';
 
 // Shows a backup (or restore) as it runs: the step lines the seed printed, a live bar while the copy runs, and
 // in debug mode every supervisor transition. The seed queued its progress lines and showed them all after the

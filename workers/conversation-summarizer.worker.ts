@@ -1,5 +1,5 @@
 import { runSummarizer } from './summarize.js';
-import type { ConversationItem } from './protocol.js';
+import type { ConversationItem } from './shared/protocol.js';
 
 // Summarises finished conversations (every one but the conversation in progress) that have no summary, or whose
 // summary predates their newest exchange. The summary is stored "as of" the newest content it covers.
