@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Output } from '../src/app.js';
 import { createApp } from '../src/app/create-app.js';
 import type { MemoryStore } from '../src/store/memory-store.js';
-import { fsyncFile } from '../workers/shared/durable-file.js';
+import { fsyncFile } from '../workers/shared/fsync-file.js';
 import { median, startWatch, timeCpWithFsync, timeOnlineCopy, timeSeedLoopCopy } from './reference-copies.js';
 
 // One size of the benchmark on one file system: a generated memory database, the three workers kept busy, and

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { fsyncFile } from '../workers/shared/durable-file.js';
+import { fsyncFile } from '../workers/shared/fsync-file.js';
 
 // The yardsticks the copy engine is compared with, each measured in the same run on the same file:
 // `cp` + fsync (the target), the seed plan's 8 KiB read/write loop (for reference), and DuckDB's online

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createBackupService } from '../src/backup/backup-service.js';
 import { requireManifest } from '../src/backup/manifest.js';
 import type { BackupFailure } from '../src/backup/types.js';
-import { TEMP_MARKER } from '../workers/shared/durable-file.js';
+import { TEMP_MARKER } from '../src/backup/durable-file.js';
 import { backupFixture, serviceFor } from './helpers/backup-app.js';
 import { historyOf } from './helpers/hand-made-backup.js';
 

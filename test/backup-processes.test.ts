@@ -7,7 +7,7 @@ import { createBackupService } from '../src/backup/backup-service.js';
 import type { BackupFailure } from '../src/backup/types.js';
 import type { NuError } from '../src/errors.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { TEMP_MARKER } from '../workers/shared/durable-file.js';
+import { TEMP_MARKER } from '../src/backup/durable-file.js';
 import { backupFixture, fillBulk } from './helpers/backup-app.js';
 
 // Backups across processes: a real second process holding the lock, and a real process killed with SIGKILL in

@@ -8,7 +8,7 @@ import type { RestoreFaults } from '../src/backup/restore-steps.js';
 import { manifestPathFor } from '../src/backup/types.js';
 import { resolveDataPaths } from '../src/paths.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { TEMP_MARKER } from '../workers/shared/durable-file.js';
+import { TEMP_MARKER } from '../src/backup/durable-file.js';
 import { backupFixture, fillRows, recordingWorkers, serviceFor } from './helpers/backup-app.js';
 import { historyOf } from './helpers/hand-made-backup.js';
 import { tempDir } from './helpers/temp-dir.js';

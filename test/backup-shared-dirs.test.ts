@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { createBackupService } from '../src/backup/backup-service.js';
 import { noteInflight } from '../src/backup/inflight.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { createTempFile } from '../workers/shared/durable-file.js';
+import { createTempFile } from '../src/backup/durable-file.js';
 import { backupFixture } from './helpers/backup-app.js';
 import { runCli } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';

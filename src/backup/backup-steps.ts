@@ -8,7 +8,7 @@ import {
   createTempFile,
   removeStaleTempFiles,
   removeTempFile,
-} from '../../workers/shared/durable-file.js';
+} from './durable-file.js';
 import type { TableCounts, TableFigures } from '../../workers/shared/table-figures.js';
 import type { CopyFault } from '../../workers/shared/copy-engine-protocol.js';
 import type { StepInput, StepName } from '../../state-machines/backup-machine.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileSize, realPathOf } from '../fs-facts.js';
-import { TEMP_MARKER, tempContentBytes } from '../../workers/shared/durable-file.js';
+import { TEMP_MARKER, tempContentBytes } from './durable-file.js';
 import { readManifest } from './manifest.js';
 import { MANIFEST_SUFFIX, manifestPathFor } from './types.js';
 import type { BackupEntry } from './backup-entry.js';

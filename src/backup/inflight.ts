@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DataPaths } from '../paths.js';
-import { isAlive, removeCrashedTemp, removeStaleTempFiles } from '../../workers/shared/durable-file.js';
+import { isAlive, removeCrashedTemp, removeStaleTempFiles } from './durable-file.js';
 
 // A crash (SIGKILL, power loss) during the copy leaves a temporary directory beside the destination, wherever the
 // user pointed the backup. Before the copy starts, a small journal names it; start-up reads the journal and

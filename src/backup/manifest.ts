@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { NuError } from '../errors.js';
-import { writeFileDurably } from '../../workers/shared/durable-file.js';
+import { writeFileDurably } from './durable-file.js';
 import { manifestPathFor } from './types.js';
 import type { BackupManifest } from './types.js';
 

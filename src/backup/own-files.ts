@@ -3,7 +3,7 @@ import path from 'node:path';
 import { realPathOf } from '../fs-facts.js';
 import { errnoOf, messages } from '../errors.js';
 import type { DataPaths } from '../paths.js';
-import { TEMP_MARKER } from '../../workers/shared/durable-file.js';
+import { TEMP_MARKER } from './durable-file.js';
 import { inflightPathFor } from './inflight.js';
 import { MANIFEST_SUFFIX } from './types.js';
 

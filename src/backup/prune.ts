@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fsyncDirectory } from '../../workers/shared/durable-file.js';
+import { fsyncDirectory } from './durable-file.js';
 import { catalogBackups, describeManaged } from './catalog.js';
 import { planPrune } from './retention.js';
 import type { PlannedBackup, PrunePlan, RetentionPolicy } from './retention.js';

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fsyncDirectory } from '../../workers/shared/durable-file.js';
+import { fsyncDirectory } from './durable-file.js';
 import type { SqlRunner } from '../store/memory-store.js';
 import { foreignOwner } from './lock-owner.js';
 

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { writeFileDurably } from '../../workers/shared/durable-file.js';
+import { writeFileDurably } from './durable-file.js';
 import { readManifest } from './manifest.js';
 import { manifestPathFor } from './types.js';
 import type { VerificationRecord } from './types.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import * as Comlink from 'comlink';
 import { nodeEndpoint } from '../shared/comlink-node.js';
-import { fsyncFile } from '../shared/durable-file.js';
+import { fsyncFile } from '../shared/fsync-file.js';
 import { scanFile } from '../shared/file-hash.js';
 import { CANCEL_INDEX } from '../shared/copy-engine-protocol.js';
 import type {

@@ -27,7 +27,7 @@ export interface CopyFault {
 export interface CopyTask {
   op: 'copy';
   source: string;
-  /** Beside the destination (durable-file.ts tempPathFor); created here, removed here on failure or cancel. */
+  /** Beside the destination (src/backup/durable-file.ts createTempFile); created here, removed here on failure or cancel. */
   temp: string;
   cancel: SharedArrayBuffer;
   progressPort: MessagePort;

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fsyncFile } from '../../workers/shared/fsync-file.js';
 
 // Crash-safe writing as Litestream does it (file/replica_client.go): write a temporary file in the destination
 // directory, fsync it, rename it onto the final name, fsync the directory. A crash at any moment leaves either
@@ -99,15 +100,6 @@ function removeTempDir(dir: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-export function fsyncFile(file: string): void {
-  const fd = fs.openSync(file, 'r+');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 
