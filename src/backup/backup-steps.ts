@@ -3,12 +3,7 @@ import path from 'node:path';
 import type { App } from '../app.js';
 import { errnoOf, isNuError, messages } from '../errors.js';
 import type { HeldDatabase } from '../store/memory-store.js';
-import {
-  commitTempFile,
-  createTempFile,
-  removeStaleTempFiles,
-  removeTempFile,
-} from './durable-file.js';
+import { commitTempFile, createTempFile, removeStaleTempFiles, removeTempFile } from './durable-file.js';
 import type { TableCounts, TableFigures } from '../../workers/shared/table-figures.js';
 import type { CopyFault } from '../../workers/shared/copy-engine-protocol.js';
 import type { StepInput, StepName } from '../../state-machines/backup-machine.js';
