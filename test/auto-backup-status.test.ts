@@ -14,6 +14,9 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { FakeBackupService, failure, success } from './helpers/fake-backup-service.js';
 import { tempDir } from './helpers/temp-dir.js';
 
+// Status shows times in the local zone; this file reads them in UTC wherever it runs.
+process.env.TZ = 'UTC';
+
 const HERE = { kind: 'here', pid: 4242, active: true } as const;
 const DAY = 24 * 3600 * 1000;
 
@@ -62,12 +65,12 @@ describe('auto-backup status', () => {
     expect(lines[0]).toBe('Auto-backup: enabled');
     expect(lines.filter((l) => l.includes('WARNING'))).toEqual([]);
     expect(line(lines, 'Schedule')).toMatch(/^Schedule:\s+0 2 \* \* \* \(UTC\)$/);
-    expect(line(lines, 'Next run')).toMatch(/2025-06-02 02:00:00 UTC \(in 23 h\)$/);
+    expect(line(lines, 'Next run')).toMatch(/2025-06-02 02:00:00 \+00:00 \(in 23 h\)$/);
     expect(line(lines, 'Scheduler')).toMatch(/running in nu-agent \(pid 4242\)/);
     expect(line(lines, 'Retention')).toMatch(/7 days, keep at least 1$/);
     expect(line(lines, 'Timeouts')).toMatch(/pause 30 s, resume 60 s$/);
-    expect(line(lines, 'Last run')).toMatch(/2025-06-01 02:00:00 UTC \(1 h ago\), success$/);
-    expect(line(lines, 'Last success')).toMatch(/2025-06-01 02:00:00 UTC \(1 h ago\)$/);
+    expect(line(lines, 'Last run')).toMatch(/2025-06-01 02:00:00 \+00:00 \(1 h ago\), success$/);
+    expect(line(lines, 'Last success')).toMatch(/2025-06-01 02:00:00 \+00:00 \(1 h ago\)$/);
     expect(line(lines, 'Last backup')).toMatch(/backups\/memory-2025-06-01-020000\.db$/);
     expect(line(lines, 'Consecutive failures')).toMatch(/0$/);
     expect(line(lines, 'Backups')).toMatch(/3, 12\.0 KiB in total$/);

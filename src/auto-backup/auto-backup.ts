@@ -13,6 +13,7 @@ import type { AutoBackupConfigStore } from './config-store.js';
 import { catalogFor, runReverifyPass, summarizeReverify } from './reverify-pass.js';
 import type { ReverifyRun } from './reverify-pass.js';
 import type { OffsitePort, OffsiteSent } from './offsite-port.js';
+import { formatTime } from '../format/time.js';
 import type { PruneCandidate, RetentionPolicy, RetentionPort } from './retention-port.js';
 import { LOCAL_TIME_ZONE, nextRunAfter } from './schedule.js';
 import { prepareSetting, settingsFromStored } from './settings.js';
@@ -253,7 +254,7 @@ export class AutoBackup {
       if (settings.reverifyEveryDays === 0) return { status: 'skipped', reason: 're-verification is off' };
       const summary = summarizeReverify(catalogFor(this.paths, settings.directory), settings);
       if (summary.dueAt && summary.dueAt.getTime() > this.now().getTime())
-        return { status: 'skipped', reason: `not due until ${summary.dueAt.toISOString()}` };
+        return { status: 'skipped', reason: `not due until ${formatTime(summary.dueAt)}` };
     }
     const run = await runReverifyPass({
       paths: this.paths,
@@ -402,9 +403,7 @@ export class AutoBackup {
     const stillDue = options.unattended === true && options.signal?.aborted === true;
     const recordError = await this.record({ status: 'failed', at, error: messageOf(error) }, undefined, stillDue);
     if (options.unattended) {
-      this.addNotice(
-        `The automatic backup at ${at.toLocaleString()} failed: ${messageOf(error)}. See /backup auto status.`,
-      );
+      this.addNotice(`The automatic backup at ${formatTime(at)} failed: ${messageOf(error)}. See /backup auto status.`);
     }
     return { status: 'failed', error, stateDurations, recordError };
   }

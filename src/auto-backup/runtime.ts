@@ -18,7 +18,8 @@ import type { RetentionPort } from './retention-port.js';
 import type { DeliveryPolicy } from '../notify/deliver.js';
 import { AutoBackupScheduler } from './scheduler.js';
 import type { SchedulerPlace } from './status.js';
-import { formatSpan, overdue } from './status.js';
+import { overdue } from './status.js';
+import { formatSpan, formatTime } from '../format/time.js';
 
 // The auto-backup as a part of the running application. Every process that opens the database gets the
 // AutoBackup (so `nu-agent auto-backup run` without a REPL records and prunes exactly as the scheduler does);
@@ -180,7 +181,7 @@ async function noticeFromLastTime(auto: AutoBackup): Promise<void> {
   if (!settings.enabled) return;
   if (state.lastStatus === 'failed' && state.lastRunAt) {
     auto.addNotice(
-      `The last automatic backup (${state.lastRunAt.toLocaleString()}) failed: ${state.lastError ?? 'unknown error'}. ` +
+      `The last automatic backup (${formatTime(state.lastRunAt)}) failed: ${state.lastError ?? 'unknown error'}. ` +
         'See /backup auto status.',
     );
   }

@@ -2,7 +2,8 @@ import { messageOf } from '../errors.js';
 import { formatKeepRules } from '../backup/keep-rules.js';
 import { hasRule } from '../backup/retention.js';
 import { maskUrl } from '../notify/url.js';
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
+import { formatSpan, formatTime } from '../format/time.js';
 import type { AutoBackup } from './auto-backup.js';
 import { retentionPolicyOf } from './auto-backup.js';
 import { catalogFor, summarizeReverify } from './reverify-pass.js';
@@ -76,38 +77,9 @@ export function overdue(
   return every !== undefined && since > 2 * every ? { sinceMs: since, expectedEveryMs: every } : undefined;
 }
 
-/** `2025-11-22 14:03:07 CET` in the given zone. */
-export function formatInZone(date: Date, zone: string): string {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone: zone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-    timeZoneName: 'short',
-  }).formatToParts(date);
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')} ${get('timeZoneName')}`;
-}
-
-/** "3 d 4 h", "5 h 2 min", "40 s". */
-export function formatSpan(ms: number): string {
-  const s = Math.round(Math.abs(ms) / 1000);
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (d > 0) return h > 0 ? `${d} d ${h} h` : `${d} d`;
-  if (h > 0) return m > 0 ? `${h} h ${m} min` : `${h} h`;
-  if (m > 0) return `${m} min`;
-  return `${s} s`;
-}
-
 function when(date: Date, report: StatusReport): string {
   const diff = date.getTime() - report.now.getTime();
-  return `${formatInZone(date, report.zone)} (${diff >= 0 ? `in ${formatSpan(diff)}` : `${formatSpan(diff)} ago`})`;
+  return `${formatTime(date)} (${diff >= 0 ? `in ${formatSpan(diff)}` : `${formatSpan(diff)} ago`})`;
 }
 
 const row = (label: string, value: string) => `  ${(label + ':').padEnd(22)}${value}`;

@@ -1,6 +1,6 @@
 import type { BackupService } from '../app.js';
 import { messages } from '../errors.js';
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
 import type { SupervisorOutput } from '../../state-machines/backup-machine.js';
 import { lostLock, withLockLoss } from './backup-lock.js';
 import { BackupRun, HASH_ALGORITHM } from './backup-steps.js';

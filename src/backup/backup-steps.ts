@@ -77,6 +77,8 @@ export class BackupRun {
   schemaVersion = 0;
   duckdbVersion = 'unknown';
   snapshotAt: Date | undefined;
+  /** The destination's name was chosen by us (a default name), so it may follow the snapshot's time. */
+  private namedByUs = false;
   temp: string | undefined;
   /** `hash` is the source's for a byte copy; for a clone it is read by the audit. */
   copied: { bytes: number; hash: string | undefined; method: CopyKind } | undefined;
@@ -125,10 +127,11 @@ export class BackupRun {
   }
 
   private async validate(): Promise<void> {
-    const { path: destination } = resolveDestination({
+    const { path: destination, defaultName } = resolveDestination({
       destination: this.request.destination,
       directory: this.request.directory,
     });
+    this.namedByUs = defaultName;
     this.target = validateBackup({
       source: this.deps.store.path,
       destination,
@@ -189,9 +192,20 @@ export class BackupRun {
       this.schemaVersion = Number(version?.v ?? 0);
       this.duckdbVersion = String(version?.d ?? 'unknown');
       this.snapshotAt = new Date();
+      this.nameAfter(this.snapshotAt);
     } catch (err) {
       throw messages.backupCheckpointFailed(held.path, err);
     }
+  }
+
+  /**
+   * A backup has one time, its snapshot's: a name we chose (before the pause) is chosen again from that time,
+   * so the name, the manifest and every listing agree (issue 12).
+   */
+  private nameAfter(snapshotAt: Date): void {
+    if (!this.target || !this.namedByUs) return;
+    const directory = path.dirname(this.target.destination);
+    this.target = { ...this.target, destination: resolveDestination({ directory, now: snapshotAt }).path };
   }
 
   private async close(): Promise<void> {
@@ -318,7 +332,8 @@ export class BackupRun {
       formatVersion: 1,
       appVersion: this.deps.version,
       duckdbVersion: this.duckdbVersion,
-      createdAt: new Date().toISOString(),
+      // One time per backup: created is the snapshot's time, the moment whose content the file holds.
+      createdAt: this.snapshotAt.toISOString(),
       snapshotAt: this.snapshotAt.toISOString(),
       sourcePath: this.deps.store.path,
       fileName: path.basename(destination),

@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { Output } from '../app.js';
-import { formatBytes, formatDuration } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
+import { formatDuration } from '../format/time.js';
 import type { StatusLine } from '../repl/terminal-output.js';
 import type { BackupEvent } from './types.js';
 
