@@ -78,6 +78,17 @@ describe('auto-backup status', () => {
     expect(lines).toContain('    /b/old.db (older than 7 days)');
   });
 
+  it('just enabled: no warning, the first run is due (it warns once that run is missed)', async () => {
+    const { clock, status } = await setup(new Date('2025-06-01T03:00:00Z'));
+    const lines = await status();
+    expect(lines.filter((l) => l.includes('WARNING'))).toEqual([]);
+    expect(line(lines, 'Last success')).toBe(
+      'Last success:         none yet: the first run is due 2025-06-02 02:00:00 +00:00 (in 23 h)',
+    );
+    clock.now = new Date('2025-06-02T03:00:00Z');
+    expect(await status()).toContain('  WARNING: no automatic backup has succeeded yet');
+  });
+
   it('after a failure: the error, the count of failures, and warnings', async () => {
     const { auto, clock, status, backups } = await setup(new Date('2025-06-01T02:00:00Z'));
     backups.behaviour = async () => failure('not enough free space in /backups');

@@ -82,6 +82,15 @@ function when(date: Date, report: StatusReport): string {
   return `${formatTime(date)} (${diff >= 0 ? `in ${formatSpan(diff)}` : `${formatSpan(diff)} ago`})`;
 }
 
+/**
+ * Just enabled: no run has been tried and the first is still ahead. Nothing has gone wrong yet, so this is no
+ * warning; status says when the first run is due instead.
+ */
+function firstRunAhead({ settings, state, now }: StatusReport): Date | undefined {
+  if (!settings.enabled || state.lastSuccessAt || state.lastRunAt || !state.nextRunAt) return undefined;
+  return state.nextRunAt.getTime() > now.getTime() ? state.nextRunAt : undefined;
+}
+
 const row = (label: string, value: string) => `  ${(label + ':').padEnd(22)}${value}`;
 
 export function formatStatus(report: StatusReport): string[] {
@@ -96,7 +105,8 @@ export function formatStatus(report: StatusReport): string[] {
         `${formatSpan(report.overdue.expectedEveryMs)}`,
     );
   }
-  if (settings.enabled && !state.lastSuccessAt) warnings.push('no automatic backup has succeeded yet');
+  if (settings.enabled && !state.lastSuccessAt && !firstRunAhead(report))
+    warnings.push('no automatic backup has succeeded yet');
   if (state.consecutiveFailures > 0) {
     warnings.push(
       `the last ${state.consecutiveFailures === 1 ? 'automatic backup' : `${state.consecutiveFailures} automatic backups`} failed`,
@@ -147,7 +157,17 @@ export function formatStatus(report: StatusReport): string[] {
   } else {
     lines.push(row('Last run', 'never'));
   }
-  lines.push(row('Last success', state.lastSuccessAt ? when(state.lastSuccessAt, report) : 'never'));
+  const first = firstRunAhead(report);
+  lines.push(
+    row(
+      'Last success',
+      state.lastSuccessAt
+        ? when(state.lastSuccessAt, report)
+        : first
+          ? `none yet: the first run is due ${when(first, report)}`
+          : 'never',
+    ),
+  );
   if (state.lastBackupPath) lines.push(row('Last backup', state.lastBackupPath));
   lines.push(row('Consecutive failures', String(state.consecutiveFailures)));
 
