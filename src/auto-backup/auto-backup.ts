@@ -89,6 +89,7 @@ export class AutoBackup {
   private running: Promise<AutoRunResult> | undefined;
   private reverifying: { done: Promise<ReverifyRun>; stop: AbortController } | undefined;
   private readonly notices: string[] = [];
+  private noticeListener: ((text: string) => void) | undefined;
   private readonly changeListeners: (() => void)[] = [];
 
   constructor(private readonly deps: AutoBackupDeps) {
@@ -164,7 +165,17 @@ export class AutoBackup {
   }
 
   addNotice(text: string): void {
-    this.notices.push(text);
+    if (this.noticeListener) this.noticeListener(text);
+    else this.notices.push(text);
+  }
+
+  /**
+   * While set (the REPL waits at its prompt), a notice is handed over as it happens instead of waiting for the
+   * next prompt; the ones kept meanwhile are handed over first.
+   */
+  setNoticeListener(listener: ((text: string) => void) | undefined): void {
+    this.noticeListener = listener;
+    if (listener) for (const text of this.takeNotices()) listener(text);
   }
 
   /**
@@ -410,7 +421,7 @@ export class AutoBackup {
 
   private async skip(reason: string, options: RunOptions): Promise<AutoRunResult> {
     const recordError = await this.record({ status: 'skipped', at: this.now(), reason });
-    if (options.unattended) this.addNotice(`An automatic backup was skipped: ${reason}.`);
+    if (options.unattended) this.addNotice(`The automatic backup at ${formatTime(this.now())} was skipped: ${reason}.`);
     return { status: 'skipped', reason, recordError };
   }
 

@@ -46,6 +46,8 @@ export interface AutoBackupRuntime {
   ): Promise<AutoCommandResult>;
   /** Lines to show before the next prompt (a failed automatic backup, a long time without one); once each. */
   takeNotices(): string[];
+  /** Set while the REPL waits at its prompt: notices are shown as they happen (above the prompt). */
+  onNotice(listener: ((text: string) => void) | undefined): void;
   /** The REPL starts: schedule (with one catch-up of a missed run) and listen on the control socket. */
   startBackground(): Promise<void>;
   /** The REPL ends: stop both; a run in progress is cancelled and awaited. */
@@ -110,6 +112,7 @@ export async function createAutoBackupPart(
     place,
     command: (args, context) => runAutoCommand(args, { auto, scheduler: place(), ...context }),
     takeNotices: () => auto.takeNotices(),
+    onNotice: (listener) => auto.setNoticeListener(listener),
     async startBackground() {
       if (scheduler) return;
       await noticeFromLastTime(auto);
