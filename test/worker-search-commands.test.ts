@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { App, Output } from '../src/app.js';
+import { OFFLINE_REPLY, OfflineProvider } from '../src/llm/offline.js';
+import { completeExchange, createConversation, startExchange } from '../src/store/conversations.js';
 import { historyCommand } from '../src/repl/commands/history.js';
 import { searchCommand } from '../src/repl/commands/search.js';
 import { workerCommand } from '../src/repl/commands/worker.js';
@@ -115,5 +117,39 @@ describe('/search', () => {
     const history = await run(historyCommand, []);
     const header = history.findIndex((l) => l.startsWith(`conversation ${second!.id}, exchange 2 `));
     expect(history[header + 1]).toMatch(/you: .*duckdb backup verification/);
+  });
+
+  it('keeps the offline reply out of summaries and search, but finds the message by its own words', async () => {
+    const { store, manager, activity, run } = await setUp();
+    const conversation = await createConversation(store);
+    const question = 'How do I feed a sourdough starter with rye flour every morning?';
+    const started = await startExchange(store, conversation, question);
+    const offline = await new OfflineProvider().complete();
+    await completeExchange(store, started, { ...offline, durationMs: 1 });
+    manager.startAll();
+    await activity.until(
+      async () => Number((await store.all(`SELECT count(*) AS n FROM embeddings`))[0]!.n) === 2,
+      30_000,
+      'two embeddings',
+    );
+
+    // Stored as it happened...
+    const [stored] = await store.all<{ a: string }>(`SELECT assistant_message AS a FROM exchanges`);
+    expect(stored!.a).toBe(OFFLINE_REPLY);
+    // ...but no summary or vector carries a word of it.
+    const texts = await store.all<{ t: string }>(
+      `SELECT summary AS t FROM exchanges UNION ALL SELECT summary FROM conversations
+       UNION ALL SELECT content FROM embeddings`,
+    );
+    expect(texts).toHaveLength(4);
+    for (const { t } of texts) {
+      expect(t).toContain('sourdough starter');
+      expect(t).not.toMatch(/model|configured|NUAGENT/);
+    }
+    const lines = await run(searchCommand, ['NUAGENT_LLM_URL', 'model', 'configured']);
+    for (const line of lines) expect(line).not.toMatch(/configured|NUAGENT/);
+    expect((await run(searchCommand, ['sourdough', 'rye']))[0]).toMatch(
+      new RegExp(`^1\\. 0\\.\\d\\d  conversation ${conversation}(, exchange 1)?: .*sourdough starter`),
+    );
   });
 });
