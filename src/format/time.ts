@@ -13,6 +13,11 @@ export function formatTime(date: Date): string {
   return `${datePart(date, '-')} ${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
+/** `14:03:07.123`, local: the time of day on a debug line, where the date would only be noise. */
+export function formatClock(date: Date): string {
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${String(date.getMilliseconds()).padStart(3, '0')}`;
+}
+
 /** `2025-10-30-143022`, local time: the stamp in the default backup names (no `:`, sorts by time). */
 export function nameStamp(date: Date): string {
   return `${datePart(date, '-')}-${pad(date.getHours())}${pad(date.getMinutes())}${pad(date.getSeconds())}`;
