@@ -369,7 +369,7 @@ const states = {
     invoke: {
       id: 'reopen',
       src: 'reopen',
-      input: reads('placed'),
+      input: reads(),
       onDone: { target: 'checking', actions: 'markOpen' },
       onError: { target: 'resuming', actions: 'noteError' },
     },
@@ -382,7 +382,7 @@ const states = {
     invoke: {
       id: 'check',
       src: 'check',
-      input: reads('snapshot', 'placed'),
+      input: reads('snapshot'),
       onDone: { target: 'resuming' },
       onError: { target: 'resuming', actions: 'noteError' },
     },
