@@ -1,7 +1,7 @@
 import type { BackupService } from '../app.js';
 import { messages } from '../errors.js';
 import { formatBytes } from '../repl/format.js';
-import { lostLock, withLockLoss } from './backup-lock.js';
+import { lostLock } from './backup-lock.js';
 import { BackupRun, HASH_ALGORITHM } from './backup-steps.js';
 import type { BackupDeps, BackupFacts, BackupFaults, StepTimeouts } from './backup-steps.js';
 import { cleanupAfterCrash } from './inflight.js';
@@ -85,7 +85,7 @@ async function runBackup(
   const result = await runSupervised<BackupFacts>({
     kind: 'backup',
     trigger: request.trigger,
-    steps: run.steps(),
+    run,
     lines: {
       copying: () => `Backing up database... (${formatBytes(run.liveFileBytes())})`,
       verifying: 'Checking the copy is complete...',
@@ -99,10 +99,8 @@ async function runBackup(
       hashAlgorithm: ok ? HASH_ALGORITHM : undefined,
       hash: ok ? audit?.hash : undefined,
     }),
-    emergencyCleanup: () => run.emergencyCleanup(),
-    finish: () => run.finish(),
     store: deps.store,
-    signal: withLockLoss(request.signal, run.lockLost.signal),
+    signal: request.signal,
     timeoutMs: options.timeoutMs,
     emit,
   });

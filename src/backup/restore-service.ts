@@ -1,6 +1,6 @@
 import { formatBytes } from '../repl/format.js';
 import type { BackupDeps, StepTimeouts } from './backup-steps.js';
-import { lostLock, withLockLoss } from './backup-lock.js';
+import { lostLock } from './backup-lock.js';
 import { RestoreRun } from './restore-steps.js';
 import type { RestoreFacts, RestoreFaults } from './restore-steps.js';
 import type { RestoreOutcome, RestoreRequest } from './restore-types.js';
@@ -27,7 +27,7 @@ export async function runRestore(
   const result = await runSupervised<RestoreFacts>({
     kind: 'restore',
     trigger: request.trigger,
-    steps: run.steps(),
+    run,
     lines: {
       copying: `Copying the backup beside the database... (${formatBytes(request.manifest.sizeBytes)})`,
       verifying: 'Verifying the copy...',
@@ -40,10 +40,8 @@ export async function runRestore(
       hashAlgorithm: request.manifest.hash.algorithm,
       hash: request.manifest.hash.value,
     }),
-    emergencyCleanup: () => run.emergencyCleanup(),
-    finish: () => run.finish(),
     store: deps.store,
-    signal: withLockLoss(request.signal, run.lockLost.signal),
+    signal: request.signal,
     timeoutMs: options.timeoutMs,
     emit,
   });

@@ -13,6 +13,7 @@ import type {
   SupervisorOutput,
   SupervisorState,
 } from '../../state-machines/backup-machine.js';
+import { withLockLoss } from './backup-lock.js';
 import type { BackupEvent, BackupTrigger } from './types.js';
 
 // The one runner of the supervisor machine, for a backup and a restore alike: it builds the step actors from a
@@ -65,17 +66,24 @@ const SHARED_LINES: StepLines<FactTypes> = {
   resuming: (_facts, paused) => (paused ? 'Resuming background workers...' : undefined),
 };
 
+/** One run of a kind (backup-steps.ts, restore-steps.ts): its steps and what it holds while it runs. */
+export interface RunSteps<F extends FactTypes> {
+  steps(): StepTable<F>;
+  /** Aborted when the backup lock is found lost while the run holds it: the run is cancelled. */
+  readonly lockLost: AbortController;
+  /** Last resort if the machine itself broke: never leave the gate shut or the workers parked. */
+  emergencyCleanup(): Promise<void>;
+  /** Releases what the run holds besides the database (the lock, the copy threads), however it ended. */
+  finish(): Promise<void>;
+}
+
 export interface RunOptions<F extends FactTypes> {
   kind: SupervisorKind;
   trigger: BackupTrigger;
-  steps: StepTable<F>;
+  run: RunSteps<F>;
   lines: StepLines<F>;
   /** What the backup_runs row says about the file, once the run is over. */
   describe: (ok: boolean, facts: Partial<F>) => Pick<BackupRunRecord, 'path' | 'sizeBytes' | 'hashAlgorithm' | 'hash'>;
-  /** Last resort if the machine itself broke: never leave the gate shut or the workers parked. */
-  emergencyCleanup: () => Promise<void>;
-  /** Releases what the run holds besides the database (the lock, the copy threads), however it ended. */
-  finish: () => Promise<void>;
   store: SqlRunner;
   signal?: AbortSignal | undefined;
   /** Cancels the run (reason `timeout`) after this long; the cancel takes the usual paths back. */
@@ -94,7 +102,7 @@ export type RunResult<F extends FactTypes> =
   | { crashed: true; error: Error; stateDurations: Record<string, number> };
 
 export async function runSupervised<F extends FactTypes>(options: RunOptions<F>): Promise<RunResult<F>> {
-  const { emit } = options;
+  const { emit, run } = options;
   const startedAt = Date.now();
   const stateDurations: Record<string, number> = {};
   let paused = false;
@@ -114,7 +122,7 @@ export async function runSupervised<F extends FactTypes>(options: RunOptions<F>)
       error: ok ? undefined : error === undefined ? `cancelled (${cancel})` : messageOf(error),
     });
   });
-  const actor = createActor(backupMachine.provide({ actors: { ...stepActors(options.steps), record } }), {
+  const actor = createActor(backupMachine.provide({ actors: { ...stepActors(run.steps()), record } }), {
     input: { kind: options.kind },
   });
 
@@ -139,15 +147,16 @@ export async function runSupervised<F extends FactTypes>(options: RunOptions<F>)
     error: () => undefined, // surfaced by toPromise below
   });
 
+  const signal = withLockLoss(options.signal, run.lockLost.signal);
   const cancel = () => actor.send({ type: 'CANCEL', reason: 'cancelled' });
-  options.signal?.addEventListener('abort', cancel, { once: true });
+  signal.addEventListener('abort', cancel, { once: true });
   const timer =
     options.timeoutMs === undefined
       ? undefined
       : setTimeout(() => actor.send({ type: 'CANCEL', reason: 'timeout' }), options.timeoutMs);
   try {
     actor.start();
-    if (options.signal?.aborted) cancel();
+    if (signal.aborted) cancel();
     const output = await toPromise(actor);
     return {
       crashed: false,
@@ -157,13 +166,13 @@ export async function runSupervised<F extends FactTypes>(options: RunOptions<F>)
     };
   } catch (err) {
     // Only a defect in the machine gets here; still leave the database open and the workers running.
-    await options.emergencyCleanup();
+    await run.emergencyCleanup();
     return { crashed: true, error: asError(err), stateDurations };
   } finally {
     clearTimeout(timer);
-    options.signal?.removeEventListener('abort', cancel);
+    signal.removeEventListener('abort', cancel);
     actor.stop();
-    await options.finish();
+    await run.finish();
   }
 }
 
