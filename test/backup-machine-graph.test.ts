@@ -4,7 +4,7 @@ import { getAdjacencyMap } from 'xstate/graph';
 import type { SnapshotFrom } from 'xstate';
 import { STEP_NAMES, backupMachine } from '../state-machines/backup-machine.js';
 import type { Facts, RecordInput, StepName, SupervisorKind } from '../state-machines/backup-machine.js';
-import { PROMISES, brokenPromises, completePaths, show } from './helpers/supervisor-paths.js';
+import { PROMISES, brokenPromises, completePaths, show, traversal } from './helpers/supervisor-paths.js';
 import type { Walk } from './helpers/supervisor-paths.js';
 
 type Snapshot = SnapshotFrom<typeof backupMachine>;
@@ -20,20 +20,6 @@ const finalStates = Object.entries(states)
   .filter(([, s]) => s.type === 'final')
   .map(([name]) => name);
 
-const traversalFor = (kind: SupervisorKind) => ({
-  events: (snapshot: Snapshot) => {
-    const invoke = states[String(snapshot.value)]?.invoke;
-    const id = (Array.isArray(invoke) ? invoke[0] : invoke)?.id;
-    if (!id) return [];
-    return [
-      { type: `xstate.done.actor.${id}`, output: { from: id } },
-      { type: `xstate.error.actor.${id}`, error: new Error(`${id} failed`) },
-      { type: 'CANCEL', reason: 'cancelled' },
-    ] as unknown as { type: 'CANCEL'; reason: 'cancelled' }[];
-  },
-  input: { kind },
-});
-
 const walks: Record<SupervisorKind, Walk[]> = {
   backup: completePaths(backupMachine, 'backup'),
   restore: completePaths(backupMachine, 'restore'),
@@ -44,7 +30,7 @@ describe('backup supervisor graph', () => {
   const edges = new Map<string, Set<string>>();
   const reached = new Set<string>();
   for (const kind of ['backup', 'restore'] as const) {
-    for (const node of Object.values(getAdjacencyMap(backupMachine, traversalFor(kind)))) {
+    for (const node of Object.values(getAdjacencyMap(backupMachine, traversal(backupMachine, kind)))) {
       const from = String(node.state.value);
       reached.add(from);
       for (const transition of Object.values(node.transitions) as { state: Snapshot }[]) {

@@ -43,7 +43,8 @@ function eventsFor(machine: BackupMachine) {
   };
 }
 
-const traversal = (
+/** Every outcome of every step, and a cancel, from every state (for getSimplePaths and getAdjacencyMap). */
+export const traversal = (
   machine: BackupMachine,
   kind: SupervisorKind,
 ): TraversalOptions<Snapshot, Event, SupervisorInput> => ({
