@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor } from 'xstate';
 import { getAdjacencyMap } from 'xstate/graph';
-import type { SnapshotFrom } from 'xstate';
+import type { Actor, SnapshotFrom } from 'xstate';
 import { STEP_NAMES, backupMachine } from '../state-machines/backup-machine.js';
-import type { Facts, RecordInput, StepName, SupervisorKind } from '../state-machines/backup-machine.js';
+import type { BackupMachine, Facts, RecordInput, StepName, SupervisorKind } from '../state-machines/backup-machine.js';
 import { PROMISES, brokenPromises, completePaths, show, traversal } from './helpers/supervisor-paths.js';
 import type { Walk } from './helpers/supervisor-paths.js';
 
@@ -209,8 +209,7 @@ function scripted(overrides: Partial<Record<StepName, StepFn>> = {}) {
   return { machine, calls, records, steps: () => calls.map((c) => c.step) };
 }
 
-const finished = (actor: { getSnapshot(): Snapshot }) =>
-  waitFor(actor as Parameters<typeof waitFor>[0], (s) => (s as Snapshot).status === 'done') as Promise<Snapshot>;
+const finished = (actor: Actor<BackupMachine>) => waitFor(actor, (s) => s.status === 'done');
 
 describe('backup supervisor with provided steps', () => {
   it('a backup hands its copy to verifying, auditing and committing, and records the success', async () => {
