@@ -188,7 +188,7 @@ function stepActors<F extends FactTypes>(steps: StepTable<F>) {
   const actor = (name: StepName) =>
     fromPromise<unknown, Facts>(async ({ input, signal }) => {
       const step = steps[name] as Step<Facts, unknown> | undefined; // see `typed` above
-      if (!step) throw new Error(`a ${name} step is not part of this kind of run`);
+      if (!step) throw new Error(`this kind of run has no ${name} step`);
       return step({ input, signal });
     });
   return {
