@@ -50,14 +50,15 @@ export async function benchRemote(options: {
   try {
     const identity = await generateX25519Identity();
     fs.writeFileSync(path.join(dir, 'recipients.txt'), `${await identityToRecipient(identity)}\n`);
+    const home = path.join(dir, 'home-remote');
     Object.assign(process.env, {
+      NUAGENT_HOME: home,
       AWS_ACCESS_KEY_ID: 'S3RVER',
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_S3: server.endpoint,
       NUAGENT_BACKUP_RECIPIENTS: path.join(dir, 'recipients.txt'),
     });
-    const home = path.join(dir, 'home-remote');
     fs.mkdirSync(home, { recursive: true, mode: 0o700 });
     const db = path.join(home, 'memory.db');
     log(`  generating ${options.sizeMiB} MiB database…`);

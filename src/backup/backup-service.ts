@@ -98,7 +98,7 @@ async function runOnce(
     emit,
     stepLine: (state, paused) => stepLine(state, run, paused),
     describe: (ok) => ({
-      path: run.committed?.path ?? run.target?.destination,
+      path: request.recordAs ?? run.committed?.path ?? run.target?.destination,
       sizeBytes: ok ? run.copied?.bytes : undefined,
       hashAlgorithm: ok ? HASH_ALGORITHM : undefined,
       hash: ok ? run.copied?.hash : undefined,

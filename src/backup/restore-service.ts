@@ -33,7 +33,7 @@ export async function runRestoreOnce(
     emit,
     stepLine: (state, paused) => stepLine(state, request, paused),
     describe: () => ({
-      path: request.file,
+      path: request.shownAs ?? request.file,
       sizeBytes: request.manifest.sizeBytes,
       hashAlgorithm: request.manifest.hash.algorithm,
       hash: request.manifest.hash.value,

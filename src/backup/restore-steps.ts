@@ -224,7 +224,10 @@ export class RestoreRun {
     );
     if (!verdict.ok) {
       const failed = verdict.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
-      throw messages.backupVerifyFailed(this.request.file, ` once copied beside the database (${failed.join('; ')})`);
+      throw messages.backupVerifyFailed(
+        this.request.shownAs ?? this.request.file,
+        ` once copied beside the database (${failed.join('; ')})`,
+      );
     }
   }
 
@@ -284,7 +287,8 @@ export class RestoreRun {
     try {
       await this.faults.beforeCheck?.();
       const differ = diffTableFigures(this.request.manifest.tables, await held.tableFigures());
-      if (differ.length > 0) throw messages.restoreMismatch(this.request.file, `tables ${differ.join(', ')}`);
+      if (differ.length > 0)
+        throw messages.restoreMismatch(this.request.shownAs ?? this.request.file, `tables ${differ.join(', ')}`);
       await migrate(held, this.live, true);
       await replaceSettings(held, this.settings);
       this.clearJournal();
@@ -326,7 +330,7 @@ export class RestoreRun {
       throw messages.restoreRollbackFailed(this.live, this.previous ?? this.live, undefined, err);
     }
     this.rolledBack = true;
-    throw messages.restoreRolledBack(this.request.file, cause);
+    throw messages.restoreRolledBack(this.request.shownAs ?? this.request.file, cause);
   }
 
   private forgetPrevious(): void {
