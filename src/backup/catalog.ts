@@ -74,7 +74,12 @@ export function scanDirectory(dir: string, excluded: Set<string> = new Set()): B
     } else if (name.endsWith(AGE_SUFFIX)) {
       // An encrypted backup is listed through its manifest (NAME.db.manifest.json beside NAME.db.age).
       if (!nameSet.has(name.slice(0, -AGE_SUFFIX.length) + MANIFEST_SUFFIX) && hasAgeHeader(full))
-        entries.push({ path: full, state: 'foreign', problem: 'no manifest (age-encrypted)', sizeBytes: fileSize(full) });
+        entries.push({
+          path: full,
+          state: 'foreign',
+          problem: 'no manifest (age-encrypted)',
+          sizeBytes: fileSize(full),
+        });
     } else if (!nameSet.has(name + MANIFEST_SUFFIX) && !name.endsWith('.wal') && isFile(full)) {
       if (DEFAULT_NAME.test(name) || hasDuckDBMagic(full))
         entries.push({ path: full, state: 'foreign', problem: 'no manifest', sizeBytes: fileSize(full) });

@@ -51,10 +51,12 @@ export function lastVerifiedAt(entry: BackupEntry): Date | undefined {
 
 /** The order of a pass: intact backups only (a damaged one stays damaged), oldest verification first. */
 export function reverifyOrder(entries: readonly BackupEntry[]): BackupEntry[] {
-  return entries
-    // An encrypted backup is left alone: the key to read it is not meant to be on this machine.
-    .filter((e) => e.state === 'ok' && !isEncrypted(e.manifest) && lastVerifiedAt(e) && !failedReverification(e))
-    .sort((a, b) => lastVerifiedAt(a)!.getTime() - lastVerifiedAt(b)!.getTime() || (a.path < b.path ? -1 : 1));
+  return (
+    entries
+      // An encrypted backup is left alone: the key to read it is not meant to be on this machine.
+      .filter((e) => e.state === 'ok' && !isEncrypted(e.manifest) && lastVerifiedAt(e) && !failedReverification(e))
+      .sort((a, b) => lastVerifiedAt(a)!.getTime() - lastVerifiedAt(b)!.getTime() || (a.path < b.path ? -1 : 1))
+  );
 }
 
 export async function reverifyBackups(
