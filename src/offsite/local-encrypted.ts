@@ -234,7 +234,13 @@ async function decryptCopy(found: EncryptedBackup, parent: string, signal?: Abor
   if (size !== stored.sizeBytes)
     throw messages.encryptedBackupTampered(agePath, `${size} bytes, the manifest says ${stored.sizeBytes}`);
   const hash = createHash('sha256');
-  await pipeline(fs.createReadStream(agePath, { highWaterMark: 2 ** 20 }), hash, { signal });
+  try {
+    for await (const chunk of fs.createReadStream(agePath, { highWaterMark: 2 ** 20, signal }) as AsyncIterable<Buffer>)
+      hash.update(chunk);
+  } catch (err) {
+    if (signal?.aborted) throw messages.cancelled(`reading ${agePath}`);
+    throw err;
+  }
   const actual = hash.digest('hex');
   if (actual !== stored.hash.value)
     throw messages.encryptedBackupTampered(
@@ -244,9 +250,11 @@ async function decryptCopy(found: EncryptedBackup, parent: string, signal?: Abor
   const dir = makeWorkDir(parent);
   const remove = () => fs.rmSync(dir, { recursive: true, force: true });
   try {
-    const file = path.join(dir, manifest.fileName);
+    // The name the user's path gives, never one read from the manifest (which could hold `../`).
+    const name = path.basename(found.plainPath);
+    const file = path.join(dir, name);
     await decryptFile(decrypter, agePath, file, agePath, { signal, local: true });
-    writeManifest(file, localManifestOf(manifest, manifest.fileName));
+    writeManifest(file, localManifestOf(manifest, name));
     return { file, remove };
   } catch (err) {
     remove();
