@@ -4,11 +4,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { describe, expect, it } from 'vitest';
+import { probe } from '../src/auto-backup/control-server.js';
 import type { BackupManifest } from '../src/backup/types.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { hashFile } from '../workers/copy-engine/file-hash.js';
 import { addConversations, historyOf } from './helpers/hand-made-backup.js';
-import { runCli, withoutWaitLines } from './helpers/run-cli.js';
+import { collect, runCli, startCli, withoutWaitLines } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 // `nu-agent backup DEST --encrypt` and what list, verify, restore and prune do with the NAME.db.age it stores:
@@ -162,5 +163,22 @@ describe('an encrypted local backup', () => {
     expect(pruned.code).toBe(0);
     expect(pruned.stdout).toContain(`Removed: ${path.join(s.backups, 'old.db.age')}`);
     expect(fs.readdirSync(s.backups).sort()).toEqual(['new.db.age', 'new.db.manifest.json']);
+  });
+
+  it("asked of a running REPL, is named by its .age file in the REPL's notice", { timeout: 180_000 }, async () => {
+    const s = await setUp();
+    // The REPL holds the database and the keys; the shell only asks. Its control socket lives in NUAGENT_HOME.
+    fs.mkdirSync(s.home, { mode: 0o700 });
+    const repl = startCli(['--database', s.db], { env: s.keyed, cwd: s.dir });
+    const finished = collect(repl);
+    const socket = path.join(s.home, 'control.sock');
+    while (repl.exitCode === null && (await probe(socket)) !== 'live') await new Promise((r) => setTimeout(r, 20));
+    const asked = await s.cli(['backup', path.join(s.backups, 'z.db'), '--encrypt'], s.env);
+    expect(withoutWaitLines(asked.stderr)).toBe('');
+    expect(asked.code).toBe(0);
+    expect(fs.readdirSync(s.backups).sort()).toEqual(['z.db.age', 'z.db.manifest.json']);
+    repl.stdin.end('/exit\n');
+    const { stdout } = await finished;
+    expect(stdout).toMatch(/Notice: the backup asked from another terminal \(pid \d+\) is done: .*z\.db\.age\./);
   });
 });

@@ -76,11 +76,14 @@ export async function runBackup(
 ): Promise<BackupOutcome> {
   if (isRemote(args.destination)) {
     const { runOffsiteBackup } = await import('../../offsite/offsite-backup.js');
-    return (await runOffsiteBackup({ ...args, destination: args.destination }, app, signal, trigger)).local;
+    const { local, upload } = await runOffsiteBackup({ ...args, destination: args.destination }, app, signal, trigger);
+    // Where the backup is now: its URL, not the staging copy that is gone (a REPL's notice names it).
+    return { ...local, path: upload.url, manifestPath: `${upload.url}.manifest.json` };
   }
   if (args.encrypt) {
     const { runEncryptedBackup } = await import('../../offsite/local-encrypted.js');
-    return (await runEncryptedBackup(args, app, signal, trigger)).local;
+    const { local, agePath, manifestPath } = await runEncryptedBackup(args, app, signal, trigger);
+    return { ...local, path: agePath, manifestPath };
   }
   const display = args.json ? undefined : createRunDisplay(app.out, { signal });
   let outcome: BackupOutcome;
