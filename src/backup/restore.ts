@@ -43,13 +43,6 @@ export async function restoreFromBackup(
   file: string,
   options: RestoreFlowOptions,
 ): Promise<RestoreFlowResult> {
-  const restore = app.backups.restore?.bind(app.backups);
-  if (!restore) {
-    throw new NuError('restoring is not available in this build of nu-agent', {
-      code: 'RESTORE_UNAVAILABLE',
-      hint: 'Quit nu-agent and copy the backup over the database file yourself.',
-    });
-  }
   const resolved = path.resolve(expandHome(file));
   const shown = options.shownAs ?? resolved;
   // Nobody to ask and no --yes: say so at once rather than after reading the whole backup.
@@ -92,14 +85,16 @@ export async function restoreFromBackup(
 
     app.out.line(`Restoring ${shown}...`);
     const restoreDisplay = options.display?.('restore');
-    outcome = await restore({
-      file: resolved,
-      shownAs: options.shownAs,
-      manifest,
-      trigger: options.trigger,
-      signal: options.signal,
-      onEvent: restoreDisplay?.onEvent,
-    }).finally(() => restoreDisplay?.stop());
+    outcome = await app.backups
+      .restore({
+        file: resolved,
+        shownAs: options.shownAs,
+        manifest,
+        trigger: options.trigger,
+        signal: options.signal,
+        onEvent: restoreDisplay?.onEvent,
+      })
+      .finally(() => restoreDisplay?.stop());
     return finishRestore(app, shown, manifest, safety.path, outcome);
   } finally {
     // Another run of this process (an auto-backup) resumes them itself when it ends. A worker that does not
