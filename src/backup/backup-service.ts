@@ -1,6 +1,6 @@
 import type { BackupService } from '../app.js';
 import { messages } from '../errors.js';
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
 import { lostLock } from './backup-lock.js';
 import { BackupRun, HASH_ALGORITHM } from './backup-steps.js';
 import type { BackupDeps, BackupFacts, BackupFaults, StepTimeouts } from './backup-steps.js';

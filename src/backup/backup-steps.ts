@@ -62,8 +62,8 @@ export interface StepTimeouts {
   reopenDelaysMs: number[];
 }
 
-/** Checked before anything is paused: where the backup goes. */
-export type BackupTarget = ValidatedBackup;
+/** Checked before anything is paused: where the backup goes (`defaultName`: we chose the name). */
+export type BackupTarget = ValidatedBackup & { defaultName: boolean };
 
 /** Read from the held, quiescent database inside the window: what the copy is checked against. */
 export interface WindowSnapshot {
@@ -159,7 +159,7 @@ export class BackupRun {
   }
 
   private async validate(): Promise<BackupTarget> {
-    const { path: destination } = resolveDestination({
+    const { path: destination, defaultName } = resolveDestination({
       destination: this.request.destination,
       directory: this.request.directory,
     });
@@ -180,7 +180,7 @@ export class BackupRun {
       paths: this.deps.paths,
     });
     this.engine ??= CopyEngine.start(); // its threads load while the workers pause
-    return target;
+    return { ...target, defaultName };
   }
 
   /**
@@ -343,13 +343,14 @@ export class BackupRun {
   /** Manifest first, then the rename: a full disk stops us before an old backup at that name is replaced. */
   private commit({ target, snapshot, copy, audit }: Omit<BackupFacts, 'placed'>): PlacedBackup {
     this.lock?.assertHeld(); // nothing reaches a final name once another process may own this database
-    const destination = target.destination;
+    const destination = finalName(target, snapshot.at);
     const manifest: BackupManifest = {
       format: 'nu-agent-backup',
       formatVersion: 1,
       appVersion: this.deps.version,
       duckdbVersion: snapshot.duckdbVersion,
-      createdAt: new Date().toISOString(),
+      // One time per backup: created is the snapshot's time, the moment whose content the file holds.
+      createdAt: snapshot.at.toISOString(),
       snapshotAt: snapshot.at.toISOString(),
       sourcePath: this.deps.store.path,
       fileName: path.basename(destination),
@@ -473,3 +474,12 @@ function rmdirIfEmpty(dir: string): void {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A backup has one time, its snapshot's (issue 12): a name we chose before the pause is chosen again from that
+ * time, in the same directory (where the temporary copy is), so the name, the manifest and every listing agree.
+ */
+function finalName(target: BackupTarget, snapshotAt: Date): string {
+  if (!target.defaultName) return target.destination;
+  return resolveDestination({ directory: path.dirname(target.destination), now: snapshotAt }).path;
+}

@@ -1,4 +1,4 @@
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
 import type { BackupDeps, StepTimeouts } from './backup-steps.js';
 import { lostLock } from './backup-lock.js';
 import { RestoreRun } from './restore-steps.js';

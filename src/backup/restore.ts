@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { App } from '../app.js';
 import { NuError, messages } from '../errors.js';
 import { expandHome } from '../paths.js';
-import { formatTime } from '../repl/format.js';
+import { formatTime, nameStamp } from '../format/time.js';
 import { manageContext } from './backup-dirs.js';
 import { refuseKeptPrevious } from './restore-steps.js';
 import type { RestoreOutcome } from './restore-types.js';
@@ -142,7 +142,5 @@ export function restoreQuestion(manifest: BackupManifest): string {
 
 /** 2025-06-30-120000-123: the default backup names' form (local time), with milliseconds so two never collide. */
 function stamp(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  const ms = String(d.getMilliseconds()).padStart(3, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}-${ms}`;
+  return `${nameStamp(d)}-${String(d.getMilliseconds()).padStart(3, '0')}`;
 }

@@ -17,7 +17,8 @@ import type { BackupEvent, BackupManifest, BackupSuccess, BackupTrigger } from '
 import { formatVerifyOutcome, verifyBackup } from '../backup/verify.js';
 import type { VerifyOutcome } from '../backup/verify.js';
 import { messages } from '../errors.js';
-import { formatBytes, formatTime } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
+import { formatTime } from '../format/time.js';
 import {
   commitTempFile,
   createTempFile,
@@ -190,7 +191,7 @@ export function formatEncryptedSuccess(o: EncryptedOutcome): string[] {
     'Backup created successfully:',
     `  Path: ${o.agePath}`,
     `  Size: ${formatBytes(o.local.sizeBytes)} (stored: ${formatBytes(o.storedBytes)}, ${describeEncryption(o.encryption)})`,
-    `  Time: ${formatTime(o.local.snapshotAt)} (snapshot)`,
+    `  Time: ${formatTime(o.local.snapshotAt)}`,
     `  Took: ${formatSeconds(o.local.durationMs)} to back up, ${formatSeconds(o.encryptMs)} to encrypt`,
     `  Hash: ${o.local.hashAlgorithm} ${o.local.hash} (stored file: sha256 ${o.storedHash})`,
   ];
