@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { probe } from '../src/auto-backup/control-server.js';
 import type { BackupManifest } from '../src/backup/types.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { hashFile } from '../workers/copy-engine/file-hash.js';
+import { hashFile } from '../workers/shared/file-hash.js';
 import { addConversations, historyOf } from './helpers/hand-made-backup.js';
 import { collect, runCli, startCli, withoutWaitLines } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';

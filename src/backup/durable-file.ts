@@ -4,6 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fsyncFile } from '../../workers/shared/fsync-file.js';
 
+// The main thread's durable writes all come from here, the fsync of a file included (a copy thread runs it too).
+export { fsyncFile };
+
 // Crash-safe writing as Litestream does it (file/replica_client.go): write a temporary file in the destination
 // directory, fsync it, rename it onto the final name, fsync the directory. A crash at any moment leaves either
 // no file at the final name or the complete one, never a torn one.

@@ -9,11 +9,11 @@ import { LATEST_SCHEMA_VERSION } from '../store/schema.js';
 import {
   commitTempFile,
   fsyncDirectory,
+  fsyncFile,
   removeStaleTempFiles,
   removeTempFile,
   createTempFile,
 } from './durable-file.js';
-import { fsyncFile } from '../../workers/shared/fsync-file.js';
 import { diffTableFigures } from '../../workers/shared/table-figures.js';
 import type { CopyFault } from '../../workers/shared/copy-engine-protocol.js';
 import type { FactTypes } from '../../state-machines/backup-machine.js';

@@ -7,9 +7,9 @@ import { pipeline } from 'node:stream/promises';
 import type { App, Output } from '../app.js';
 import { resolveDestination } from '../backup/destination.js';
 import { requireManifest, writeManifest } from '../backup/manifest.js';
-import { backupOutcomeJson, formatSeconds } from '../backup/outcome-format.js';
+import { backupOutcomeJson, formatSeconds } from '../ui/outcome-format.js';
 import { refuseOwnFiles, refuseUnusablePath } from '../backup/own-files.js';
-import { createProgressDisplay } from '../backup/progress-display.js';
+import { createProgressDisplay } from '../ui/progress-display.js';
 import { restoreFromBackup } from '../backup/restore.js';
 import type { RestoreFlowOptions, RestoreFlowResult } from '../backup/restore.js';
 import { AGE_SUFFIX, manifestPathFor } from '../backup/types.js';
@@ -19,13 +19,7 @@ import type { VerifyOutcome } from '../backup/verify.js';
 import { messages } from '../errors.js';
 import { formatBytes } from '../format/size.js';
 import { formatTime } from '../format/time.js';
-import {
-  commitTempFile,
-  createTempFile,
-  fsyncDirectory,
-  fsyncFile,
-  removeTempFile,
-} from '../../workers/copy-engine/durable-file.js';
+import { commitTempFile, createTempFile, fsyncDirectory, fsyncFile, removeTempFile } from '../backup/durable-file.js';
 import { decryptFile, decrypterFor, describeEncryption, encryptionPlan, encryptStream } from './encryption.js';
 import type { EncryptionInfo } from './encryption.js';
 import type { EncryptedBackup } from './encrypted-path.js';
