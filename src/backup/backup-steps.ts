@@ -233,7 +233,7 @@ export class BackupRun {
               throw err;
             },
           ),
-        this.engine.hash(this.deps.store.path, HASH_ALGORITHM, local.signal).catch((err: unknown) => {
+        this.engine.hashBesideCopy(this.deps.store.path, HASH_ALGORITHM, local.signal).catch((err: unknown) => {
           stop();
           throw err;
         }),

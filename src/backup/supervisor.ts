@@ -47,7 +47,12 @@ export async function runSupervisor(options: SupervisorRunOptions): Promise<Supe
   const actors = Object.fromEntries(
     STEP_NAMES.map((name) => [
       name,
-      fromPromise<void, StepInput | RecordInput>(({ input, signal }) => options.steps[name]({ input, signal })),
+      fromPromise<void, StepInput | RecordInput>(async ({ input, signal }) => {
+        // XState starts an invoked actor before it tells subscribers of the state that invoked it: without this
+        // wait, a step's synchronous work (closing the database, say) was counted in the state before.
+        await Promise.resolve();
+        return options.steps[name]({ input, signal });
+      }),
     ]),
   );
   const machine = backupMachine.provide({ actors: actors as never });

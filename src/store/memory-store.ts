@@ -207,11 +207,11 @@ export class MemoryStore implements SqlRunner {
     const kept = checkBeforeOpen(this.path);
     try {
       this.session ??= await startSession(this.path);
-      await this.session.connection.run(`ATTACH ${sqlString(this.path)} AS ${CATALOG}`);
-      await this.session.connection.run(`USE ${CATALOG}`);
+      // One statement: a failed ATTACH runs no USE, and nothing is left attached to detach.
+      await this.session.connection.run(`ATTACH ${sqlString(this.path)} AS ${CATALOG}; USE ${CATALOG}`);
       this.connection = this.session.connection;
     } catch (err) {
-      await this.disconnect(false).catch(() => undefined); // the instance stays for the next attempt
+      // The instance stays for the next attempt (a backup's reopen retries; recoverIfLost tries again later).
       const error = openError(this.path, err);
       // Another process has it open: its log is live and DuckDB did not touch it here, so the copies are
       // pointless. After any other failure they stay: DuckDB may have replayed or cut the log already.
@@ -230,14 +230,17 @@ export class MemoryStore implements SqlRunner {
     const session = this.session;
     if (!session) return;
     try {
-      const attached = await session.connection.runAndReadAll(
-        `SELECT count(*)::INTEGER AS n FROM duckdb_databases() WHERE database_name = '${CATALOG}'`,
-      );
-      if (Number(attached.getRowObjectsJS()[0]?.n ?? 0) > 0) {
-        await session.connection.run(`USE ${IN_MEMORY_CATALOG}`);
-        await session.connection.run(`DETACH ${CATALOG}`);
+      if (this.connection) {
+        await session.connection.run(`USE ${IN_MEMORY_CATALOG}`); // the default database cannot be detached
+        try {
+          await session.connection.run(`DETACH ${CATALOG}`);
+        } catch (err) {
+          // Refused: the file stays attached and in service, and every statement must still reach it.
+          await session.connection.run(`USE ${CATALOG}`).catch(() => undefined);
+          throw err;
+        }
       }
-      this.connection = undefined; // only now: a refused DETACH leaves the file attached and in service
+      this.connection = undefined;
     } finally {
       if (andInstance) {
         // Order matters: DuckDB keeps the instance while any connection is alive (ARCHITECTURE.md).
