@@ -95,6 +95,19 @@ describe('MemoryStore', () => {
     await store.close();
   });
 
+  it("a backup's flush checkpoints without holding the database: the log is empty and writes go on", async () => {
+    const db = path.join(tempDir(), 'memory.db');
+    const store = await MemoryStore.open(db);
+    await store.run(`INSERT INTO conversations (title) VALUES ('a')`);
+    expect(fs.statSync(db + '.wal', { throwIfNoEntry: false })?.size ?? 0).toBeGreaterThan(0);
+    await store.flush();
+    expect(fs.statSync(db + '.wal', { throwIfNoEntry: false })?.size ?? 0).toBe(0);
+    expect(store.held).toBe(false);
+    await store.run(`INSERT INTO conversations (title) VALUES ('b')`);
+    expect(await store.all('SELECT count(*)::INTEGER AS n FROM conversations')).toEqual([{ n: 2 }]);
+    await store.close();
+  });
+
   it('makes operations wait while a backup holds the database', async () => {
     const store = await MemoryStore.open(path.join(tempDir(), 'memory.db'));
     const held = await store.hold(1000);

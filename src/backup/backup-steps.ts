@@ -156,7 +156,7 @@ export class BackupRun {
    * machine goes on to pausing either way.
    */
   async flush(): Promise<void> {
-    await this.deps.store.run('CHECKPOINT');
+    await this.deps.store.flush();
   }
 
   private async pause(): Promise<void> {
