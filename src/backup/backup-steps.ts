@@ -191,7 +191,7 @@ export class BackupRun {
    * machine goes on to pausing either way.
    */
   async flush(): Promise<void> {
-    await this.deps.store.run('CHECKPOINT');
+    await this.deps.store.flush();
   }
 
   private async pause(): Promise<void> {
@@ -271,7 +271,7 @@ export class BackupRun {
               throw err;
             },
           ),
-        this.engine.hash(this.deps.store.path, HASH_ALGORITHM, local.signal).catch((err: unknown) => {
+        this.engine.hashBesideCopy(this.deps.store.path, HASH_ALGORITHM, local.signal).catch((err: unknown) => {
           stop();
           throw err;
         }),
