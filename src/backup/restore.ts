@@ -40,10 +40,7 @@ export async function restoreFromBackup(
 ): Promise<RestoreFlowResult> {
   const restore = app.backups.restore?.bind(app.backups);
   if (!restore) {
-    throw new NuError('restoring is not available in this build of nu-agent', {
-      code: 'RESTORE_UNAVAILABLE',
-      hint: 'Quit nu-agent and copy the backup over the database file yourself.',
-    });
+    throw messages.restoreUnavailable();
   }
   const resolved = path.resolve(expandHome(file));
   // Nobody to ask and no --yes: say so at once rather than after reading the whole backup.
@@ -113,14 +110,7 @@ function finishRestore(
   for (const warning of outcome.warnings) app.out.error(warning);
   if (!outcome.ok) {
     if (!outcome.rolledBack && !(outcome.error instanceof NuError)) {
-      throw new NuError(
-        `restoring ${resolved} failed: ${outcome.error.message}; the current database was not changed`,
-        {
-          code: 'RESTORE_FAILED',
-          hint: `The safety backup is at ${safetyPath}.`,
-          cause: outcome.error,
-        },
-      );
+      throw messages.restoreFailed(resolved, safetyPath, outcome.error);
     }
     throw outcome.error;
   }

@@ -1,4 +1,4 @@
-import { messageOf } from '../errors.js';
+import { asError, messageOf } from '../errors.js';
 import { recordBackupRun } from '../store/backup-runs.js';
 import type { BackupRunRecord, BackupRunResult } from '../store/backup-runs.js';
 import type { SqlRunner } from '../store/memory-store.js';
@@ -120,4 +120,4 @@ export function sharedStepLine(state: string, paused: boolean): string | undefin
   }
 }
 
-export const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+export { asError };

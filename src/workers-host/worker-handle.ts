@@ -2,6 +2,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { expose, releaseProxy, wrap } from 'comlink';
 import type { Remote } from 'comlink';
+import { messageOf } from '../errors.js';
 import { startWorker } from '../threads/worker-file.js';
 import { nodeEndpoint } from '../../workers/comlink-node.js';
 import {
@@ -268,7 +269,7 @@ export class WorkerHandle {
     };
     const worker = startWorker(this.name, { workerData: data, transferList: [channel.port2], name: this.name });
     let crashError: string | undefined;
-    worker.on('error', (err) => (crashError = `crashed: ${err instanceof Error ? err.message : String(err)}`));
+    worker.on('error', (err) => (crashError = `crashed: ${messageOf(err)}`));
     const thread: Thread = {
       worker,
       cells,
