@@ -369,8 +369,3 @@ export function prepareSetting(
   const value = spec.parse(raw, current);
   return { key: spec.key, stored: spec.store(value), shown: spec.show(value) };
 }
-
-export function showSetting(name: SettingName, settings: AutoBackupSettings): string {
-  const spec = SETTINGS[name] as SettingSpec<SettingName>;
-  return spec.show(settings[name]);
-}

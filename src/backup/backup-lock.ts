@@ -105,11 +105,6 @@ export function lostLock(lockLost: AbortSignal): NuError | undefined {
   return lockLost.aborted ? (lockLost.reason as NuError) : undefined;
 }
 
-/** True while this process holds the lock (a backup or restore runs here). */
-export function holdsBackupLock(lockPath: string): boolean {
-  return held.has(lockPath);
-}
-
 /** "process 123, since …", "process 123 on host h, since …": for refusals and the start-up wait. */
 export function describeHolder(holder: LockHolder): string {
   if (holder.state === 'older-version') return 'an older version of nu-agent';
