@@ -7,13 +7,10 @@ import type { BackupManifest } from '../src/backup/types.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { collect, runCli, startCli, withoutWaitLines } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { until } from './helpers/until.js';
 
 // `nu-agent auto-backup …` end to end: the compiled CLI as child processes, a temp NUAGENT_HOME, a real REPL
 // holding the database, a real control socket, the real backup service.
-
-async function until(check: () => boolean | Promise<boolean>) {
-  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
-}
 
 function setup() {
   const home = path.join(tempDir(), 'home');

@@ -4,14 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { probe } from '../src/auto-backup/control-server.js';
 import { collect, runCli, startCli } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { until } from './helpers/until.js';
 
 // `nu-agent backup`, `backup restore` and `backup list` from a shell while a REPL holds the database: they ask
 // the REPL over the control socket instead of failing with "in use by another process". The compiled CLI as
 // child processes, a temp NUAGENT_HOME, a real REPL, a real socket, the real backup service.
-
-async function until(check: () => boolean | Promise<boolean>) {
-  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
-}
 
 /** A REPL reading from a pipe that stays open, up once its control socket answers. */
 async function startRepl(env: NodeJS.ProcessEnv, socket: string) {
