@@ -1,5 +1,5 @@
 import type { DataPaths } from './paths.js';
-import type { WorkerName, WorkerStatus } from '../workers/protocol.js';
+import type { ChatMessage, WorkerName, WorkerStatus } from '../workers/protocol.js';
 import type { Embedder } from './workers-host/embedder.js';
 import type { MemoryStore } from './store/memory-store.js';
 import type { BackupOutcome, BackupRequest } from './backup/types.js';
@@ -27,17 +27,14 @@ export interface Output {
   readonly waits?: Waits | undefined;
 }
 
-/** The chat model (issue 2: `openai` or `offline`). Summarisers reach it through the main thread too. */
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+export type { ChatMessage };
 export interface ChatReply {
   text: string;
   model: string;
   tokensInput?: number | undefined;
   tokensOutput?: number | undefined;
 }
+/** The chat model (`openai` or `offline`). Summarisers reach it through the main thread too. */
 export interface ChatProvider {
   readonly name: 'openai' | 'offline';
   /** A short human description for the banner and /info. */

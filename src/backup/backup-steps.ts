@@ -17,7 +17,7 @@ import type { BackupLock } from './backup-lock.js';
 import { configuredBackupDir } from './backup-dirs.js';
 import { CopyEngine, CopyEngineError } from './copy-engine.js';
 import { resolveDestination } from './destination.js';
-import { clearInflight, noteInflight } from './inflight.js';
+import { clearCopyJournal, writeCopyJournal } from './inflight.js';
 import { writeManifest } from './manifest.js';
 import type { BackupEvent, BackupManifest, BackupRequest, CopyKind } from './types.js';
 import { validateBackup } from './validate.js';
@@ -205,7 +205,7 @@ export class BackupRun {
     removeStaleTempFiles(path.dirname(destination));
     const temp = createTempFile(destination);
     this.temp = temp;
-    noteInflight(this.deps.paths, { temp, destination });
+    writeCopyJournal(this.deps.paths, { temp, destination });
     this.engine ??= CopyEngine.start();
     // The hash of the source runs beside the copy; if either fails, the other is stopped.
     const local = new AbortController();
@@ -339,7 +339,7 @@ export class BackupRun {
     }
     this.temp = undefined;
     this.committed = { path: destination, manifestPath: this.manifestWritten };
-    clearInflight(this.deps.paths);
+    clearCopyJournal(this.deps.paths);
   }
 
   /** After a failure or cancel: waits for the step that was left, then removes what this run wrote. */
@@ -350,7 +350,7 @@ export class BackupRun {
     if (this.manifestWritten && !this.committed) fs.rmSync(this.manifestWritten, { force: true });
     for (const dir of this.createdDirs.reverse()) rmdirIfEmpty(dir);
     this.createdDirs = [];
-    clearInflight(this.deps.paths);
+    clearCopyJournal(this.deps.paths);
   }
 
   private async reopen(): Promise<void> {

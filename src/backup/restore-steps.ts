@@ -20,7 +20,7 @@ import type { StepName } from '../../state-machines/backup-machine.js';
 import { BackupRun } from './backup-steps.js';
 import type { BackupDeps, StepFn, StepTimeouts } from './backup-steps.js';
 import { CopyEngine, CopyEngineError } from './copy-engine.js';
-import { clearInflight, noteInflight } from './inflight.js';
+import { clearCopyJournal, writeCopyJournal } from './inflight.js';
 import { readManifest } from './manifest.js';
 import { clearRestoreJournal, replaceSettings, writeRestoreJournal } from './restore-journal.js';
 import type { RestoreRequest } from './restore-types.js';
@@ -193,7 +193,7 @@ export class RestoreRun {
     removeStaleTempFiles(path.dirname(this.live));
     const temp = createTempFile(this.live);
     this.temp = temp;
-    noteInflight(this.deps.paths, { temp, destination: this.live });
+    writeCopyJournal(this.deps.paths, { temp, destination: this.live });
     this.engine ??= CopyEngine.start();
     try {
       await this.engine.copy({
@@ -254,7 +254,7 @@ export class RestoreRun {
     commitTempFile(this.temp, this.live);
     this.temp = undefined;
     this.committed = true;
-    clearInflight(this.deps.paths);
+    clearCopyJournal(this.deps.paths);
   }
 
   /** After a failure or cancel before the restored file is in place: removes the copy; the live file is untouched. */
@@ -262,7 +262,7 @@ export class RestoreRun {
     if (this.temp) removeTempFile(this.temp);
     this.temp = undefined;
     if (this.journalled && !this.committed) this.clearJournal();
-    clearInflight(this.deps.paths);
+    clearCopyJournal(this.deps.paths);
     if (!this.committed) this.forgetPrevious();
   }
 
