@@ -8,7 +8,7 @@ import type { AutoBackupRuntime } from './auto-backup/runtime.js';
 import type { Waits } from './repl/wait-indicator.js';
 
 // The context every REPL command, the CLI subcommands, the scheduler and the control socket receive.
-// Built once by src/app/create-app.ts (issue: the application), torn down by shutdown().
+// Built once by src/app/create-app.ts, torn down by shutdown().
 // Each field is one seam: a real implementation by default, a fake only where a test injects a fault.
 
 /** Where lines go. The REPL writes to the terminal; `--json` CLI commands and the control socket elsewhere. */
@@ -52,7 +52,7 @@ export interface ChatProvider {
   ): Promise<ChatReply>;
 }
 
-/** The background workers (issue 3), as the backup supervisor and the REPL see them. */
+/** The background workers, as the backup supervisor and the REPL see them. */
 export interface WorkerControl {
   /** Asks every running worker to park at its next safe point. */
   pauseAll(): Promise<void>;
@@ -62,7 +62,7 @@ export interface WorkerControl {
   resumeAll(healthTimeoutMs: number): Promise<void>;
 }
 
-/** The workers as the REPL sees them (issue 3): the pause protocol, plus what /worker and /search need. */
+/** The workers as the REPL sees them: the pause protocol, plus what /worker and /search need. */
 export interface WorkerAdmin extends WorkerControl {
   readonly names: readonly WorkerName[];
   status(): WorkerStatus[];
@@ -78,11 +78,11 @@ export interface WorkerAdmin extends WorkerControl {
   readonly embedder: Embedder;
 }
 
-/** Runs backups through the supervisor machine (issue 4); the only way anything takes a backup. */
+/** Runs backups through the supervisor machine; the only way anything takes a backup. */
 export interface BackupService {
   run(request: BackupRequest): Promise<BackupOutcome>;
   /**
-   * Replaces the live database with a verified backup through the same supervisor (issue 5), inside the same
+   * Replaces the live database with a verified backup through the same supervisor, inside the same
    * one-run-at-a-time guard; on failure after the replacement the previous database is put back. Optional so
    * that fakes which only back up stay valid.
    */
@@ -112,7 +112,7 @@ export interface App {
   /** The same workers, as /worker and /search use them. */
   readonly workerAdmin: WorkerAdmin;
   readonly backups: BackupService;
-  /** Scheduled backups (issue 6): settings, runs, status; the REPL starts its scheduler and control socket. */
+  /** Scheduled backups: settings, runs, status; the REPL starts its scheduler and control socket. */
   readonly autoBackup: AutoBackupRuntime;
   readonly out: Output;
   readonly session: Session;

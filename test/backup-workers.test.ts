@@ -6,8 +6,8 @@ import { resolveDataPaths } from '../src/paths.js';
 import { allProcessed, seedChat, workerSetUp } from './helpers/workers.js';
 import { tempDir } from './helpers/temp-dir.js';
 
-// The seed's worst backup bug (reference notes F1): after /backup, the workers kept the closed database and
-// silently died. Here the real workers (threads reaching the database through the owner's port) run during a
+// The worst way a backup can break the workers: after /backup they keep the closed database handle and
+// silently die. Here the real workers (threads reaching the database through the owner's port) run during a
 // real backup, and must summarise and embed chat that arrives after it.
 
 describe('backup with the real background workers', { timeout: 90_000 }, () => {

@@ -12,8 +12,8 @@ import { formatBytes } from '../repl/format.js';
 
 // The auto-backup settings: one appconfig key per setting, each stored as a plain string (no JSON quoting),
 // each with one parser used both for what a user types and for what is read back from the database, so a
-// value that could not have been set cannot be used either. The seed read `auto_backup_cron` but wrote
-// `auto_backup_schedule`; here every key is named once, in SETTINGS below.
+// value that could not have been set cannot be used either. Every key is named once, in SETTINGS below, so
+// that no reader can look for a key under another name than the one its writer used.
 
 export interface AutoBackupSettings {
   enabled: boolean;

@@ -2,15 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expandHome } from '../paths.js';
 
-// Where a backup goes. The seed's rules, kept: no destination gives `memory-YYYY-MM-DD-HHMMSS.db` (local time) in
-// the working directory, and `~` expands. Improved: the result is always absolute (the seed printed
-// `./memory-…`), an existing directory (or a path ending in `/`) receives the default name inside it instead of
+// Where a backup goes. No destination gives `memory-YYYY-MM-DD-HHMMSS.db` (local time) in the working
+// directory, and `~` expands. The result is always absolute (so the path printed can be used from anywhere),
+// an existing directory (or a path ending in `/`) receives the default name inside it instead of
 // being copied over, surrounding quotes are dropped, and a default name never replaces an existing file: a
 // second backup in the same second gets `-2`, `-3`, …
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
-/** `memory-2025-10-30-143022.db`, in local time as the seed names it. */
+/** `memory-2025-10-30-143022.db`, in local time, as users' scripts expect it. */
 export function defaultBackupName(now: Date): string {
   const date = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
   const time = `${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
