@@ -54,6 +54,24 @@ async function setup(start: Date) {
   return { paths, store, backups, retention, clock, auto, stored };
 }
 
+/**
+ * An enabled schedule whose run of 2024-02-29 was missed, and a backup that runs until it is cancelled (as when
+ * nu-agent is closed during the catch-up); `started` resolves once that backup has begun.
+ */
+async function missedRunThatRunsUntilCancelled() {
+  const fixture = await setup(new Date('2025-06-01T12:00:00Z'));
+  await fixture.auto.set('cron', LEAP_DAY);
+  await fixture.auto.set('enabled', 'true');
+  await fixture.auto.recordNextRun(new Date('2024-02-29T00:00:00Z'));
+  const started = new Promise<void>((resolve) => {
+    fixture.backups.behaviour = (request) => {
+      resolve();
+      return new Promise((done) => request.signal?.addEventListener('abort', () => done(failure('cancelled'))));
+    };
+  });
+  return { ...fixture, started };
+}
+
 describe('auto-backup settings in appconfig', () => {
   it('stores one plain string per setting and the next run when enabled', async () => {
     const { auto, stored } = await setup(new Date('2025-01-15T10:00:00Z'));
@@ -117,39 +135,20 @@ describe('catch-up after a missed run', () => {
   });
 
   it('keeps the missed run if the catch-up is still running when the time is written', async () => {
-    const { auto, backups, stored } = await setup(new Date('2025-06-01T12:00:00Z'));
-    await auto.set('cron', LEAP_DAY);
-    await auto.set('enabled', 'true');
-    await auto.recordNextRun(new Date('2024-02-29T00:00:00Z'));
-    const held = new Promise<void>((resolve) => {
-      // Runs until cancelled: the program "stops" during the catch-up.
-      backups.behaviour = (request) => {
-        resolve();
-        return new Promise((done) => request.signal?.addEventListener('abort', () => done(failure('cancelled'))));
-      };
-    });
+    const { auto, stored, started } = await missedRunThatRunsUntilCancelled();
     const scheduler = new AutoBackupScheduler(auto);
     await scheduler.start();
-    await held;
+    await started;
     expect((await stored())['auto_backup.next_run_at']).toBe('2024-02-29T00:00:00.000Z');
     await scheduler.stop();
     expect((await scheduler.whenCaughtUp())?.status).toBe('failed');
   });
 
   it('a catch-up cancelled because nu-agent was closed soon after start is caught up at the next start', async () => {
-    const { auto, backups, stored } = await setup(new Date('2025-06-01T12:00:00Z'));
-    await auto.set('cron', LEAP_DAY);
-    await auto.set('enabled', 'true');
-    await auto.recordNextRun(new Date('2024-02-29T00:00:00Z'));
-    const held = new Promise<void>((resolve) => {
-      backups.behaviour = (request) => {
-        resolve();
-        return new Promise((done) => request.signal?.addEventListener('abort', () => done(failure('cancelled'))));
-      };
-    });
+    const { auto, backups, stored, started } = await missedRunThatRunsUntilCancelled();
     const closedEarly = new AutoBackupScheduler(auto);
     await closedEarly.start();
-    await held;
+    await started;
     await closedEarly.stop();
     expect((await stored())['auto_backup.next_run_at']).toBe('2024-02-29T00:00:00.000Z');
 
