@@ -1,12 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AutoBackup } from '../src/auto-backup/auto-backup.js';
 import { appConfigStore } from '../src/auto-backup/config-store.js';
 import type { PruneCandidate, RetentionPolicy, RetentionPort } from '../src/auto-backup/retention-port.js';
 import { AutoBackupScheduler } from '../src/auto-backup/scheduler.js';
 import { resolveDataPaths } from '../src/paths.js';
-import { MemoryStore } from '../src/store/memory-store.js';
 import { FakeBackupService, failure, success } from './helpers/fake-backup-service.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { openStore } from './helpers/open-store.js';
 
 // The scheduler against a real database (appconfig) and a fake BackupService passed through the seam, with
 // time injected as a clock function. Schedules started here use February 29th, so croner's own timer, which
@@ -29,16 +29,10 @@ class RecordingRetention implements RetentionPort {
   }
 }
 
-const stores: MemoryStore[] = [];
-afterEach(async () => {
-  for (const store of stores.splice(0)) await store.close();
-});
-
 async function setup(start: Date) {
   const home = tempDir();
   const paths = resolveDataPaths({ NUAGENT_HOME: home });
-  const store = await MemoryStore.open(paths.database, { createParentDir: true });
-  stores.push(store);
+  const store = await openStore(paths.database, { createParentDir: true });
   const backups = new FakeBackupService();
   const retention = new RecordingRetention();
   const clock = { now: start };
