@@ -159,13 +159,6 @@ export const messages = {
       `Your memory is intact in ${path}. Quit nu-agent (/exit) and start it again once nothing else holds that file.`,
       { path, cause, op: 'reopen' },
     ),
-  databaseHeld: (op: string, waitedMs: number) =>
-    e(
-      'DB_HELD',
-      `the database is held by a backup or restore; ${op} waited ${waitedMs} ms`,
-      'Wait for the backup to finish and try again.',
-      { op },
-    ),
   databaseHeldByCommand: (lockedMessage: string, op: string, cause: unknown) =>
     e(
       'DB_HELD_BY_COMMAND',
