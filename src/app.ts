@@ -83,10 +83,9 @@ export interface BackupService {
   run(request: BackupRequest): Promise<BackupOutcome>;
   /**
    * Replaces the live database with a verified backup through the same supervisor, inside the same
-   * one-run-at-a-time guard; on failure after the replacement the previous database is put back. Optional so
-   * that fakes which only back up stay valid.
+   * one-run-at-a-time guard; on failure after the replacement the previous database is put back.
    */
-  restore?(request: RestoreRequest): Promise<RestoreOutcome>;
+  restore(request: RestoreRequest): Promise<RestoreOutcome>;
   /** True while a backup (or restore) runs in this process. */
   readonly busy: boolean;
 }

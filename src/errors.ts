@@ -556,12 +556,6 @@ export const messages = {
       'For example --older-than 30.',
     ),
   // ---- Restoring a backup ----
-  restoreUnavailable: () =>
-    e(
-      'RESTORE_UNAVAILABLE',
-      'restoring is not available in this build of nu-agent',
-      'Quit nu-agent and copy the backup over the database file yourself.',
-    ),
   restoreNeedsConfirmation: (file: string) =>
     e(
       'RESTORE_NEEDS_CONFIRMATION',

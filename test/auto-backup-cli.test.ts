@@ -123,4 +123,17 @@ describe('nu-agent auto-backup', () => {
     again.child.stdin.end();
     expect((await again.finished).code).toBe(0);
   });
+
+  it('right after enable, status gives no warning but says when the first run is due', async () => {
+    const { env } = setup();
+    const options = { env: { ...env, TZ: 'UTC' } };
+    const enable = await runCli(['auto-backup', 'enable'], '', options);
+    expect(enable.code, enable.stderr).toBe(0);
+    const status = await runCli(['auto-backup', 'status'], '', options);
+    expect(status.code).toBe(0);
+    expect(status.stdout).not.toContain('WARNING');
+    expect(status.stdout).toMatch(
+      /^ {2}Last success: +none yet: the first run is due \d{4}-\d\d-\d\d 02:00:00 \+00:00 \(in .+\)$/m,
+    );
+  });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { formatTime } from '../src/format/time.js';
 import { AutoBackup } from '../src/auto-backup/auto-backup.js';
 import { appConfigStore } from '../src/auto-backup/config-store.js';
 import type { PruneCandidate, RetentionPolicy, RetentionPort } from '../src/auto-backup/retention-port.js';
@@ -174,7 +175,9 @@ describe('no overlap', () => {
       'auto_backup.last_run_at': '2025-06-01T02:00:00.000Z',
     });
     expect((await stored())['auto_backup.last_success_at']).toBeUndefined();
-    expect(auto.takeNotices()).toEqual(['An automatic backup was skipped: another backup or a restore was running.']);
+    expect(auto.takeNotices()).toEqual([
+      `The automatic backup at ${formatTime(new Date('2025-06-01T02:00:00Z'))} was skipped: another backup or a restore was running.`,
+    ]);
 
     manual.finish();
     await manual.done;

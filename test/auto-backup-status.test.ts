@@ -15,6 +15,9 @@ import { FakeBackupService, failure, success } from './helpers/fake-backup-servi
 import { tempDir } from './helpers/temp-dir.js';
 import { openStore } from './helpers/open-store.js';
 
+// Status shows times in the local zone; this file reads them in UTC wherever it runs.
+process.env.TZ = 'UTC';
+
 const HERE = { kind: 'here', pid: 4242, active: true } as const;
 const DAY = 24 * 3600 * 1000;
 
@@ -57,17 +60,28 @@ describe('auto-backup status', () => {
     expect(lines[0]).toBe('Auto-backup: enabled');
     expect(lines.filter((l) => l.includes('WARNING'))).toEqual([]);
     expect(line(lines, 'Schedule')).toMatch(/^Schedule:\s+0 2 \* \* \* \(UTC\)$/);
-    expect(line(lines, 'Next run')).toMatch(/2025-06-02 02:00:00 UTC \(in 23 h\)$/);
+    expect(line(lines, 'Next run')).toMatch(/2025-06-02 02:00:00 \+00:00 \(in 23 h\)$/);
     expect(line(lines, 'Scheduler')).toMatch(/running in nu-agent \(pid 4242\)/);
     expect(line(lines, 'Retention')).toMatch(/7 days, keep at least 1$/);
     expect(line(lines, 'Timeouts')).toMatch(/pause 30 s, resume 60 s$/);
-    expect(line(lines, 'Last run')).toMatch(/2025-06-01 02:00:00 UTC \(1 h ago\), success$/);
-    expect(line(lines, 'Last success')).toMatch(/2025-06-01 02:00:00 UTC \(1 h ago\)$/);
+    expect(line(lines, 'Last run')).toMatch(/2025-06-01 02:00:00 \+00:00 \(1 h ago\), success$/);
+    expect(line(lines, 'Last success')).toMatch(/2025-06-01 02:00:00 \+00:00 \(1 h ago\)$/);
     expect(line(lines, 'Last backup')).toMatch(/backups\/memory-2025-06-01-020000\.db$/);
     expect(line(lines, 'Consecutive failures')).toMatch(/0$/);
     expect(line(lines, 'Backups')).toMatch(/3, 12\.0 KiB in total$/);
     expect(line(lines, 'Next prune removes')).toMatch(/1 backup, 4\.0 KiB$/);
     expect(lines).toContain('    /b/old.db (older than 7 days)');
+  });
+
+  it('just enabled: no warning, the first run is due (it warns once that run is missed)', async () => {
+    const { clock, status } = await setup(new Date('2025-06-01T03:00:00Z'));
+    const lines = await status();
+    expect(lines.filter((l) => l.includes('WARNING'))).toEqual([]);
+    expect(line(lines, 'Last success')).toBe(
+      'Last success:         none yet: the first run is due 2025-06-02 02:00:00 +00:00 (in 23 h)',
+    );
+    clock.now = new Date('2025-06-02T03:00:00Z');
+    expect(await status()).toContain('  WARNING: no automatic backup has succeeded yet');
   });
 
   it('after a failure: the error, the count of failures, and warnings', async () => {

@@ -93,7 +93,7 @@ describe('/backup', { timeout: 60_000 }, () => {
         'Backup created successfully:',
         `  Path: ${file}`,
         expect.stringMatching(/^ {2}Size: \d+(\.\d)? [KM]iB$/),
-        expect.stringMatching(/^ {2}Time: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(snapshot\)$/),
+        expect.stringMatching(/^ {2}Time: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d$/),
         expect.stringMatching(/^ {2}Took: \d+(\.\d)? s$/),
         expect.stringMatching(/^ {2}Hash: xxh3-128 [0-9a-f]{32}$/),
         expect.stringMatching(/^ {2}Copy: (copied|cloned \(.+\))$/),

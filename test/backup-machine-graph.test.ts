@@ -1,81 +1,36 @@
 import { describe, expect, it } from 'vitest';
-import { getAdjacencyMap, getSimplePaths } from 'xstate/graph';
-import type { TraversalOptions } from 'xstate/graph';
-import type { EventFromLogic, SnapshotFrom } from 'xstate';
-import { backupMachine } from '../state-machines/backup-machine.js';
-import type { SupervisorInput, SupervisorKind } from '../state-machines/backup-machine.js';
+import { createActor, fromPromise, waitFor } from 'xstate';
+import { getAdjacencyMap } from 'xstate/graph';
+import type { Actor, SnapshotFrom } from 'xstate';
+import { STEP_NAMES, backupMachine } from '../state-machines/backup-machine.js';
+import type { BackupMachine, Facts, RecordInput, StepName, SupervisorKind } from '../state-machines/backup-machine.js';
+import { PROMISES, brokenPromises, completePaths, show, traversal } from './helpers/supervisor-paths.js';
+import type { Walk } from './helpers/supervisor-paths.js';
 
 type Snapshot = SnapshotFrom<typeof backupMachine>;
-type Event = EventFromLogic<typeof backupMachine>;
-/** The done/error events XState sends itself when an invoked actor settles (not in the machine's event union). */
-const internal = (event: { type: string; output?: unknown; error?: unknown }) => event as unknown as Event;
 
 // Walks every path of the supervisor, for a backup and for a restore, with every outcome of every step (done,
 // error) and a cancel at every point, and proves the promises the machine makes: nothing is left paused, held or
-// closed on any path; a backup's copy is renamed into place only after a passed audit and is otherwise removed;
-// every run is recorded.
+// closed on any path; a backup's copy is renamed into place only after a passed verification and audit and is
+// otherwise removed; every run is recorded; every step gets what earlier steps produced
+// (helpers/supervisor-paths.ts; backup-machine-mutations.test.ts shows each promise catching a broken machine).
 
 const states = backupMachine.config.states ?? {};
 const finalStates = Object.entries(states)
   .filter(([, s]) => s.type === 'final')
   .map(([name]) => name);
 
-function invokeId(state: string): string | undefined {
-  const invoke = states[state]?.invoke;
-  const first = Array.isArray(invoke) ? invoke[0] : invoke;
-  return first?.id;
-}
-
-/** For any snapshot: the step it waits for succeeds, fails, or the user cancels. */
-function eventsFor(snapshot: Snapshot): Event[] {
-  const id = invokeId(String(snapshot.value));
-  if (!id) return [];
-  return [
-    internal({ type: `xstate.done.actor.${id}`, output: undefined }),
-    internal({ type: `xstate.error.actor.${id}`, error: new Error(`${id} failed`) }),
-    { type: 'CANCEL', reason: 'cancelled' },
-  ];
-}
-
-const traversal = (kind: SupervisorKind): TraversalOptions<Snapshot, Event, SupervisorInput> => ({
-  events: eventsFor,
-  input: { kind },
-  serializeState: (s) =>
-    JSON.stringify({ value: s.value, c: { ...s.context, error: s.context.error !== undefined, laterErrors: 0 } }),
-});
-
-interface Walk {
-  names: string[];
-  visited: Snapshot[];
-  events: string[];
-  last: Snapshot;
-}
-
-/** Every complete path (ending in a final state) of one kind of run. */
-function completePaths(kind: SupervisorKind): Walk[] {
-  return getSimplePaths(backupMachine, traversal(kind))
-    .filter((p) => p.state.status === 'done')
-    .map((p) => {
-      // steps[i].event led to steps[i].state: the first is the initial state (xstate.init), the last is p.state.
-      const visited = p.steps.map((s) => s.state);
-      return {
-        names: visited.map((s) => String(s.value)),
-        visited,
-        events: p.steps.map((s) => s.event.type),
-        last: p.state,
-      };
-    });
-}
-
-const walks = { backup: completePaths('backup'), restore: completePaths('restore') };
+const walks: Record<SupervisorKind, Walk[]> = {
+  backup: completePaths(backupMachine, 'backup'),
+  restore: completePaths(backupMachine, 'restore'),
+};
 const all = [...walks.backup, ...walks.restore];
-const show = (w: Walk) => w.names.join(' → ');
 
 describe('backup supervisor graph', () => {
   const edges = new Map<string, Set<string>>();
   const reached = new Set<string>();
   for (const kind of ['backup', 'restore'] as const) {
-    for (const node of Object.values(getAdjacencyMap(backupMachine, traversal(kind)))) {
+    for (const node of Object.values(getAdjacencyMap(backupMachine, traversal(backupMachine, kind)))) {
       const from = String(node.state.value);
       reached.add(from);
       for (const transition of Object.values(node.transitions) as { state: Snapshot }[]) {
@@ -216,7 +171,110 @@ describe('backup supervisor graph', () => {
     ]);
   });
 
+  it('keeps every promise on every path of a backup and a restore', () => {
+    expect(brokenPromises(backupMachine, all)).toEqual([]);
+  });
+
+  it('hands every step the facts it reads, kept from the steps that produced them earlier on the path', () => {
+    for (const w of all) expect(PROMISES.inputsProduced(w, backupMachine), show(w)).toBeUndefined();
+    // Not vacuous: the walks do reach the steps that read facts.
+    expect(all.some((w) => w.names.includes('committing'))).toBe(true);
+    expect(all.some((w) => w.names.includes('replacing'))).toBe(true);
+  });
+
   it('every state documents its invariant', () => {
     for (const [name, state] of Object.entries(states)) expect(state.description, name).toBeTruthy();
+  });
+});
+
+type StepFn = (input: Facts, signal: AbortSignal) => Promise<unknown>;
+
+/** The real machine with steps that succeed at once (each returns `{ from: <step> }`) unless overridden. */
+function scripted(overrides: Partial<Record<StepName, StepFn>> = {}) {
+  const calls: { step: StepName; input: Facts }[] = [];
+  const records: RecordInput[] = [];
+  const step = (name: StepName) =>
+    fromPromise<unknown, Facts>(async ({ input, signal }) => {
+      calls.push({ step: name, input });
+      return overrides[name] ? overrides[name](input, signal) : { from: name };
+    });
+  const actors = Object.fromEntries(STEP_NAMES.map((name) => [name, step(name)])) as Record<
+    StepName,
+    ReturnType<typeof step>
+  >;
+  const record = fromPromise<void, RecordInput>(async ({ input }) => {
+    records.push(input);
+  });
+  const machine = backupMachine.provide({ actors: { ...actors, record } });
+  return { machine, calls, records, steps: () => calls.map((c) => c.step) };
+}
+
+const finished = (actor: Actor<BackupMachine>) => waitFor(actor, (s) => s.status === 'done');
+
+describe('backup supervisor with provided steps', () => {
+  it('a backup hands its copy to verifying, auditing and committing, and records the success', async () => {
+    const run = scripted();
+    const actor = createActor(run.machine, { input: { kind: 'backup' } }).start();
+    const end = await finished(actor);
+    expect(end.output).toMatchObject({ ok: true, committed: true, facts: { placed: { from: 'commit' } } });
+    const inputOf = (step: StepName) => run.calls.find((c) => c.step === step)?.input;
+    const window = { target: { from: 'validate' }, snapshot: { from: 'checkpoint' }, copy: { from: 'copy' } };
+    expect(inputOf('copy')).toEqual({ target: { from: 'validate' } });
+    expect(inputOf('verify')).toEqual(window);
+    expect(inputOf('audit')).toEqual(window);
+    expect(inputOf('commit')).toEqual({ ...window, audit: { from: 'audit' } });
+    expect(run.records).toMatchObject([{ ok: true, cancel: undefined }]);
+  });
+
+  it('a failed verification discards the copy, reopens and resumes, and never audits or commits it', async () => {
+    const run = scripted({
+      verify: async () => {
+        throw new Error('size: 10 bytes, the database has 20');
+      },
+    });
+    const end = await finished(createActor(run.machine, { input: { kind: 'backup' } }).start());
+    expect(run.steps().slice(run.steps().indexOf('verify'))).toEqual([
+      'verify',
+      'discard',
+      'reopen',
+      'check',
+      'resume',
+    ]);
+    expect(end.output?.ok).toBe(false);
+    expect(String(end.output?.error)).toContain('size: 10 bytes');
+    expect(end.output?.facts.placed).toBeUndefined();
+    expect(run.records).toMatchObject([{ ok: false }]);
+  });
+
+  it('a cancel during the copy stops it through its signal, then discards, reopens and resumes', async () => {
+    let copySignal: AbortSignal | undefined;
+    const run = scripted({
+      copy: (_input, signal) =>
+        new Promise((_resolve, reject) => {
+          copySignal = signal;
+          signal.addEventListener('abort', () => reject(new Error('copy stopped')));
+        }),
+    });
+    const actor = createActor(run.machine, { input: { kind: 'backup' } }).start();
+    await waitFor(actor, (s) => String(s.value) === 'copying');
+    actor.send({ type: 'CANCEL', reason: 'cancelled' });
+    const end = await finished(actor);
+    expect(copySignal?.aborted).toBe(true);
+    expect(run.steps().slice(run.steps().indexOf('copy'))).toEqual(['copy', 'discard', 'reopen', 'check', 'resume']);
+    expect(end.value).toBe('failed');
+    expect(end.output).toMatchObject({ ok: false, cancel: 'cancelled', committed: false });
+    expect(run.records).toMatchObject([{ ok: false, cancel: 'cancelled' }]);
+  });
+
+  it('a restore replaces with its verified copy before reopening, and is never audited', async () => {
+    const run = scripted();
+    const end = await finished(createActor(run.machine, { input: { kind: 'restore' } }).start());
+    expect(end.output).toMatchObject({ ok: true, committed: true, facts: { placed: { from: 'replace' } } });
+    const steps = run.steps();
+    expect(steps.indexOf('replace')).toBeGreaterThan(steps.indexOf('verify'));
+    expect(steps.indexOf('reopen')).toBeGreaterThan(steps.indexOf('replace'));
+    expect(steps).not.toContain('audit');
+    expect(steps).not.toContain('commit');
+    expect(run.calls.find((c) => c.step === 'check')?.input).toEqual({ snapshot: { from: 'checkpoint' } });
   });
 });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { readManifest } from '../src/backup/manifest.js';
+import { nameStamp } from '../src/format/time.js';
 import type { BackupEvent, BackupFailure, BackupOutcome } from '../src/backup/types.js';
 import type { NuError } from '../src/errors.js';
 import { listBackupRuns } from '../src/store/backup-runs.js';
@@ -360,5 +361,22 @@ describe('backup service', { timeout: 60_000 }, () => {
     expect(service.busy).toBe(false);
     expect(fs.existsSync(path.join(fixture.dir, 'b.db'))).toBe(false);
     await fixture.close();
+  });
+
+  it('gives a backup one time: a default name, the manifest and the outcome all carry the snapshot time', async () => {
+    const fixture = await backupFixture(20);
+    const dir = path.join(fixture.dir, 'backups');
+    fs.mkdirSync(dir);
+    const service = serviceFor(fixture, {
+      // The name is chosen before the pause: let the clock pass into the next second before the snapshot.
+      faults: { beforeCheckpoint: () => new Promise((r) => setTimeout(r, 1005 - (Date.now() % 1000))) },
+    });
+    const outcome = await service.run({ trigger: 'manual', destination: `${dir}/` });
+    expect(outcome.ok, outcome.ok ? '' : String(outcome.error)).toBe(true);
+    if (!outcome.ok) return;
+    expect(path.basename(outcome.path)).toBe(`memory-${nameStamp(outcome.snapshotAt)}.db`);
+    const manifest = readManifest(outcome.path);
+    expect(manifest.ok && manifest.manifest.snapshotAt).toBe(outcome.snapshotAt.toISOString());
+    expect(manifest.ok && manifest.manifest.createdAt).toBe(outcome.snapshotAt.toISOString());
   });
 });

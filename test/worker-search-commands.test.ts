@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { App, Output } from '../src/app.js';
+import { OFFLINE_REPLY, OfflineProvider } from '../src/llm/offline.js';
+import { completeExchange, createConversation, startExchange } from '../src/store/conversations.js';
+import { historyCommand } from '../src/repl/commands/history.js';
 import { searchCommand } from '../src/repl/commands/search.js';
 import { workerCommand } from '../src/repl/commands/worker.js';
 import type { WorkerManagerOptions } from '../src/workers-host/worker-manager.js';
@@ -88,9 +91,65 @@ describe('/search', () => {
 
     const lines = await run(searchCommand, ['verifying', 'a', 'DuckDB', 'backup']);
     expect(lines).toHaveLength(5);
-    expect(lines[0]).toMatch(/^1\. 0\.\d\d {2}(conversation 2|exchange 2 \(conversation 2\)): .*duckdb backup/);
+    expect(lines[0]).toMatch(/^1\. 0\.\d\d {2}conversation 2(, exchange 1)?: .*duckdb backup/);
     expect(lines[1]).toMatch(/^2\. .*duckdb backup/);
     expect(lines[2]).not.toMatch(/duckdb/);
     await expect(run(searchCommand, [])).rejects.toMatchObject({ code: 'USAGE' });
+  });
+
+  it('names an exchange by its conversation and its number there, as /history does', async () => {
+    const { store, manager, activity, run } = await setUp();
+    const topics = [
+      ['sourdough bread baking', 'alpine hiking routes'],
+      ['knitting a wool scarf', 'duckdb backup verification'],
+    ];
+    const [, second] = await seedChat(store, 2, 2, (c, e) => topics[c]![e]!);
+    manager.startAll();
+    await activity.until(
+      async () => Number((await store.all(`SELECT count(*) AS n FROM embeddings`))[0]!.n) === 6,
+      30_000,
+      'six embeddings',
+    );
+
+    // Its row id is 4; in its conversation it is the second exchange.
+    const hit = (await run(searchCommand, ['verifying', 'a', 'DuckDB', 'backup'])).find((l) => /exchange/.test(l));
+    expect(hit).toMatch(new RegExp(`^\\d\\. 0\\.\\d\\d  conversation ${second!.id}, exchange 2: .*duckdb backup`));
+    const history = await run(historyCommand, []);
+    const header = history.findIndex((l) => l.startsWith(`conversation ${second!.id}, exchange 2 `));
+    expect(history[header + 1]).toMatch(/you: .*duckdb backup verification/);
+  });
+
+  it('keeps the offline reply out of summaries and search, but finds the message by its own words', async () => {
+    const { store, manager, activity, run } = await setUp();
+    const conversation = await createConversation(store);
+    const question = 'How do I feed a sourdough starter with rye flour every morning?';
+    const started = await startExchange(store, conversation, question);
+    const offline = await new OfflineProvider().complete();
+    await completeExchange(store, started, { ...offline, durationMs: 1 });
+    manager.startAll();
+    await activity.until(
+      async () => Number((await store.all(`SELECT count(*) AS n FROM embeddings`))[0]!.n) === 2,
+      30_000,
+      'two embeddings',
+    );
+
+    // Stored as it happened...
+    const [stored] = await store.all<{ a: string }>(`SELECT assistant_message AS a FROM exchanges`);
+    expect(stored!.a).toBe(OFFLINE_REPLY);
+    // ...but no summary or vector carries a word of it.
+    const texts = await store.all<{ t: string }>(
+      `SELECT summary AS t FROM exchanges UNION ALL SELECT summary FROM conversations
+       UNION ALL SELECT content FROM embeddings`,
+    );
+    expect(texts).toHaveLength(4);
+    for (const { t } of texts) {
+      expect(t).toContain('sourdough starter');
+      expect(t).not.toMatch(/model|configured|NUAGENT/);
+    }
+    const lines = await run(searchCommand, ['NUAGENT_LLM_URL', 'model', 'configured']);
+    for (const line of lines) expect(line).not.toMatch(/configured|NUAGENT/);
+    expect((await run(searchCommand, ['sourdough', 'rye']))[0]).toMatch(
+      new RegExp(`^1\\. 0\\.\\d\\d  conversation ${conversation}(, exchange 1)?: .*sourdough starter`),
+    );
   });
 });

@@ -9,5 +9,5 @@ const INSTRUCTION =
 
 await runSummarizer<ExchangeItem>(INSTRUCTION, (item) => [
   { role: 'user', content: item.userMessage },
-  { role: 'assistant', content: item.assistantMessage },
+  ...(item.assistantMessage === undefined ? [] : [{ role: 'assistant', content: item.assistantMessage }]),
 ]);

@@ -13,6 +13,7 @@ import type { AutoBackupConfigStore } from './config-store.js';
 import { catalogFor, runReverifyPass, summarizeReverify } from './reverify-pass.js';
 import type { ReverifyRun } from './reverify-pass.js';
 import type { OffsitePort, OffsiteSent } from './offsite-port.js';
+import { formatTime } from '../format/time.js';
 import type { PruneCandidate, RetentionPolicy, RetentionPort } from './retention-port.js';
 import { LOCAL_TIME_ZONE, nextRunAfter } from './schedule.js';
 import { prepareSetting, settingsFromStored } from './settings.js';
@@ -88,6 +89,7 @@ export class AutoBackup {
   private running: Promise<AutoRunResult> | undefined;
   private reverifying: { done: Promise<ReverifyRun>; stop: AbortController } | undefined;
   private readonly notices: string[] = [];
+  private noticeListener: ((text: string) => void) | undefined;
   private readonly changeListeners: (() => void)[] = [];
 
   constructor(private readonly deps: AutoBackupDeps) {
@@ -163,7 +165,17 @@ export class AutoBackup {
   }
 
   addNotice(text: string): void {
-    this.notices.push(text);
+    if (this.noticeListener) this.noticeListener(text);
+    else this.notices.push(text);
+  }
+
+  /**
+   * While set (the REPL waits at its prompt), a notice is handed over as it happens instead of waiting for the
+   * next prompt; the ones kept meanwhile are handed over first.
+   */
+  setNoticeListener(listener: ((text: string) => void) | undefined): void {
+    this.noticeListener = listener;
+    if (listener) for (const text of this.takeNotices()) listener(text);
   }
 
   /**
@@ -253,7 +265,7 @@ export class AutoBackup {
       if (settings.reverifyEveryDays === 0) return { status: 'skipped', reason: 're-verification is off' };
       const summary = summarizeReverify(catalogFor(this.paths, settings.directory), settings);
       if (summary.dueAt && summary.dueAt.getTime() > this.now().getTime())
-        return { status: 'skipped', reason: `not due until ${summary.dueAt.toISOString()}` };
+        return { status: 'skipped', reason: `not due until ${formatTime(summary.dueAt)}` };
     }
     const run = await runReverifyPass({
       paths: this.paths,
@@ -402,16 +414,14 @@ export class AutoBackup {
     const stillDue = options.unattended === true && options.signal?.aborted === true;
     const recordError = await this.record({ status: 'failed', at, error: messageOf(error) }, undefined, stillDue);
     if (options.unattended) {
-      this.addNotice(
-        `The automatic backup at ${at.toLocaleString()} failed: ${messageOf(error)}. See /backup auto status.`,
-      );
+      this.addNotice(`The automatic backup at ${formatTime(at)} failed: ${messageOf(error)}. See /backup auto status.`);
     }
     return { status: 'failed', error, stateDurations, recordError };
   }
 
   private async skip(reason: string, options: RunOptions): Promise<AutoRunResult> {
     const recordError = await this.record({ status: 'skipped', at: this.now(), reason });
-    if (options.unattended) this.addNotice(`An automatic backup was skipped: ${reason}.`);
+    if (options.unattended) this.addNotice(`The automatic backup at ${formatTime(this.now())} was skipped: ${reason}.`);
     return { status: 'skipped', reason, recordError };
   }
 

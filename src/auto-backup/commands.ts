@@ -1,12 +1,13 @@
 import path from 'node:path';
 import { messageOf, messages } from '../errors.js';
 import { expandHome } from '../paths.js';
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
 import type { BackupEvent } from '../backup/types.js';
 import type { AutoBackup, AutoRunResult, AutoTrigger } from './auto-backup.js';
 import { SETTINGS, SETTING_NAMES, settingByAlias } from './settings.js';
 import type { SettingName } from './settings.js';
-import { buildStatus, formatInZone, formatStatus, statusJson } from './status.js';
+import { buildStatus, formatStatus, statusJson } from './status.js';
+import { formatTime } from '../format/time.js';
 import type { SchedulerPlace } from './status.js';
 import { describeReverify } from './reverify-pass.js';
 import { LOCAL_TIME_ZONE, localTimeZone } from './schedule.js';
@@ -174,7 +175,7 @@ async function change(ctx: AutoCommandContext, name: SettingName, raw: string): 
   if (settings.enabled && (name === 'enabled' || name === 'cron' || name === 'timeZone')) {
     const next = ctx.auto.nextRun(settings);
     const zone = settings.timeZone === LOCAL_TIME_ZONE ? localTimeZone() : settings.timeZone;
-    lines.push(`Next run: ${next ? formatInZone(next, zone) : 'never'} (${settings.cron}, ${zone}).`);
+    lines.push(`Next run: ${next ? formatTime(next) : 'never'} (${settings.cron}, ${zone}).`);
     if (ctx.scheduler.kind === 'none') {
       lines.push(
         'Scheduled backups run while nu-agent is open. To back up on this schedule without it, add to your ' +

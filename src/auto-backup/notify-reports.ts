@@ -1,7 +1,7 @@
 import type { ReverifyResult } from '../backup/reverify.js';
 import { messageOf } from '../errors.js';
 import type { NotifyReport } from '../notify/notifier.js';
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
 import type { AutoRunResult, AutoTrigger } from './auto-backup.js';
 
 // What a notification says about an automatic run or a re-verification pass: the webhook's fields and the one

@@ -18,7 +18,8 @@ import type { RetentionPort } from './retention-port.js';
 import type { DeliveryPolicy } from '../notify/deliver.js';
 import { AutoBackupScheduler } from './scheduler.js';
 import type { SchedulerPlace } from './status.js';
-import { formatSpan, overdue } from './status.js';
+import { overdue } from './status.js';
+import { formatSpan, formatTime } from '../format/time.js';
 
 // The auto-backup as a part of the running application. Every process that opens the database gets the
 // AutoBackup (so `nu-agent auto-backup run` without a REPL records and prunes exactly as the scheduler does);
@@ -45,6 +46,8 @@ export interface AutoBackupRuntime {
   ): Promise<AutoCommandResult>;
   /** Lines to show before the next prompt (a failed automatic backup, a long time without one); once each. */
   takeNotices(): string[];
+  /** Set while the REPL waits at its prompt: notices are shown as they happen (above the prompt). */
+  onNotice(listener: ((text: string) => void) | undefined): void;
   /** The REPL starts: schedule (with one catch-up of a missed run) and listen on the control socket. */
   startBackground(): Promise<void>;
   /** The REPL ends: stop both; a run in progress is cancelled and awaited. */
@@ -109,6 +112,7 @@ export async function createAutoBackupPart(
     place,
     command: (args, context) => runAutoCommand(args, { auto, scheduler: place(), ...context }),
     takeNotices: () => auto.takeNotices(),
+    onNotice: (listener) => auto.setNoticeListener(listener),
     async startBackground() {
       if (scheduler) return;
       await noticeFromLastTime(auto);
@@ -180,7 +184,7 @@ async function noticeFromLastTime(auto: AutoBackup): Promise<void> {
   if (!settings.enabled) return;
   if (state.lastStatus === 'failed' && state.lastRunAt) {
     auto.addNotice(
-      `The last automatic backup (${state.lastRunAt.toLocaleString()}) failed: ${state.lastError ?? 'unknown error'}. ` +
+      `The last automatic backup (${formatTime(state.lastRunAt)}) failed: ${state.lastError ?? 'unknown error'}. ` +
         'See /backup auto status.',
     );
   }

@@ -1,5 +1,6 @@
 import type { Cron } from 'croner';
 import { messageOf } from '../errors.js';
+import { formatTime } from '../format/time.js';
 import type { AutoBackup, AutoRunResult } from './auto-backup.js';
 import { scheduleJob } from './schedule.js';
 
@@ -55,7 +56,7 @@ export class AutoBackupScheduler {
     const missedAt =
       settings.enabled && state.nextRunAt && state.nextRunAt.getTime() <= now.getTime() ? state.nextRunAt : undefined;
     if (missedAt) {
-      this.options.log?.(`auto-backup: the run due at ${missedAt.toISOString()} was missed; running it now`);
+      this.options.log?.(`auto-backup: the run due at ${formatTime(missedAt)} was missed; running it now`);
       this.catchUp = this.tick();
     }
     // With a catch-up running, the next-run time is written when it records its result; writing it now would

@@ -8,7 +8,7 @@ import { LOCAL_TIME_ZONE, parseCron, parseTimeZone } from './schedule.js';
 import { formatKeepRules, parseKeepRules } from '../backup/keep-rules.js';
 import type { KeepRules } from '../backup/keep-rules.js';
 import { maskUrl, parseNotifyUrl } from '../notify/url.js';
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
 
 // The auto-backup settings: one appconfig key per setting, each stored as a plain string (no JSON quoting),
 // each with one parser used both for what a user types and for what is read back from the database, so a

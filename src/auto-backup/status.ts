@@ -2,7 +2,8 @@ import { messageOf } from '../errors.js';
 import { formatKeepRules } from '../backup/keep-rules.js';
 import { hasRule } from '../backup/retention.js';
 import { maskUrl } from '../notify/url.js';
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
+import { formatSpan, formatTime } from '../format/time.js';
 import type { AutoBackup } from './auto-backup.js';
 import { retentionPolicyOf } from './auto-backup.js';
 import { catalogFor, summarizeReverify } from './reverify-pass.js';
@@ -76,38 +77,18 @@ export function overdue(
   return every !== undefined && since > 2 * every ? { sinceMs: since, expectedEveryMs: every } : undefined;
 }
 
-/** `2025-11-22 14:03:07 CET` in the given zone. */
-export function formatInZone(date: Date, zone: string): string {
-  const parts = new Intl.DateTimeFormat('en-GB', {
-    timeZone: zone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-    timeZoneName: 'short',
-  }).formatToParts(date);
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
-  return `${get('year')}-${get('month')}-${get('day')} ${get('hour')}:${get('minute')}:${get('second')} ${get('timeZoneName')}`;
-}
-
-/** "3 d 4 h", "5 h 2 min", "40 s". */
-export function formatSpan(ms: number): string {
-  const s = Math.round(Math.abs(ms) / 1000);
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (d > 0) return h > 0 ? `${d} d ${h} h` : `${d} d`;
-  if (h > 0) return m > 0 ? `${h} h ${m} min` : `${h} h`;
-  if (m > 0) return `${m} min`;
-  return `${s} s`;
-}
-
 function when(date: Date, report: StatusReport): string {
   const diff = date.getTime() - report.now.getTime();
-  return `${formatInZone(date, report.zone)} (${diff >= 0 ? `in ${formatSpan(diff)}` : `${formatSpan(diff)} ago`})`;
+  return `${formatTime(date)} (${diff >= 0 ? `in ${formatSpan(diff)}` : `${formatSpan(diff)} ago`})`;
+}
+
+/**
+ * Just enabled: no run has been tried and the first is still ahead. Nothing has gone wrong yet, so this is no
+ * warning; status says when the first run is due instead.
+ */
+function firstRunAhead({ settings, state, now }: StatusReport): Date | undefined {
+  if (!settings.enabled || state.lastSuccessAt || state.lastRunAt || !state.nextRunAt) return undefined;
+  return state.nextRunAt.getTime() > now.getTime() ? state.nextRunAt : undefined;
 }
 
 const row = (label: string, value: string) => `  ${(label + ':').padEnd(22)}${value}`;
@@ -124,7 +105,8 @@ export function formatStatus(report: StatusReport): string[] {
         `${formatSpan(report.overdue.expectedEveryMs)}`,
     );
   }
-  if (settings.enabled && !state.lastSuccessAt) warnings.push('no automatic backup has succeeded yet');
+  if (settings.enabled && !state.lastSuccessAt && !firstRunAhead(report))
+    warnings.push('no automatic backup has succeeded yet');
   if (state.consecutiveFailures > 0) {
     warnings.push(
       `the last ${state.consecutiveFailures === 1 ? 'automatic backup' : `${state.consecutiveFailures} automatic backups`} failed`,
@@ -175,7 +157,17 @@ export function formatStatus(report: StatusReport): string[] {
   } else {
     lines.push(row('Last run', 'never'));
   }
-  lines.push(row('Last success', state.lastSuccessAt ? when(state.lastSuccessAt, report) : 'never'));
+  const first = firstRunAhead(report);
+  lines.push(
+    row(
+      'Last success',
+      state.lastSuccessAt
+        ? when(state.lastSuccessAt, report)
+        : first
+          ? `none yet: the first run is due ${when(first, report)}`
+          : 'never',
+    ),
+  );
   if (state.lastBackupPath) lines.push(row('Last backup', state.lastBackupPath));
   lines.push(row('Consecutive failures', String(state.consecutiveFailures)));
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { messages } from '../errors.js';
 import type { NuError } from '../errors.js';
 import { foreignOwner, lockHolderState, ownRecord, readOwnerRecord, writeOwnerRecord } from './lock-owner.js';
+import { formatTime } from '../format/time.js';
 import type { HolderState, OwnerRecord } from './lock-owner.js';
 
 // One backup (or restore) of a database at a time, across processes. The lock is the directory
@@ -110,7 +111,9 @@ export function describeHolder(holder: LockHolder): string {
   if (holder.state === 'older-version') return 'an older version of nu-agent';
   if (holder.state === 'unknown' || holder.pid === undefined) return '';
   const where = holder.state === 'elsewhere' ? ` on host ${holder.host}` : '';
-  return `process ${holder.pid}${where}, since ${holder.since}`;
+  const since =
+    holder.since && !Number.isNaN(Date.parse(holder.since)) ? formatTime(new Date(holder.since)) : holder.since;
+  return `process ${holder.pid}${where}, since ${since}`;
 }
 
 type LockRefusal = NuError & { holder?: LockHolder };

@@ -1,20 +1,19 @@
 import type { BackupService } from '../app.js';
 import { messages } from '../errors.js';
-import { formatBytes } from '../repl/format.js';
-import type { SupervisorOutput } from '../../state-machines/backup-machine.js';
-import { lostLock, withLockLoss } from './backup-lock.js';
+import { formatBytes } from '../format/size.js';
+import { lostLock } from './backup-lock.js';
 import { BackupRun, HASH_ALGORITHM } from './backup-steps.js';
-import type { BackupDeps, BackupFaults, StepTimeouts } from './backup-steps.js';
+import type { BackupDeps, BackupFacts, BackupFaults, StepTimeouts } from './backup-steps.js';
 import { cleanupAfterCrash } from './inflight.js';
-import { runRestoreOnce } from './restore-service.js';
+import { runRestore } from './restore-service.js';
 import type { RestoreFaults } from './restore-steps.js';
-import { asError, safeEmitter, sharedStepLine, superviseRun } from './supervised-run.js';
+import { asError, runSupervised, safeEmitter } from './supervisor.js';
 import type { BackupFailure, BackupOutcome, BackupRequest } from './types.js';
 
 // The BackupService of src/app.ts: the only way anything takes a backup (the /backup command, `nu-agent
-// backup`, the scheduler, the control socket). One run at a time in this process (`busy`), one at a time per
-// database across processes (backup-lock.ts). Each run goes through the supervisor machine; this file turns
-// its transitions into the step lines the seed printed, records the run, and builds the outcome.
+// backup`, the scheduler, the control socket), and of a restore. One run at a time in this process (`busy`), one
+// at a time per database across processes (backup-lock.ts). Each run goes through the runner (supervisor.ts)
+// with the backup's step table and step lines; this file builds the outcome from what the steps produced.
 
 export interface BackupServiceOptions {
   timeouts?: Partial<StepTimeouts>;
@@ -44,44 +43,38 @@ export function createBackupService(deps: BackupDeps, options: BackupServiceOpti
   const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
   // A backup or a restore: never two at once in this process.
   let running: Promise<unknown> | undefined;
+  const oneAtATime = <T>(start: () => Promise<T>, refuse: (error: Error) => T): Promise<T> => {
+    if (running) return Promise.resolve(refuse(messages.backupAlreadyRunning('in this process')));
+    const promise = start();
+    running = promise;
+    const clear = () => {
+      running = undefined;
+    };
+    promise.then(clear, clear);
+    return promise;
+  };
 
   return {
     get busy() {
       return running !== undefined;
     },
-    run(request) {
-      if (running) return Promise.resolve(failure(messages.backupAlreadyRunning('in this process'), {}));
-      const promise = runOnce(deps, request, timeouts, options);
-      running = promise;
-      const clear = () => {
-        running = undefined;
-      };
-      promise.then(clear, clear);
-      return promise;
-    },
-    restore(request) {
-      if (running) {
-        const error = messages.backupAlreadyRunning('in this process');
-        return Promise.resolve({ ok: false, error, rolledBack: false, stateDurations: {}, warnings: [] });
-      }
-      const promise = runRestoreOnce(deps, request, timeouts, {
-        timeoutMs: options.timeoutMs,
-        faults: options.restoreFaults,
-      });
-      running = promise;
-      const clear = () => {
-        running = undefined;
-      };
-      promise.then(clear, clear);
-      return promise;
-    },
+    run: (request) =>
+      oneAtATime(
+        () => runBackup(deps, request, timeouts, options),
+        (error) => failure(error, {}),
+      ),
+    restore: (request) =>
+      oneAtATime(
+        () => runRestore(deps, request, timeouts, { timeoutMs: options.timeoutMs, faults: options.restoreFaults }),
+        (error) => ({ ok: false, error, rolledBack: false, stateDurations: {}, warnings: [] }),
+      ),
     async stop() {
       await running?.catch(() => undefined);
     },
   };
 }
 
-async function runOnce(
+async function runBackup(
   deps: BackupDeps,
   request: BackupRequest,
   timeouts: StepTimeouts,
@@ -89,59 +82,42 @@ async function runOnce(
 ): Promise<BackupOutcome> {
   const emit = safeEmitter(request.onEvent);
   const run = new BackupRun(deps, request, timeouts, options.faults, emit);
-  const result = await superviseRun({
+  const result = await runSupervised<BackupFacts>({
     kind: 'backup',
     trigger: request.trigger,
     run,
-    signal: withLockLoss(request.signal, run.lockLost.signal),
-    timeoutMs: options.timeoutMs,
-    emit,
-    stepLine: (state, paused) => stepLine(state, run, paused),
-    describe: (ok) => ({
-      path: run.committed?.path ?? run.target?.destination,
-      sizeBytes: ok ? run.copied?.bytes : undefined,
+    lines: {
+      copying: () => `Backing up database... (${formatBytes(run.liveFileBytes())})`,
+      verifying: 'Checking the copy is complete...',
+      auditing: ({ copy }) =>
+        `Verifying backup... (every row of the ${copy?.method === 'cloned' ? 'clone' : 'copy'}, workers running)`,
+      rejecting: 'Removing the copy that was not kept...',
+    },
+    describe: (ok, { target, copy, audit, placed }) => ({
+      path: placed?.path ?? target?.destination,
+      sizeBytes: ok ? copy?.bytes : undefined,
       hashAlgorithm: ok ? HASH_ALGORITHM : undefined,
-      hash: ok ? run.copied?.hash : undefined,
+      hash: ok ? audit?.hash : undefined,
     }),
     store: deps.store,
+    signal: request.signal,
+    timeoutMs: options.timeoutMs,
+    emit,
   });
   if (result.crashed) return failure(result.error, result.stateDurations, run.warnings);
-  return outcome(result.output, run, result.stateDurations, result.durationMs, options.timeoutMs);
-}
-
-function stepLine(state: string, run: BackupRun, paused: boolean): string | undefined {
-  switch (state) {
-    case 'copying':
-      return `Backing up database... (${formatBytes(run.liveFileBytes())})`;
-    case 'verifying':
-      return 'Checking the copy is complete...';
-    case 'auditing':
-      return `Verifying backup... (every row of the ${run.copied?.method === 'cloned' ? 'clone' : 'copy'}, workers running)`;
-    case 'rejecting':
-      return 'Removing the copy that was not kept...';
-    default:
-      return sharedStepLine(state, paused);
-  }
-}
-
-function outcome(
-  output: SupervisorOutput,
-  run: BackupRun,
-  stateDurations: Record<string, number>,
-  durationMs: number,
-  timeoutMs: number | undefined,
-): BackupOutcome {
+  const { output, stateDurations, durationMs } = result;
   const warnings = [...run.warnings, ...output.laterErrors.map(asError)];
-  if (output.ok && run.committed && run.copied?.hash && run.snapshotAt) {
+  const { copy, audit, placed, snapshot } = output.facts;
+  if (output.ok && copy && audit && placed && snapshot) {
     return {
       ok: true,
-      path: run.committed.path,
-      manifestPath: run.committed.manifestPath,
-      sizeBytes: run.copied.bytes,
+      path: placed.path,
+      manifestPath: placed.manifestPath,
+      sizeBytes: copy.bytes,
       hashAlgorithm: HASH_ALGORITHM,
-      hash: run.copied.hash,
-      copy: run.copied.method,
-      snapshotAt: run.snapshotAt,
+      hash: audit.hash,
+      copy: copy.method,
+      snapshotAt: snapshot.at,
       durationMs,
       stateDurations,
       warnings,
@@ -151,11 +127,11 @@ function outcome(
   // does the error know whether to name the new backup.
   const reopen = run.reopenFailure;
   const error = reopen
-    ? messages.backupReopenFailed(run.liveFilePath, run.committed?.path, reopen.attempts, reopen.cause)
+    ? messages.backupReopenFailed(run.liveFilePath, placed?.path, reopen.attempts, reopen.cause)
     : output.error !== undefined
       ? asError(output.error)
       : (lostLock(run.lockLost.signal) ??
-        messages.backupCancelled(output.cancel === 'timeout' ? timeoutMs : undefined));
+        messages.backupCancelled(output.cancel === 'timeout' ? options.timeoutMs : undefined));
   return failure(error, stateDurations, warnings);
 }
 

@@ -11,7 +11,7 @@ import {
 } from '../../workers/copy-engine/durable-file.js';
 import type { TableCounts, TableFigures } from '../../workers/copy-engine/table-figures.js';
 import type { CopyFault } from '../../workers/copy-engine/protocol.js';
-import type { StepInput, StepName } from '../../state-machines/backup-machine.js';
+import type { FactTypes } from '../../state-machines/backup-machine.js';
 import { acquireBackupLock } from './backup-lock.js';
 import type { BackupLock } from './backup-lock.js';
 import { configuredBackupDir } from './backup-dirs.js';
@@ -20,12 +20,14 @@ import { resolveDestination } from './destination.js';
 import { clearCopyJournal, writeCopyJournal } from './inflight.js';
 import { writeManifest } from './manifest.js';
 import type { BackupEvent, BackupManifest, BackupRequest, CopyKind } from './types.js';
+import type { StepTable } from './supervisor.js';
 import { validateBackup } from './validate.js';
 import type { StatFs, ValidatedBackup } from './validate.js';
 
 // The steps of one backup, each the body of an invoked actor of the supervisor (state-machines/backup-machine.ts)
-// and each doing exactly one thing against the App. The run object below is where a step leaves what a later
-// step needs (the held database, the temporary file, the counts and figures); the machine itself only sequences.
+// and each doing exactly one thing against the App. A step receives what earlier steps produced (the destination,
+// the snapshot taken in the window, the copy, the audit) as its input from the machine and returns what it
+// produced (BackupFacts); the run object keeps only what must be released or removed however the run ends.
 //
 // Inside the pause window only what needs the live file closed: FORCE CHECKPOINT, the row count of each table
 // (metadata, milliseconds), close, clone or copy (hashing the source beside a byte copy), and the cheap checks of
@@ -60,32 +62,65 @@ export interface StepTimeouts {
   reopenDelaysMs: number[];
 }
 
-type StepArgs = { input: StepInput; signal: AbortSignal };
-export type StepFn = (args: StepArgs) => Promise<void>;
+/** Checked before anything is paused: where the backup goes (`defaultName`: we chose the name). */
+export type BackupTarget = ValidatedBackup & { defaultName: boolean };
 
+/** Read from the held, quiescent database inside the window: what the copy is checked against. */
+export interface WindowSnapshot {
+  /** The row count of each table. */
+  counts: TableCounts;
+  schemaVersion: number;
+  duckdbVersion: string;
+  at: Date;
+}
+
+/** The copy at its temporary name. `hash` is the source's for a byte copy; a clone's is read by the audit. */
+export interface CopiedFile {
+  temp: string;
+  bytes: number;
+  hash: string | undefined;
+  method: CopyKind;
+}
+
+/** What the audit read from the copy after resuming: its hash and every row's figures (the manifest's). */
+export interface AuditedCopy {
+  hash: string;
+  figures: TableFigures;
+}
+
+export interface PlacedBackup {
+  path: string;
+  manifestPath: string;
+}
+
+/** What a backup's steps hand each other through the machine (state-machines/backup-machine.ts `facts`). */
+export interface BackupFacts extends FactTypes {
+  target: BackupTarget;
+  snapshot: WindowSnapshot;
+  copy: CopiedFile;
+  audit: AuditedCopy;
+  placed: PlacedBackup;
+}
+
+/**
+ * What one backup holds while it runs, for its steps and for the cleanup whatever happens: the lock, the held
+ * database, the copy threads, what it wrote (the temporary file, a manifest, directories). What the steps
+ * produce for each other goes through the machine instead (BackupFacts).
+ */
 export class BackupRun {
   lock: BackupLock | undefined;
   /** Aborted when the backup lock is found lost while this run holds it (backup-lock.ts). */
   readonly lockLost = new AbortController();
-  target: ValidatedBackup | undefined;
   held: HeldDatabase | undefined;
   pauseRequested = false;
-  /** The row count of each table, taken from the held database inside the window. */
-  counts: TableCounts | undefined;
-  /** Every row's figures, read from the copy by the audit: what the manifest records. */
-  figures: TableFigures | undefined;
-  schemaVersion = 0;
-  duckdbVersion = 'unknown';
-  snapshotAt: Date | undefined;
-  temp: string | undefined;
-  /** `hash` is the source's for a byte copy; for a clone it is read by the audit. */
-  copied: { bytes: number; hash: string | undefined; method: CopyKind } | undefined;
   /** The reopen failed: the service names the backup in the error once it knows whether it was put in place. */
   reopenFailure: { attempts: number; cause: unknown } | undefined;
-  committed: { path: string; manifestPath: string } | undefined;
   readonly warnings: Error[] = [];
   private engine: CopyEngine | undefined;
+  /** The temporary file this run wrote and has not yet put in place or removed. */
+  private temp: string | undefined;
   private manifestWritten: string | undefined;
+  private placed = false;
   private createdDirs: string[] = [];
   /** Steps the supervisor left on a cancel; cleanup waits for them before removing what they wrote. */
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -98,7 +133,7 @@ export class BackupRun {
     private readonly emit: (event: BackupEvent) => void = () => {},
   ) {}
 
-  steps(): Record<StepName, StepFn> {
+  steps(): StepTable<BackupFacts> {
     return {
       lock: () => this.takeLock(),
       validate: () => this.validate(),
@@ -107,15 +142,14 @@ export class BackupRun {
       hold: () => this.hold(),
       checkpoint: () => this.checkpoint(),
       close: () => this.close(),
-      copy: ({ signal }) => this.track(this.transfer(signal)),
-      verify: () => this.verify(),
-      commit: () => this.commit(),
+      copy: ({ input, signal }) => this.track(this.transfer(input.target, signal)),
+      verify: async ({ input }) => this.verify(input),
       discard: () => this.discard(),
       reopen: () => this.reopen(),
-      check: async () => {},
+      check: async () => {}, // a backup has nothing to check in the reopened database
       resume: () => this.resume(),
-      audit: ({ signal }) => this.track(this.audit(signal)),
-      record: async () => {}, // the service records, knowing the outcome and the durations
+      audit: ({ input, signal }) => this.track(this.audit(input, signal)),
+      commit: async ({ input }) => this.commit(input),
     };
   }
 
@@ -124,12 +158,12 @@ export class BackupRun {
     this.lock.onLost((err) => this.lockLost.abort(err)); // the service cancels the run on this signal
   }
 
-  private async validate(): Promise<void> {
-    const { path: destination } = resolveDestination({
+  private async validate(): Promise<BackupTarget> {
+    const { path: destination, defaultName } = resolveDestination({
       destination: this.request.destination,
       directory: this.request.directory,
     });
-    this.target = validateBackup({
+    const target = validateBackup({
       source: this.deps.store.path,
       destination,
       force: this.request.force ?? false,
@@ -146,6 +180,7 @@ export class BackupRun {
       paths: this.deps.paths,
     });
     this.engine ??= CopyEngine.start(); // its threads load while the workers pause
+    return { ...target, defaultName };
   }
 
   /**
@@ -177,18 +212,21 @@ export class BackupRun {
     }
   }
 
-  private async checkpoint(): Promise<void> {
+  private async checkpoint(): Promise<WindowSnapshot> {
     const held = this.requireHeld();
     try {
       await this.faults.beforeCheckpoint?.();
       await held.checkpoint(this.timeouts.checkpointMs);
-      this.counts = await held.tableCounts();
+      const counts = await held.tableCounts();
       const [version] = await held.all<{ v: number | null; d: string }>(
         `SELECT (SELECT max(version) FROM schema_version) AS v, version() AS d`,
       );
-      this.schemaVersion = Number(version?.v ?? 0);
-      this.duckdbVersion = String(version?.d ?? 'unknown');
-      this.snapshotAt = new Date();
+      return {
+        counts,
+        schemaVersion: Number(version?.v ?? 0),
+        duckdbVersion: String(version?.d ?? 'unknown'),
+        at: new Date(),
+      };
     } catch (err) {
       throw messages.backupCheckpointFailed(held.path, err);
     }
@@ -198,10 +236,9 @@ export class BackupRun {
     await this.requireHeld().close(); // rejects with walRemains if a WAL is left beside the file
   }
 
-  private async transfer(signal: AbortSignal): Promise<void> {
-    const target = this.requireTarget();
+  private async transfer(target: BackupTarget, signal: AbortSignal): Promise<CopiedFile> {
     const destination = target.destination;
-    this.makeDirectory(path.dirname(destination));
+    this.makeDirectory(target, path.dirname(destination));
     removeStaleTempFiles(path.dirname(destination));
     const temp = createTempFile(destination);
     this.temp = temp;
@@ -211,9 +248,10 @@ export class BackupRun {
     const local = new AbortController();
     const stop = () => local.abort();
     signal.addEventListener('abort', stop, { once: true });
+    let copied: CopiedFile;
     try {
       // Both settle before this step does, so nothing still writes the temporary file once it is removed.
-      const [copied, hashed] = await Promise.allSettled([
+      const [copy, hashed] = await Promise.allSettled([
         this.engine
           .copy({
             source: this.deps.store.path,
@@ -239,17 +277,17 @@ export class BackupRun {
         }),
       ]);
       // The cause, not the cancel it caused in the other task.
-      const failures = [copied, hashed].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      const failures = [copy, hashed].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
       const cause = failures.find((f) => !(f instanceof CopyEngineError && f.cancelled)) ?? failures[0];
-      if (copied.status === 'rejected') throw cause;
-      const copy = copied.value;
-      if (copy.method === 'clone') {
-        this.copied = { bytes: copy.bytes, hash: undefined, method: 'cloned' };
+      if (copy.status === 'rejected') throw cause;
+      if (copy.value.method === 'clone') {
+        copied = { temp, bytes: copy.value.bytes, hash: undefined, method: 'cloned' };
       } else {
         if (cause !== undefined || hashed.status === 'rejected') throw cause;
         const hash = hashed.value;
-        if (hash.bytes !== copy.bytes) throw new Error(`read ${hash.bytes} bytes to hash, copied ${copy.bytes}`);
-        this.copied = { bytes: copy.bytes, hash: hash.hash, method: 'copied' };
+        if (hash.bytes !== copy.value.bytes)
+          throw new Error(`read ${hash.bytes} bytes to hash, copied ${copy.value.bytes}`);
+        copied = { temp, bytes: copy.value.bytes, hash: hash.hash, method: 'copied' };
       }
     } catch (err) {
       removeTempFile(temp);
@@ -259,23 +297,20 @@ export class BackupRun {
       signal.removeEventListener('abort', stop);
     }
     this.faults.afterCopy?.(temp);
+    return copied;
   }
 
   /**
    * What must hold before the database reopens, all known already (no file is read): the copy is complete, the
-   * source hash was taken while the file was closed (or the copy is a clone), the row counts were read. What the
-   * copy holds is proven by the audit after resuming.
+   * source hash was taken while the file was closed (or the copy is a clone). What the copy holds is proven by
+   * the audit after resuming.
    */
-  private async verify(): Promise<void> {
-    const target = this.requireTarget();
-    const copied = this.copied;
-    if (!this.temp || !copied) throw new Error('verify ran before the copy finished');
+  private verify({ target, copy }: Pick<BackupFacts, 'target' | 'snapshot' | 'copy'>): void {
     const problems: string[] = [];
-    const size = fs.statSync(this.temp).size;
+    const size = fs.statSync(copy.temp).size;
     const source = this.deps.store.fileSize();
-    if (size !== copied.bytes || size !== source) problems.push(`size: ${size} bytes, the database has ${source}`);
-    if (copied.method === 'copied' && !copied.hash) problems.push('hash: the source was not hashed');
-    if (!this.counts) problems.push('tables: the row counts were not read');
+    if (size !== copy.bytes || size !== source) problems.push(`size: ${size} bytes, the database has ${source}`);
+    if (copy.method === 'copied' && !copy.hash) problems.push('hash: the source was not hashed');
     if (problems.length > 0) throw messages.backupCopyUnverified(target.destination, problems.join('; '));
   }
 
@@ -284,15 +319,15 @@ export class BackupRun {
    * read here and recorded) and every row of every table read, the counts compared with those taken in the
    * window. The figures read become the manifest's. The copy stays at its temporary name until this passes.
    */
-  private async audit(signal: AbortSignal): Promise<void> {
-    const target = this.requireTarget();
-    const copied = this.copied;
-    if (!this.temp || !copied || !this.counts) throw new Error('audit ran before the copy was verified');
-    await this.faults.beforeAudit?.(this.temp);
+  private async audit(
+    { target, snapshot, copy }: Pick<BackupFacts, 'target' | 'snapshot' | 'copy'>,
+    signal: AbortSignal,
+  ): Promise<AuditedCopy> {
+    await this.faults.beforeAudit?.(copy.temp);
     this.engine ??= CopyEngine.start();
     const verdict = await this.engine.verify(
-      this.temp,
-      { sizeBytes: copied.bytes, hash: { algorithm: HASH_ALGORITHM, value: copied.hash }, tables: this.counts },
+      copy.temp,
+      { sizeBytes: copy.bytes, hash: { algorithm: HASH_ALGORITHM, value: copy.hash }, tables: snapshot.counts },
       signal,
     );
     if (!verdict.ok || !verdict.actual.hash || !verdict.actual.tables) {
@@ -302,44 +337,44 @@ export class BackupRun {
         .join('; ');
       throw messages.backupCopyUnverified(target.destination, details || 'the copy could not be read in full');
     }
-    this.copied = { ...copied, hash: verdict.actual.hash };
-    this.figures = verdict.actual.tables;
+    return { hash: verdict.actual.hash, figures: verdict.actual.tables };
   }
 
   /** Manifest first, then the rename: a full disk stops us before an old backup at that name is replaced. */
-  private async commit(): Promise<void> {
-    const target = this.requireTarget();
-    const copied = this.copied;
-    if (!this.temp || !copied?.hash || !this.figures || !this.snapshotAt) throw new Error('commit ran before audit');
+  private commit({ target, snapshot, copy, audit }: Omit<BackupFacts, 'placed'>): PlacedBackup {
     this.lock?.assertHeld(); // nothing reaches a final name once another process may own this database
-    const destination = target.destination;
+    const destination = finalName(target, snapshot.at);
     const manifest: BackupManifest = {
       format: 'nu-agent-backup',
       formatVersion: 1,
       appVersion: this.deps.version,
-      duckdbVersion: this.duckdbVersion,
-      createdAt: new Date().toISOString(),
-      snapshotAt: this.snapshotAt.toISOString(),
+      duckdbVersion: snapshot.duckdbVersion,
+      // One time per backup: created is the snapshot's time, the moment whose content the file holds.
+      createdAt: snapshot.at.toISOString(),
+      snapshotAt: snapshot.at.toISOString(),
       sourcePath: this.deps.store.path,
       fileName: path.basename(destination),
-      sizeBytes: copied.bytes,
-      hash: { algorithm: HASH_ALGORITHM, value: copied.hash },
-      copy: copied.method,
-      schemaVersion: this.schemaVersion,
-      tables: this.figures,
+      sizeBytes: copy.bytes,
+      hash: { algorithm: HASH_ALGORITHM, value: audit.hash },
+      copy: copy.method,
+      schemaVersion: snapshot.schemaVersion,
+      tables: audit.figures,
       trigger: this.request.trigger,
     };
+    let manifestPath: string;
     try {
-      this.manifestWritten = writeManifest(destination, manifest);
-      commitTempFile(this.temp, destination);
+      manifestPath = writeManifest(destination, manifest);
+      this.manifestWritten = manifestPath;
+      commitTempFile(copy.temp, destination);
     } catch (err) {
       // Renamed but the directory could not be synced: that file is ours and unconfirmed, so it goes too.
-      if (!fs.existsSync(this.temp) && fs.existsSync(destination)) fs.rmSync(destination, { force: true });
+      if (!fs.existsSync(copy.temp) && fs.existsSync(destination)) fs.rmSync(destination, { force: true });
       throw messages.backupCommitFailed(destination, err);
     }
     this.temp = undefined;
-    this.committed = { path: destination, manifestPath: this.manifestWritten };
+    this.placed = true;
     clearCopyJournal(this.deps.paths);
+    return { path: destination, manifestPath };
   }
 
   /** After a failure or cancel: waits for the step that was left, then removes what this run wrote. */
@@ -347,13 +382,14 @@ export class BackupRun {
     await Promise.allSettled([...this.inFlight]);
     if (this.temp) removeTempFile(this.temp);
     this.temp = undefined;
-    if (this.manifestWritten && !this.committed) fs.rmSync(this.manifestWritten, { force: true });
+    if (this.manifestWritten && !this.placed) fs.rmSync(this.manifestWritten, { force: true });
     for (const dir of this.createdDirs.reverse()) rmdirIfEmpty(dir);
     this.createdDirs = [];
     clearCopyJournal(this.deps.paths);
   }
 
-  private async reopen(): Promise<void> {
+  /** Opens the live file again (with retries); a restore also uses it to reopen after its swap or roll-back. */
+  async reopen(): Promise<void> {
     const held = this.requireHeld();
     const delays = [0, ...this.timeouts.reopenDelaysMs];
     let last: unknown;
@@ -368,7 +404,8 @@ export class BackupRun {
       }
     }
     this.reopenFailure = { attempts: delays.length, cause: last };
-    throw messages.backupReopenFailed(held.path, this.committed?.path, delays.length, last);
+    // A backup reopens before its commit, so no backup is in place yet to name (the service names it later).
+    throw messages.backupReopenFailed(held.path, undefined, delays.length, last);
   }
 
   /** Opens the gate and resumes the workers; a worker that does not come back is a warning, not a failed backup. */
@@ -407,15 +444,15 @@ export class BackupRun {
     this.lock = undefined;
   }
 
-  private track(promise: Promise<void>): Promise<void> {
+  private track<T>(promise: Promise<T>): Promise<T> {
     this.inFlight.add(promise);
     const forget = () => this.inFlight.delete(promise);
     promise.then(forget, forget);
     return promise;
   }
 
-  private makeDirectory(dir: string): void {
-    if (!this.target?.createDirectory || fs.existsSync(dir)) return;
+  private makeDirectory(target: BackupTarget, dir: string): void {
+    if (!target.createDirectory || fs.existsSync(dir)) return;
     const missing: string[] = [];
     for (let d = dir; !fs.existsSync(d); d = path.dirname(d)) missing.unshift(d);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -425,11 +462,6 @@ export class BackupRun {
   private requireHeld(): HeldDatabase {
     if (!this.held) throw new Error('the database is not held');
     return this.held;
-  }
-
-  private requireTarget(): ValidatedBackup {
-    if (!this.target) throw new Error('the destination was not validated');
-    return this.target;
   }
 }
 
@@ -442,3 +474,12 @@ function rmdirIfEmpty(dir: string): void {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A backup has one time, its snapshot's (issue 12): a name we chose before the pause is chosen again from that
+ * time, in the same directory (where the temporary copy is), so the name, the manifest and every listing agree.
+ */
+function finalName(target: BackupTarget, snapshotAt: Date): string {
+  if (!target.defaultName) return target.destination;
+  return resolveDestination({ directory: path.dirname(target.destination), now: snapshotAt }).path;
+}

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { nameStamp } from '../format/time.js';
 import { expandHome } from '../paths.js';
 
 // Where a backup goes. No destination gives `memory-YYYY-MM-DD-HHMMSS.db` (local time) in the working
@@ -8,13 +9,9 @@ import { expandHome } from '../paths.js';
 // being copied over, surrounding quotes are dropped, and a default name never replaces an existing file: a
 // second backup in the same second gets `-2`, `-3`, …
 
-const pad = (n: number) => String(n).padStart(2, '0');
-
 /** `memory-2025-10-30-143022.db`, in local time, as users' scripts expect it. */
 export function defaultBackupName(now: Date): string {
-  const date = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-  const time = `${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
-  return `memory-${date}-${time}.db`;
+  return `memory-${nameStamp(now)}.db`;
 }
 
 export interface DestinationInput {

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { formatBytes, formatTime } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
+import { formatTime } from '../format/time.js';
 import { printable } from '../printable.js';
 import type { BackupEntry, BackupState } from './backup-entry.js';
 import type { PruneResult } from './prune.js';

@@ -1,5 +1,6 @@
 import { isNuError, messageOf } from '../errors.js';
-import { formatBytes, formatTime } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
+import { formatTime } from '../format/time.js';
 import type { BackupOutcome, BackupSuccess } from './types.js';
 
 // How a finished backup reads, the same in the REPL and for `nu-agent backup`: path, size, the snapshot time
@@ -12,7 +13,7 @@ export function formatBackupSuccess(outcome: BackupSuccess): string[] {
     'Backup created successfully:',
     `  Path: ${outcome.path}`,
     `  Size: ${formatBytes(outcome.sizeBytes)}`,
-    `  Time: ${formatTime(outcome.snapshotAt)} (snapshot)`,
+    `  Time: ${formatTime(outcome.snapshotAt)}`,
     `  Took: ${formatSeconds(outcome.durationMs)}`,
     `  Hash: ${outcome.hashAlgorithm} ${outcome.hash}`,
     `  Copy: ${outcome.copy === 'cloned' ? 'cloned (the file system shares the blocks until either side changes)' : 'copied'}`,

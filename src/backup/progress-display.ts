@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import type { Output } from '../app.js';
-import { formatBytes, formatDuration } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
+import { formatClock, formatDuration } from '../format/time.js';
 import type { StatusLine } from '../repl/terminal-output.js';
 import type { BackupEvent } from './types.js';
 
@@ -154,7 +155,7 @@ export function createProgressDisplay(out: Output, options: ProgressDisplayOptio
           break;
         case 'transition':
           out.debug(
-            `${clock(event.at)} ${options.label ?? 'backup'}: ${event.from} → ${event.to} (${event.msInPrevious} ms in ${event.from})`,
+            `${formatClock(event.at)} ${options.label ?? 'backup'}: ${event.from} → ${event.to} (${event.msInPrevious} ms in ${event.from})`,
           );
           break;
       }
@@ -164,10 +165,4 @@ export function createProgressDisplay(out: Output, options: ProgressDisplayOptio
       stopBar();
     },
   };
-}
-
-/** 14:03:07.123 in local time. */
-function clock(at: Date): string {
-  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}.${pad(at.getMilliseconds(), 3)}`;
 }

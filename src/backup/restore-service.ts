@@ -1,12 +1,12 @@
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
 import type { BackupDeps, StepTimeouts } from './backup-steps.js';
-import { lostLock, withLockLoss } from './backup-lock.js';
+import { lostLock } from './backup-lock.js';
 import { RestoreRun } from './restore-steps.js';
-import type { RestoreFaults } from './restore-steps.js';
+import type { RestoreFacts, RestoreFaults } from './restore-steps.js';
 import type { RestoreOutcome, RestoreRequest } from './restore-types.js';
-import { asError, safeEmitter, sharedStepLine, superviseRun } from './supervised-run.js';
+import { asError, runSupervised, safeEmitter } from './supervisor.js';
 
-// One restore through the supervisor machine (kind 'restore'), as backup-service.ts runs a backup: the same
+// One restore through the runner (supervisor.ts, kind 'restore'), as backup-service.ts runs a backup: the same
 // states, the same transitions and debug lines, the same record in backup_runs. The BackupService calls this
 // inside its one-run-at-a-time guard, so a backup and a restore never overlap in one process (and the backup
 // lock keeps them apart across processes).
@@ -16,7 +16,7 @@ export interface RestoreRunOptions {
   faults?: RestoreFaults | undefined;
 }
 
-export async function runRestoreOnce(
+export async function runRestore(
   deps: BackupDeps,
   request: RestoreRequest,
   timeouts: StepTimeouts,
@@ -24,14 +24,16 @@ export async function runRestoreOnce(
 ): Promise<RestoreOutcome> {
   const emit = safeEmitter(request.onEvent);
   const run = new RestoreRun(deps, request, timeouts, options.faults, emit);
-  const result = await superviseRun({
+  const result = await runSupervised<RestoreFacts>({
     kind: 'restore',
     trigger: request.trigger,
     run,
-    signal: withLockLoss(request.signal, run.lockLost.signal),
-    timeoutMs: options.timeoutMs,
-    emit,
-    stepLine: (state, paused) => stepLine(state, request, paused),
+    lines: {
+      copying: `Copying the backup beside the database... (${formatBytes(request.manifest.sizeBytes)})`,
+      verifying: 'Verifying the copy...',
+      replacing: 'Replacing the database...',
+      checking: 'Checking the restored database...',
+    },
     describe: () => ({
       path: request.file,
       sizeBytes: request.manifest.sizeBytes,
@@ -39,6 +41,9 @@ export async function runRestoreOnce(
       hash: request.manifest.hash.value,
     }),
     store: deps.store,
+    signal: request.signal,
+    timeoutMs: options.timeoutMs,
+    emit,
   });
   const { rolledBack } = run;
   if (result.crashed) {
@@ -52,7 +57,7 @@ export async function runRestoreOnce(
   }
   const { output, stateDurations, durationMs } = result;
   const warnings = [...run.warnings, ...output.laterErrors.map(asError)];
-  if (output.ok && run.committed && run.settled)
+  if (output.ok && output.facts.placed && run.settled)
     return { ok: true, file: request.file, durationMs, stateDurations, warnings };
   const error =
     output.error !== undefined
@@ -60,19 +65,4 @@ export async function runRestoreOnce(
       : (lostLock(run.lockLost.signal) ??
         new Error(`the restore was ${output.cancel === 'timeout' ? 'stopped by its time limit' : 'cancelled'}`));
   return { ok: false, error, rolledBack, stateDurations, warnings };
-}
-
-function stepLine(state: string, request: RestoreRequest, paused: boolean): string | undefined {
-  switch (state) {
-    case 'copying':
-      return `Copying the backup beside the database... (${formatBytes(request.manifest.sizeBytes)})`;
-    case 'verifying':
-      return 'Verifying the copy...';
-    case 'replacing':
-      return 'Replacing the database...';
-    case 'checking':
-      return 'Checking the restored database...';
-    default:
-      return sharedStepLine(state, paused);
-  }
 }

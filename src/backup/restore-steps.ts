@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileSize, realPathOf } from '../fs-facts.js';
 import { errnoOf, messages } from '../errors.js';
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
 import { migrate } from '../store/migrate.js';
 import { walPaths } from '../store/memory-store.js';
 import { LATEST_SCHEMA_VERSION } from '../store/schema.js';
@@ -16,15 +16,16 @@ import {
 } from '../../workers/copy-engine/durable-file.js';
 import { diffTableFigures } from '../../workers/copy-engine/table-figures.js';
 import type { CopyFault } from '../../workers/copy-engine/protocol.js';
-import type { StepName } from '../../state-machines/backup-machine.js';
+import type { FactTypes } from '../../state-machines/backup-machine.js';
 import { BackupRun } from './backup-steps.js';
-import type { BackupDeps, StepFn, StepTimeouts } from './backup-steps.js';
+import type { BackupDeps, StepTimeouts } from './backup-steps.js';
 import { CopyEngine, CopyEngineError } from './copy-engine.js';
 import { clearCopyJournal, writeCopyJournal } from './inflight.js';
 import { readManifest } from './manifest.js';
 import { clearRestoreJournal, replaceSettings, writeRestoreJournal } from './restore-journal.js';
 import type { RestoreRequest } from './restore-types.js';
-import type { BackupEvent } from './types.js';
+import type { StepTable } from './supervisor.js';
+import type { BackupEvent, BackupManifest } from './types.js';
 import type { StatFs } from './validate.js';
 
 // The steps of a restore, run by the same supervisor as a backup (state-machines/backup-machine.ts, kind
@@ -76,18 +77,45 @@ export function refuseKeptPrevious(live: string): string {
   return previous;
 }
 
+/** The backup to restore, as checked again just before anything is paused, and the live path it goes onto. */
+export interface RestoreTarget {
+  file: string;
+  manifest: BackupManifest;
+  live: string;
+}
+
+/** This machine's settings (appconfig), read inside the window, carried over into the restored database. */
+export interface SettingsSnapshot {
+  settings: { key: string; value: string }[];
+}
+
+/** What a restore's steps hand each other through the machine (state-machines/backup-machine.ts `facts`). */
+export interface RestoreFacts extends FactTypes {
+  target: RestoreTarget;
+  snapshot: SettingsSnapshot;
+  /** The verified backup copied beside the live database. */
+  copy: { temp: string };
+  /** A restore verifies in full before it goes live: it is never audited afterwards. */
+  audit: never;
+  /** The restored file at the live name; the previous one kept beside it until check() settles it. */
+  placed: { path: string };
+}
+
+/**
+ * What one restore holds while it runs, for its steps and for a roll-back whatever happens: the backup's own
+ * run (lock, held database, workers), the copy threads, the temporary file, the previous database kept aside.
+ */
 export class RestoreRun {
   private readonly base: BackupRun;
   private engine: CopyEngine | undefined;
   private temp: string | undefined;
-  /** The previous database, kept beside the live name from commit until the restored one checks out. */
+  /** The previous database, kept beside the live name from the swap until the restored one checks out. */
   private previous: string | undefined;
-  /** This machine's settings (appconfig), carried over into the restored database: see check(). */
-  private settings: { key: string; value: string }[] = [];
   private previousWals: [from: string, to: string][] = [];
   /** The settings journal was written for this restore's swap (restore-journal.ts). */
   private journalled = false;
-  committed = false;
+  /** The restored file was renamed onto the live name. */
+  private swapped = false;
   /** The restored database was reopened and checked: nothing to roll back any more. */
   settled = false;
   rolledBack = false;
@@ -115,34 +143,28 @@ export class RestoreRun {
     return this.deps.store.path;
   }
 
-  steps(): Record<StepName, StepFn> {
+  steps(): StepTable<RestoreFacts> {
     const shared = this.base.steps();
     return {
       lock: shared.lock,
-      validate: () => this.validate(),
+      validate: async () => this.validate(),
       flush: shared.flush,
       pause: shared.pause,
       hold: shared.hold,
       checkpoint: () => this.checkpoint(),
       close: shared.close,
-      copy: ({ signal }) => this.transfer(signal),
-      verify: ({ signal }) => this.verify(signal),
-      commit: () => this.commit(),
+      copy: ({ input, signal }) => this.transfer(input.target, signal),
+      verify: ({ input, signal }) => this.verify(input, signal),
+      replace: async ({ input }) => this.replace(input),
       discard: () => this.discard(),
-      reopen: (args) => this.reopen(() => shared.reopen(args)),
-      check: () =>
-        this.check(() => shared.reopen({ input: { kind: 'restore' }, signal: new AbortController().signal })),
+      reopen: () => this.reopen(),
+      check: ({ input }) => this.check(input.snapshot),
       resume: shared.resume,
-      // A restore verifies its copy in full before it goes live; the machine never audits one afterwards.
-      audit: async () => {
-        throw new Error('a restore has no audit after resuming');
-      },
-      record: shared.record,
     };
   }
 
   /** Refuses before anything is paused: the backup changed since it was verified, is the live file, is too new. */
-  private async validate(): Promise<void> {
+  private validate(): RestoreTarget {
     const { file, manifest } = this.request;
     const real = realPathOf(file);
     if ([this.live, ...walPaths(this.live)].map(realPathOf).includes(real)) throw messages.restoreOntoLive(file);
@@ -161,6 +183,7 @@ export class RestoreRun {
       throw messages.schemaTooNew(file, manifest.schemaVersion, LATEST_SCHEMA_VERSION);
     refuseKeptPrevious(this.live);
     this.checkSpace(path.dirname(this.live), manifest.sizeBytes + SPACE_MARGIN);
+    return { file, manifest, live: this.live };
   }
 
   private checkSpace(dir: string, need: number): void {
@@ -175,29 +198,31 @@ export class RestoreRun {
   }
 
   /** Only the checkpoint: the previous database's figures are not needed, so its rows are not read during the pause. */
-  private async checkpoint(): Promise<void> {
+  private async checkpoint(): Promise<SettingsSnapshot> {
     const held = this.base.held;
     if (!held) throw new Error('the database is not held');
     try {
       await held.checkpoint(this.timeouts.checkpointMs);
-      this.settings = await held.all<{ key: string; value: string }>('SELECT key, value FROM appconfig ORDER BY key');
+      return {
+        settings: await held.all<{ key: string; value: string }>('SELECT key, value FROM appconfig ORDER BY key'),
+      };
     } catch (err) {
       throw messages.backupCheckpointFailed(held.path, err);
     }
   }
 
   /** The backup to a temporary file beside the live database: same directory, so the rename is atomic. */
-  private async transfer(signal: AbortSignal): Promise<void> {
+  private async transfer({ file, live }: RestoreTarget, signal: AbortSignal): Promise<RestoreFacts['copy']> {
     // Leftovers of a restore that crashed here earlier go first; this one is noted in the crash journal, so the
     // next start removes its temporary file if this process dies during the copy (inflight.ts).
-    removeStaleTempFiles(path.dirname(this.live));
-    const temp = createTempFile(this.live);
+    removeStaleTempFiles(path.dirname(live));
+    const temp = createTempFile(live);
     this.temp = temp;
-    writeCopyJournal(this.deps.paths, { temp, destination: this.live });
+    writeCopyJournal(this.deps.paths, { temp, destination: live });
     this.engine ??= CopyEngine.start();
     try {
       await this.engine.copy({
-        source: this.request.file,
+        source: file,
         temp,
         signal,
         fault: this.faults.copy,
@@ -210,75 +235,76 @@ export class RestoreRun {
       throw messages.backupCopyFailed(temp, err, errnoOf(err) === 'ENOSPC');
     }
     this.faults.afterCopy?.(temp);
+    return { temp };
   }
 
   /** The copy against the manifest, as read back from this disk: the file that will become the live one. */
-  private async verify(signal: AbortSignal): Promise<void> {
-    if (!this.temp) throw new Error('verify ran before the copy finished');
-    const { manifest } = this.request;
+  private async verify({ target, copy }: Pick<RestoreFacts, 'target' | 'copy'>, signal: AbortSignal): Promise<void> {
+    const { manifest } = target;
     this.engine ??= CopyEngine.start();
     const verdict = await this.engine.verify(
-      this.temp,
+      copy.temp,
       { sizeBytes: manifest.sizeBytes, hash: manifest.hash, tables: manifest.tables },
       signal,
     );
     if (!verdict.ok) {
       const failed = verdict.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`);
-      throw messages.backupVerifyFailed(this.request.file, ` once copied beside the database (${failed.join('; ')})`);
+      throw messages.backupVerifyFailed(target.file, ` once copied beside the database (${failed.join('; ')})`);
     }
   }
 
   /** Keeps the previous file under a second name, moves its WAL (if any) with it, renames the copy onto the live name. */
-  private async commit(): Promise<void> {
-    if (!this.temp) throw new Error('commit ran before verify');
+  private replace({ target, snapshot, copy }: Pick<RestoreFacts, 'target' | 'snapshot' | 'copy'>): { path: string } {
+    const { live } = target;
     this.base.lock?.assertHeld(); // never swap the database once another process may own it
-    const previous = refuseKeptPrevious(this.live);
+    const previous = refuseKeptPrevious(live);
     try {
-      fs.linkSync(this.live, previous);
+      fs.linkSync(live, previous);
     } catch (err) {
       if (errnoOf(err) === 'EEXIST') throw messages.restoreKeptPrevious(previous);
       // No hard links on this filesystem: a real copy, made durable like any other.
-      fs.copyFileSync(this.live, previous, fs.constants.COPYFILE_EXCL);
+      fs.copyFileSync(live, previous, fs.constants.COPYFILE_EXCL);
       fsyncFile(previous);
     }
     this.previous = previous;
-    for (const wal of walPaths(this.live)) {
+    for (const wal of walPaths(live)) {
       if (!fs.existsSync(wal)) continue;
-      const aside = previous + wal.slice(this.live.length);
+      const aside = previous + wal.slice(live.length);
       fs.renameSync(wal, aside);
       this.previousWals.push([aside, wal]);
     }
     // This machine's settings, for the next start to apply should this process die before check() does.
-    writeRestoreJournal(this.live, this.temp, this.settings);
+    writeRestoreJournal(live, copy.temp, snapshot.settings);
     this.journalled = true;
-    commitTempFile(this.temp, this.live);
+    commitTempFile(copy.temp, live);
     this.temp = undefined;
-    this.committed = true;
+    this.swapped = true;
     clearCopyJournal(this.deps.paths);
+    return { path: live };
   }
 
   /** After a failure or cancel before the restored file is in place: removes the copy; the live file is untouched. */
   private async discard(): Promise<void> {
     if (this.temp) removeTempFile(this.temp);
     this.temp = undefined;
-    if (this.journalled && !this.committed) this.clearJournal();
+    if (this.journalled && !this.swapped) this.clearJournal();
     clearCopyJournal(this.deps.paths);
-    if (!this.committed) this.forgetPrevious();
+    if (!this.swapped) this.forgetPrevious();
   }
 
-  private async reopen(reopenShared: () => Promise<void>): Promise<void> {
-    if (!this.committed) return reopenShared(); // the previous database never left its place
+  private async reopen(): Promise<void> {
+    if (!this.swapped) return this.base.reopen(); // the previous database never left its place
     try {
       this.faults.beforeReopenRestored?.();
-      await reopenShared();
+      await this.base.reopen();
     } catch (err) {
-      await this.rollBack(err, reopenShared);
+      await this.rollBack(err, () => this.base.reopen());
     }
   }
 
   /** The reopened database holds exactly the backup's rows; then it is brought to this version's schema. */
-  private async check(reopenShared: () => Promise<void>): Promise<void> {
-    if (!this.committed) return;
+  private async check({ settings }: SettingsSnapshot): Promise<void> {
+    if (!this.swapped) return;
     const held = this.base.held;
     if (!held) throw new Error('the database is not held');
     try {
@@ -286,11 +312,11 @@ export class RestoreRun {
       const differ = diffTableFigures(this.request.manifest.tables, await held.tableFigures());
       if (differ.length > 0) throw messages.restoreMismatch(this.request.file, `tables ${differ.join(', ')}`);
       await migrate(held, this.live, true);
-      await replaceSettings(held, this.settings);
+      await replaceSettings(held, settings);
       this.clearJournal();
     } catch (err) {
       await held.close().catch(() => undefined); // a WAL it leaves is removed by the roll-back
-      await this.rollBack(err, reopenShared);
+      await this.rollBack(err, () => this.base.reopen());
     }
     this.settled = true;
     this.forgetPrevious();
@@ -341,7 +367,7 @@ export class RestoreRun {
     if (this.temp) removeTempFile(this.temp);
     this.temp = undefined;
     const held = this.base.held;
-    if (this.committed && !this.settled && this.previous && held) {
+    if (this.swapped && !this.settled && this.previous && held) {
       await held.close().catch(() => undefined);
       await this.rollBack(new Error('the supervisor stopped'), () => held.reopen()).catch((err: unknown) =>
         this.base.warnings.push(err as Error),

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { App } from '../app.js';
 import { NuError, messages } from '../errors.js';
 import { expandHome } from '../paths.js';
-import { formatTime } from '../repl/format.js';
+import { formatTime, nameStamp } from '../format/time.js';
 import { manageContext } from './backup-dirs.js';
 import { refuseKeptPrevious } from './restore-steps.js';
 import type { RestoreOutcome } from './restore-types.js';
@@ -38,10 +38,6 @@ export async function restoreFromBackup(
   file: string,
   options: RestoreFlowOptions,
 ): Promise<RestoreFlowResult> {
-  const restore = app.backups.restore?.bind(app.backups);
-  if (!restore) {
-    throw messages.restoreUnavailable();
-  }
   const resolved = path.resolve(expandHome(file));
   // Nobody to ask and no --yes: say so at once rather than after reading the whole backup.
   if (!options.yes && !options.ask) throw messages.restoreNeedsConfirmation(resolved);
@@ -83,13 +79,15 @@ export async function restoreFromBackup(
 
     app.out.line(`Restoring ${resolved}...`);
     const restoreDisplay = options.display?.('restore');
-    outcome = await restore({
-      file: resolved,
-      manifest,
-      trigger: options.trigger,
-      signal: options.signal,
-      onEvent: restoreDisplay?.onEvent,
-    }).finally(() => restoreDisplay?.stop());
+    outcome = await app.backups
+      .restore({
+        file: resolved,
+        manifest,
+        trigger: options.trigger,
+        signal: options.signal,
+        onEvent: restoreDisplay?.onEvent,
+      })
+      .finally(() => restoreDisplay?.stop());
     return finishRestore(app, resolved, manifest, safety.path, outcome);
   } finally {
     // Another run of this process (an auto-backup) resumes them itself when it ends. A worker that does not
@@ -133,7 +131,5 @@ export function restoreQuestion(manifest: BackupManifest): string {
 
 /** 2025-06-30-120000-123: the default backup names' form (local time), with milliseconds so two never collide. */
 function stamp(d: Date): string {
-  const p = (n: number) => String(n).padStart(2, '0');
-  const ms = String(d.getMilliseconds()).padStart(3, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}-${ms}`;
+  return `${nameStamp(d)}-${String(d.getMilliseconds()).padStart(3, '0')}`;
 }

@@ -1,93 +1,225 @@
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { STEP_NAMES, backupMachine } from '../../state-machines/backup-machine.js';
+import { asError, messageOf } from '../errors.js';
+import { recordBackupRun } from '../store/backup-runs.js';
+import type { BackupRunRecord, BackupRunResult } from '../store/backup-runs.js';
+import type { SqlRunner } from '../store/memory-store.js';
+import { backupMachine } from '../../state-machines/backup-machine.js';
 import type {
+  FactTypes,
+  Facts,
   RecordInput,
-  StepInput,
   StepName,
   SupervisorKind,
   SupervisorOutput,
+  SupervisorState,
 } from '../../state-machines/backup-machine.js';
+import { withLockLoss } from './backup-lock.js';
+import type { BackupEvent, BackupTrigger } from './types.js';
 
-// Runs the supervisor machine with the given step implementations: a backup (backup-steps.ts) or a restore
-// (which provides a "replace" transfer and a real check). Turns the actor's snapshots into timestamped
-// transitions with the time spent in the state left, bridges an AbortSignal and an overall timeout into CANCEL
-// events, and resolves with the machine's output once it reaches a final state.
+// The one runner of the supervisor machine, for a backup and a restore alike: it builds the step actors from a
+// kind's typed step table, starts the machine, turns its snapshots into timed transitions and step lines, bridges
+// an AbortSignal and a time limit into CANCEL, records the run in backup_runs however it ends, and, should the
+// machine itself fail, still leaves the database open and the workers running. The machine only sequences;
+// the steps (backup-steps.ts, restore-steps.ts) only do I/O; nothing here calls back into either but through
+// the step table.
 
-export type StepImplementation = (args: { input: StepInput | RecordInput; signal: AbortSignal }) => Promise<void>;
+type Args<I> = { input: I; signal: AbortSignal };
+type Step<I, O = void> = (args: Args<I>) => Promise<O>;
+type Read<F extends FactTypes, K extends keyof F> = Pick<F, K>;
 
-export interface Transition {
-  from: string;
-  to: string;
-  at: Date;
-  msInPrevious: number;
+/**
+ * One kind of run's steps, by the machine's step names. Each receives the facts the machine kept from the steps
+ * before it (the machine's `reads`) and returns what it produced (its `keeps`). A backup provides `audit` and
+ * `commit`, a restore `replace`; the machine never enters the other kind's states.
+ */
+export interface StepTable<F extends FactTypes> {
+  lock: Step<object>;
+  validate: Step<object, F['target']>;
+  flush: Step<object>;
+  pause: Step<object>;
+  hold: Step<object>;
+  checkpoint: Step<object, F['snapshot']>;
+  close: Step<object>;
+  copy: Step<Read<F, 'target'>, F['copy']>;
+  verify: Step<Read<F, 'target' | 'snapshot' | 'copy'>>;
+  discard: Step<object>;
+  reopen: Step<object>;
+  check: Step<Read<F, 'snapshot'>>;
+  resume: Step<object>;
+  replace?: Step<Read<F, 'target' | 'snapshot' | 'copy'>, F['placed']>;
+  audit?: Step<Read<F, 'target' | 'snapshot' | 'copy'>, F['audit']>;
+  commit?: Step<Read<F, 'target' | 'snapshot' | 'copy' | 'audit'>, F['placed']>;
 }
 
-export interface SupervisorRunOptions {
+/** The line shown on entering a state: fixed, or worked out from the facts so far. */
+export type StepLine<F extends FactTypes> = string | ((facts: Partial<F>, paused: boolean) => string | undefined);
+export type StepLines<F extends FactTypes> = { [S in SupervisorState]?: StepLine<F> };
+
+/** The lines a backup and a restore share; each kind adds or replaces its own. */
+const SHARED_LINES: StepLines<FactTypes> = {
+  flushing: 'Flushing recent writes to the database file...',
+  pausing: 'Pausing background workers...',
+  checkpointing: 'Checkpointing the database...',
+  closing: 'Closing database connections...',
+  discarding: 'Removing the incomplete copy...',
+  reopening: 'Reopening database...',
+  resuming: (_facts, paused) => (paused ? 'Resuming background workers...' : undefined),
+};
+
+/** One run of a kind (backup-steps.ts, restore-steps.ts): its steps and what it holds while it runs. */
+export interface RunSteps<F extends FactTypes> {
+  steps(): StepTable<F>;
+  /** Aborted when the backup lock is found lost while the run holds it: the run is cancelled. */
+  readonly lockLost: AbortController;
+  /** Last resort if the machine itself broke: never leave the gate shut or the workers parked. */
+  emergencyCleanup(): Promise<void>;
+  /** Releases what the run holds besides the database (the lock, the copy threads), however it ended. */
+  finish(): Promise<void>;
+}
+
+export interface RunOptions<F extends FactTypes> {
   kind: SupervisorKind;
-  steps: Record<StepName, StepImplementation>;
+  trigger: BackupTrigger;
+  run: RunSteps<F>;
+  lines: StepLines<F>;
+  /** What the backup_runs row says about the file, once the run is over. */
+  describe: (ok: boolean, facts: Partial<F>) => Pick<BackupRunRecord, 'path' | 'sizeBytes' | 'hashAlgorithm' | 'hash'>;
+  store: SqlRunner;
   signal?: AbortSignal | undefined;
   /** Cancels the run (reason `timeout`) after this long; the cancel takes the usual paths back. */
   timeoutMs?: number | undefined;
-  onTransition?: (transition: Transition) => void;
-  now?: () => number;
+  emit: (event: BackupEvent) => void;
 }
 
-export interface SupervisorResult {
-  output: SupervisorOutput;
-  /** Milliseconds spent in each state (summed if a state was entered twice). */
-  stateDurations: Record<string, number>;
-  /** The states in the order they were entered. */
-  path: string[];
-  startedAt: Date;
-  finishedAt: Date;
-}
+export type RunResult<F extends FactTypes> =
+  | {
+      crashed: false;
+      output: SupervisorOutput & { facts: Partial<F> };
+      /** Milliseconds spent in each state (summed if a state was entered twice). */
+      stateDurations: Record<string, number>;
+      durationMs: number;
+    }
+  | { crashed: true; error: Error; stateDurations: Record<string, number> };
 
-export async function runSupervisor(options: SupervisorRunOptions): Promise<SupervisorResult> {
-  const now = options.now ?? Date.now;
-  const actors = Object.fromEntries(
-    STEP_NAMES.map((name) => [
-      name,
-      fromPromise<void, StepInput | RecordInput>(({ input, signal }) => options.steps[name]({ input, signal })),
-    ]),
-  );
-  const machine = backupMachine.provide({ actors: actors as never });
-  const actor = createActor(machine, { input: { kind: options.kind } });
-
-  const startedAt = now();
+export async function runSupervised<F extends FactTypes>(options: RunOptions<F>): Promise<RunResult<F>> {
+  const { emit, run } = options;
+  const startedAt = Date.now();
   const stateDurations: Record<string, number> = {};
-  const path: string[] = [];
-  let current: string | undefined;
+  let paused = false;
+  const lines: StepLines<F> = { ...SHARED_LINES, ...options.lines };
+
+  const record = fromPromise<void, RecordInput>(async ({ input: { ok, error, cancel, facts } }) => {
+    // A refused run never paused anything; a cancel is a cancel even if it surfaced as an error on its way.
+    const result: BackupRunResult = ok ? 'success' : cancel ? 'cancelled' : paused ? 'failed' : 'refused';
+    await recordBackupRun(options.store, {
+      trigger: options.trigger,
+      kind: options.kind,
+      startedAt: new Date(startedAt),
+      finishedAt: new Date(),
+      result,
+      ...options.describe(ok, typed<F>(facts)),
+      stateDurations,
+      error: ok ? undefined : error === undefined ? `cancelled (${cancel})` : messageOf(error),
+    });
+  });
+  const actor = createActor(backupMachine.provide({ actors: { ...stepActors(run.steps()), record } }), {
+    input: { kind: options.kind },
+  });
+
+  let current: SupervisorState | undefined;
   let enteredAt = startedAt;
   actor.subscribe({
     next: (snapshot) => {
-      const state = String(snapshot.value);
+      const state = snapshot.value as SupervisorState;
       if (state === current) return;
-      const at = now();
+      const at = Date.now();
+      if (state === 'pausing') paused = true;
       if (current !== undefined) {
         stateDurations[current] = (stateDurations[current] ?? 0) + (at - enteredAt);
-        options.onTransition?.({ from: current, to: state, at: new Date(at), msInPrevious: at - enteredAt });
+        emit({ type: 'transition', from: current, to: state, at: new Date(at), msInPrevious: at - enteredAt });
+        const line = lines[state];
+        const text = typeof line === 'function' ? line(typed<F>(snapshot.context.facts), paused) : line;
+        if (text) emit({ type: 'step', text });
       }
       current = state;
       enteredAt = at;
-      path.push(state);
     },
     error: () => undefined, // surfaced by toPromise below
   });
 
+  const signal = withLockLoss(options.signal, run.lockLost.signal);
   const cancel = () => actor.send({ type: 'CANCEL', reason: 'cancelled' });
-  options.signal?.addEventListener('abort', cancel, { once: true });
+  signal.addEventListener('abort', cancel, { once: true });
   const timer =
     options.timeoutMs === undefined
       ? undefined
       : setTimeout(() => actor.send({ type: 'CANCEL', reason: 'timeout' }), options.timeoutMs);
   try {
     actor.start();
-    if (options.signal?.aborted) cancel();
+    if (signal.aborted) cancel();
     const output = await toPromise(actor);
-    return { output, stateDurations, path, startedAt: new Date(startedAt), finishedAt: new Date(now()) };
+    return {
+      crashed: false,
+      output: { ...output, facts: typed<F>(output.facts) },
+      stateDurations,
+      durationMs: Date.now() - startedAt,
+    };
+  } catch (err) {
+    // Only a defect in the machine gets here; still leave the database open and the workers running.
+    await run.emergencyCleanup();
+    return { crashed: true, error: asError(err), stateDurations };
   } finally {
     clearTimeout(timer);
-    options.signal?.removeEventListener('abort', cancel);
+    signal.removeEventListener('abort', cancel);
     actor.stop();
+    await run.finish();
   }
 }
+
+/**
+ * The machine keeps each fact from the output of the one step that produces it (its `keeps`), so a fact it holds
+ * has that step's type in the table; the casts from the machine's untyped facts rely on this, and on the graph
+ * test's proof that every fact a step reads was kept before the step runs.
+ */
+const typed = <F extends FactTypes>(facts: Facts) => facts as Partial<F>;
+
+/** The step table as the machine's actors. */
+function stepActors<F extends FactTypes>(steps: StepTable<F>) {
+  const actor = (name: StepName) =>
+    fromPromise<unknown, Facts>(async ({ input, signal }) => {
+      const step = steps[name] as Step<Facts, unknown> | undefined; // see `typed` above
+      if (!step) throw new Error(`this kind of run has no ${name} step`);
+      return step({ input, signal });
+    });
+  return {
+    lock: actor('lock'),
+    validate: actor('validate'),
+    flush: actor('flush'),
+    pause: actor('pause'),
+    hold: actor('hold'),
+    checkpoint: actor('checkpoint'),
+    close: actor('close'),
+    copy: actor('copy'),
+    verify: actor('verify'),
+    replace: actor('replace'),
+    discard: actor('discard'),
+    reopen: actor('reopen'),
+    check: actor('check'),
+    resume: actor('resume'),
+    audit: actor('audit'),
+    commit: actor('commit'),
+  } satisfies Record<StepName, unknown>;
+}
+
+/** Wraps onEvent so that a display that throws never breaks the run. */
+export function safeEmitter(onEvent: ((event: BackupEvent) => void) | undefined): (event: BackupEvent) => void {
+  return (event) => {
+    try {
+      onEvent?.(event);
+    } catch {
+      // a broken display must not break the backup or the restore
+    }
+  };
+}
+
+export { asError };

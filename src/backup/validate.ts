@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileSize, realPathOf } from '../fs-facts.js';
 import { errnoOf, messages } from '../errors.js';
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
 import { walPaths } from '../store/memory-store.js';
 import type { DataPaths } from '../paths.js';
 import { refuseOwnFiles, refuseUnusablePath } from './own-files.js';

@@ -6,6 +6,8 @@ import { CopyEngine } from './copy-engine.js';
 import { readManifest } from './manifest.js';
 import { manifestPathFor } from './types.js';
 import type { BackupManifest } from './types.js';
+import { formatBytes } from '../format/size.js';
+import { formatTime } from '../format/time.js';
 
 // `/backup verify <file>` and the first step of a restore: the backup against its own manifest, so it works on a
 // backup copied to another machine (the manifest travels with it). The whole-file read and the DuckDB open run
@@ -67,10 +69,16 @@ export function formatVerifyOutcome(outcome: VerifyOutcome): string[] {
     lines.push(`  manifest  FAILED  ${outcome.manifestProblem}`);
   } else if (outcome.manifest) {
     const m = outcome.manifest;
-    lines.push(`  manifest  ok      created ${m.createdAt} by nu-agent ${m.appVersion} (DuckDB ${m.duckdbVersion})`);
+    lines.push(
+      `  manifest  ok      created ${formatTime(new Date(m.createdAt))} by nu-agent ${m.appVersion} (DuckDB ${m.duckdbVersion})`,
+    );
   }
+  const size = outcome.manifest?.sizeBytes;
   for (const check of outcome.verification?.checks ?? []) {
-    lines.push(`  ${check.name.padEnd(8)}  ${check.ok ? 'ok    ' : 'FAILED'}  ${check.detail}`);
+    // A size that matched reads in the units every other command uses; a mismatch keeps its exact bytes.
+    const detail =
+      check.name === 'size' && check.ok && size !== undefined ? `${formatBytes(size)} (${size} bytes)` : check.detail;
+    lines.push(`  ${check.name.padEnd(8)}  ${check.ok ? 'ok    ' : 'FAILED'}  ${detail}`);
   }
   for (const note of outcome.notes) lines.push(`  note: ${note}`);
   lines.push(

@@ -1,4 +1,5 @@
 import type { ChatProvider, ChatReply } from '../app.js';
+import { OFFLINE_MODEL } from '../store/conversations.js';
 
 // The default when no model is configured. It never touches the network, so memory, search and backups are
 // fully usable offline; each message is still stored as an exchange, and the reply says how to add a model.
@@ -14,6 +15,6 @@ export class OfflineProvider implements ChatProvider {
   readonly available = false;
 
   async complete(): Promise<ChatReply> {
-    return { text: OFFLINE_REPLY, model: 'offline' };
+    return { text: OFFLINE_REPLY, model: OFFLINE_MODEL };
   }
 }

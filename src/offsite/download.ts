@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { writeManifest } from '../backup/manifest.js';
 import type { BackupEvent } from '../backup/types.js';
 import { isNuError, messages } from '../errors.js';
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
 import { decrypterFor, decryptionError, decryptStream } from './encryption.js';
 import { HashingTap } from './hashing-tap.js';
 import { manifestKey, remoteUrl } from './location.js';

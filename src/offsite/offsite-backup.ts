@@ -5,7 +5,8 @@ import { backupOutcomeJson, formatSeconds } from '../backup/outcome-format.js';
 import { createProgressDisplay } from '../backup/progress-display.js';
 import type { BackupSuccess, BackupTrigger } from '../backup/types.js';
 import { messages } from '../errors.js';
-import { formatBytes, formatTime } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
+import { formatTime } from '../format/time.js';
 import { chooseEncryption } from './encryption.js';
 import { parseRemote, remoteUrl } from './location.js';
 import { RemoteStore } from './remote-store.js';
@@ -89,7 +90,7 @@ export function formatOffsiteSuccess({ local, upload, uploadMs }: OffsiteOutcome
     'Backup uploaded successfully:',
     `  Path: ${upload.url}`,
     `  Size: ${formatBytes(local.sizeBytes)} (stored: ${formatBytes(upload.storedBytes)}, ${how})`,
-    `  Time: ${formatTime(local.snapshotAt)} (snapshot)`,
+    `  Time: ${formatTime(local.snapshotAt)}`,
     `  Took: ${formatSeconds(local.durationMs)} to back up, ${formatSeconds(uploadMs)} to upload`,
     `  Hash: ${local.hashAlgorithm} ${local.hash} (stored object: sha256 ${upload.storedHash})`,
   ];

@@ -9,6 +9,7 @@ import { remoteManifestProblem } from './remote-manifest.js';
 import type { RemoteManifest } from './remote-manifest.js';
 import { OWNER_METADATA } from './remote-store.js';
 import type { ListedObject, RemoteStore } from './remote-store.js';
+import { formatTime } from '../format/time.js';
 
 // `backup list s3://…` and `backup prune --dir s3://…`: the same states as for a directory, found by the same
 // rule (the manifest makes a backup), and the same pure retention planner (src/backup/retention.ts).
@@ -51,7 +52,7 @@ export async function catalogRemote(store: RemoteStore, signal?: AbortSignal): P
     entries.push({
       path: remoteUrl(store.location, u.key.slice(prefix.length)),
       state: 'partial',
-      problem: `an unfinished multipart upload${u.initiated ? ` begun ${u.initiated.toISOString()}` : ''}`,
+      problem: `an unfinished multipart upload${u.initiated ? ` begun ${formatTime(u.initiated)}` : ''}`,
     });
   }
   return entries.sort(

@@ -5,7 +5,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { requireManifest } from '../backup/manifest.js';
 import type { BackupEvent, BackupManifest } from '../backup/types.js';
 import { messages } from '../errors.js';
-import { formatBytes } from '../repl/format.js';
+import { formatBytes } from '../format/size.js';
 import { encryptStream } from './encryption.js';
 import type { EncryptionInfo, EncryptionPlan } from './encryption.js';
 import { HashingTap } from './hashing-tap.js';

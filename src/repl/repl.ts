@@ -148,7 +148,10 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
       }
       // A line typed ahead while the last command ran was not echoed: show it after its prompt.
       const typedAhead = interactive && lines.ready;
+      // A notice from the scheduler while we wait (a skipped or failed run) shows at once, above the prompt.
+      app.autoBackup.onNotice((notice) => app.out.line(`Notice: ${notice}`));
       const line = await lines.next();
+      app.autoBackup.onNotice(undefined);
       if (typedAhead && line !== undefined) output.write(`${line}\n`);
       terminal?.setPromptGuard(undefined);
       if (line === undefined) {

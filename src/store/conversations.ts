@@ -4,6 +4,12 @@ import type { MemoryStore, SqlRunner } from './memory-store.js';
 // reply it got), the messages themselves, and the command history. Timestamps are kept by the database
 // (now()) so that every writer agrees on the clock; durations are measured by the caller.
 
+/**
+ * The model name the offline provider stores with its stock reply. That reply is kept in the exchange (the
+ * history shows what happened) but is no content: summaries, and so search, leave it out.
+ */
+export const OFFLINE_MODEL = 'offline';
+
 export type ExchangeStatus = 'in_progress' | 'completed' | 'failed' | 'cancelled';
 
 export interface ExchangeRow {

@@ -10,6 +10,8 @@ export interface SearchHit {
   id: number;
   /** The conversation the hit belongs to (itself for a conversation). */
   conversationId: number;
+  /** An exchange's number within its conversation: the number `/history` shows (the row id is internal). */
+  exchangeNumber?: number | undefined;
   /** The summary that was embedded. */
   content: string;
   score: number;
@@ -25,10 +27,11 @@ export async function searchMemory(
     kind: 'conversation' | 'exchange';
     source_id: number;
     conversation_id: number | null;
+    exchange_number: number | null;
     content: string;
     score: number;
   }>(
-    `SELECT e.kind, e.source_id, coalesce(x.conversation_id, e.source_id) AS conversation_id, e.content,
+    `SELECT e.kind, e.source_id, coalesce(x.conversation_id, e.source_id) AS conversation_id, x.exchange_number, e.content,
             array_cosine_similarity(e.embedding, $1) AS score
      FROM embeddings e LEFT JOIN exchanges x ON e.kind = 'exchange' AND x.id = e.source_id
      WHERE e.model = $2
@@ -40,6 +43,7 @@ export async function searchMemory(
     kind: r.kind,
     id: r.source_id,
     conversationId: Number(r.conversation_id),
+    exchangeNumber: r.exchange_number === null ? undefined : Number(r.exchange_number),
     content: r.content,
     score: r.score,
   }));

@@ -7,6 +7,7 @@ import type {
   SummaryResult,
   TranscriptLine,
 } from '../../workers/protocol.js';
+import { OFFLINE_MODEL } from './conversations.js';
 import { FloatVector } from './memory-store.js';
 import type { MemoryStore, SqlRunner } from './memory-store.js';
 
@@ -68,7 +69,7 @@ export async function conversationsToSummarize(
     title: string | null;
     as_of_us: number;
     user_message: string;
-    assistant_message: string;
+    assistant_message: string | null;
   }>(
     `WITH content AS (
        SELECT conversation_id AS id, max(completed_at) AS newest FROM exchanges
@@ -79,11 +80,11 @@ export async function conversationsToSummarize(
        WHERE c.id <> $1 AND (c.summarized_at IS NULL OR c.summarized_at < content.newest)
          AND ${notRetryingYet('conversation-summarizer', 'conversation', 'c.id')}
        ORDER BY c.id LIMIT $2)
-     SELECT p.id, p.title, p.as_of_us, e.user_message, e.assistant_message
+     SELECT p.id, p.title, p.as_of_us, e.user_message, ${replyContent('e', '$3')} AS assistant_message
      FROM picked p JOIN exchanges e ON e.conversation_id = p.id
      WHERE e.status = 'completed' AND e.assistant_message IS NOT NULL AND e.completed_at <= p.newest
      ORDER BY p.id, e.exchange_number`,
-    [activeConversationId ?? -1, limit],
+    [activeConversationId ?? -1, limit, OFFLINE_MODEL],
   );
   const items = new Map<number, ConversationItem>();
   for (const row of rows) {
@@ -92,28 +93,31 @@ export async function conversationsToSummarize(
       item = { kind: 'conversation', id: row.id, title: row.title, asOfUs: Number(row.as_of_us), transcript: [] };
       items.set(row.id, item);
     }
-    item.transcript.push({ role: 'user', content: row.user_message } satisfies TranscriptLine, {
-      role: 'assistant',
-      content: row.assistant_message,
-    });
+    item.transcript.push({ role: 'user', content: row.user_message } satisfies TranscriptLine);
+    if (row.assistant_message !== null) item.transcript.push({ role: 'assistant', content: row.assistant_message });
   }
   return [...items.values()];
 }
 
+/** The reply as summary content: NULL for the offline provider's stock reply (`param` binds OFFLINE_MODEL). */
+function replyContent(alias: string, param: string): string {
+  return `CASE WHEN ${alias}.model IS NOT DISTINCT FROM ${param} THEN NULL ELSE ${alias}.assistant_message END`;
+}
+
 /** Completed exchanges (with a reply) that have no summary yet. */
 export async function exchangesToSummarize(db: SqlRunner, limit: number): Promise<ExchangeItem[]> {
-  const rows = await db.all<{ id: number; user_message: string; assistant_message: string; as_of_us: number }>(
-    `SELECT id, user_message, assistant_message, epoch_us(completed_at) AS as_of_us FROM exchanges e
+  const rows = await db.all<{ id: number; user_message: string; assistant_message: string | null; as_of_us: number }>(
+    `SELECT id, user_message, ${replyContent('e', '$2')} AS assistant_message, epoch_us(completed_at) AS as_of_us FROM exchanges e
      WHERE status = 'completed' AND assistant_message IS NOT NULL AND completed_at IS NOT NULL AND summary IS NULL
        AND ${notRetryingYet('exchange-summarizer', 'exchange', 'e.id')}
      ORDER BY id LIMIT $1`,
-    [limit],
+    [limit, OFFLINE_MODEL],
   );
   return rows.map((r) => ({
     kind: 'exchange',
     id: r.id,
     userMessage: r.user_message,
-    assistantMessage: r.assistant_message,
+    assistantMessage: r.assistant_message ?? undefined,
     asOfUs: Number(r.as_of_us),
   }));
 }

@@ -1,4 +1,5 @@
 import type { BackupService } from '../../src/app.js';
+import type { RestoreOutcome } from '../../src/backup/restore-types.js';
 import type { BackupOutcome, BackupRequest } from '../../src/backup/types.js';
 import { NuError } from '../../src/errors.js';
 
@@ -24,6 +25,12 @@ export class FakeBackupService implements BackupService {
     } finally {
       this.running--;
     }
+  }
+
+  /** The auto-backup never restores; a test that restores uses the real service. */
+  async restore(): Promise<RestoreOutcome> {
+    const error = new NuError('this fake only backs up', { code: 'TEST_FAILURE', hint: 'Use the real service.' });
+    return { ok: false, error, rolledBack: false, stateDurations: {}, warnings: [] };
   }
 
   /** Starts a backup that stays running until the returned function is called (a manual one, say). */

@@ -1,7 +1,8 @@
 import type { Command } from '../command.js';
 import { messages } from '../../errors.js';
 import { recentExchanges } from '../../store/conversations.js';
-import { formatTime, oneLine } from '../format.js';
+import { oneLine } from '../format.js';
+import { formatTime } from '../../format/time.js';
 
 const USAGE = '/history [count]';
 const DEFAULT_COUNT = 10;

@@ -1,7 +1,7 @@
 import type { Command } from '../command.js';
 import { messages } from '../../errors.js';
 import type { SqlRunner } from '../../store/memory-store.js';
-import { formatBytes } from '../format.js';
+import { formatBytes } from '../../format/size.js';
 import { fileSize } from '../../fs-facts.js';
 
 export const infoCommand: Command = {

@@ -24,8 +24,11 @@ export const searchCommand: Command = {
     const [vector] = await embedder.embed([text], signal);
     const hits = await searchMemory(app.store, vector!, embedder.model, RESULTS);
     for (const [i, hit] of hits.entries()) {
+      // The same words and numbers as /history, so a hit can be found there.
       const where =
-        hit.kind === 'exchange' ? `exchange ${hit.id} (conversation ${hit.conversationId})` : `conversation ${hit.id}`;
+        hit.kind === 'exchange'
+          ? `conversation ${hit.conversationId}, exchange ${hit.exchangeNumber ?? '?'}`
+          : `conversation ${hit.id}`;
       app.out.line(`${i + 1}. ${hit.score.toFixed(2)}  ${where}: ${oneLine(hit.content, 160)}`);
     }
   },
