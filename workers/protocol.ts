@@ -65,7 +65,7 @@ export interface ConversationItem extends ItemRef {
 export interface ExchangeItem extends ItemRef {
   kind: 'exchange';
   userMessage: string;
-  /** Undefined for the offline provider's stock reply: stored, but never part of a summary (issue 12). */
+  /** Undefined for the offline provider's stock reply: stored, but never part of a summary. */
   assistantMessage: string | undefined;
   /** Completion time of the exchange (epoch µs): the write checks it is still the same exchange. */
   asOfUs: number;

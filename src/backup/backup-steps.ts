@@ -168,7 +168,7 @@ export class BackupRun {
       destination,
       force: this.request.force ?? false,
       statfs: this.faults.statfs,
-      // Only nu-agent's own backup directories are made when missing (issue 12): elsewhere a typo is refused.
+      // Only nu-agent's own backup directories are made when missing: elsewhere a typo is refused.
       ownDirectories: [
         this.deps.paths.defaultBackupDir,
         ...(this.request.directory ? [this.request.directory] : []),
@@ -476,7 +476,7 @@ function rmdirIfEmpty(dir: string): void {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * A backup has one time, its snapshot's (issue 12): a name we chose before the pause is chosen again from that
+ * A backup has one time, its snapshot's: a name we chose before the pause is chosen again from that
  * time, in the same directory (where the temporary copy is), so the name, the manifest and every listing agree.
  */
 function finalName(target: BackupTarget, snapshotAt: Date): string {
