@@ -8,6 +8,7 @@ import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import type { Output } from '../src/app.js';
 import { createApp } from '../src/app/create-app.js';
 import { encryptionPlan } from '../src/offsite/encryption.js';
+import { runEncryptedBackup } from '../src/offsite/local-encrypted.js';
 import { parseRemote } from '../src/offsite/location.js';
 import { runOffsiteBackup } from '../src/offsite/offsite-backup.js';
 import { RemoteStore } from '../src/offsite/remote-store.js';
@@ -36,6 +37,8 @@ export interface RemoteBenchReport {
   encryptedRatio: number;
   localPausedMs: number;
   offsitePausedMs: number;
+  /** `/backup DIR --encrypt`: the same window, the encryption runs after the workers resumed. */
+  encryptedLocalPausedMs: number;
 }
 
 export async function benchRemote(options: {
@@ -50,14 +53,15 @@ export async function benchRemote(options: {
   try {
     const identity = await generateX25519Identity();
     fs.writeFileSync(path.join(dir, 'recipients.txt'), `${await identityToRecipient(identity)}\n`);
+    const home = path.join(dir, 'home-remote');
     Object.assign(process.env, {
+      NUAGENT_HOME: home,
       AWS_ACCESS_KEY_ID: 'S3RVER',
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_S3: server.endpoint,
       NUAGENT_BACKUP_RECIPIENTS: path.join(dir, 'recipients.txt'),
     });
-    const home = path.join(dir, 'home-remote');
     fs.mkdirSync(home, { recursive: true, mode: 0o700 });
     const db = path.join(home, 'memory.db');
     log(`  generating ${options.sizeMiB} MiB database…`);
@@ -69,6 +73,7 @@ export async function benchRemote(options: {
     const encrypted: number[] = [];
     const localPaused: number[] = [];
     const offsitePaused: number[] = [];
+    const encryptedLocalPaused: number[] = [];
     let fileBytes = 0;
     try {
       for (let rep = 0; rep < options.reps; rep++) {
@@ -110,13 +115,21 @@ export async function benchRemote(options: {
           'cli',
         );
         offsitePaused.push(pausedMs(offsite.local.stateDurations));
+        const sealed = await runEncryptedBackup(
+          { destination: path.join(dir, `sealed-${rep}.db`), force: false, json: true },
+          app,
+          new AbortController().signal,
+          'cli',
+        );
+        encryptedLocalPaused.push(pausedMs(sealed.local.stateDurations));
+        for (const f of [sealed.agePath, sealed.manifestPath]) fs.rmSync(f, { force: true });
         for (const f of [local.path, local.manifestPath]) fs.rmSync(f, { force: true });
         fs.rmSync(path.join(dir, 's3', 'bench'), { recursive: true, force: true });
         fs.mkdirSync(path.join(dir, 's3', 'bench'));
         log(
           `  rep ${rep + 1}: SDK ${sdk.at(-1)!.toFixed(0)} MiB/s, nu-agent plain ${plain.at(-1)!.toFixed(0)} MiB/s, ` +
             `encrypted ${encrypted.at(-1)!.toFixed(0)} MiB/s; paused ${localPaused.at(-1)!.toFixed(0)} ms local, ` +
-            `${offsitePaused.at(-1)!.toFixed(0)} ms offsite`,
+            `${offsitePaused.at(-1)!.toFixed(0)} ms offsite, ${encryptedLocalPaused.at(-1)!.toFixed(0)} ms local --encrypt`,
         );
       }
     } finally {
@@ -132,6 +145,7 @@ export async function benchRemote(options: {
       encryptedRatio: median(encrypted) / median(sdk),
       localPausedMs: median(localPaused),
       offsitePausedMs: median(offsitePaused),
+      encryptedLocalPausedMs: median(encryptedLocalPaused),
     };
   } finally {
     process.env = savedEnv;
@@ -169,6 +183,7 @@ export function printRemoteReport(r: RemoteBenchReport, log: (line: string) => v
     `  nu-agent, age encryption:                      ${r.encryptedMiBps.toFixed(1)} MiB/s (${r.encryptedRatio.toFixed(2)} of the SDK)`,
   );
   log(
-    `  workers paused: local /backup ${r.localPausedMs.toFixed(0)} ms, /backup s3://… ${r.offsitePausedMs.toFixed(0)} ms`,
+    `  workers paused: local /backup ${r.localPausedMs.toFixed(0)} ms, /backup s3://… ${r.offsitePausedMs.toFixed(0)} ms, ` +
+      `/backup DIR --encrypt ${r.encryptedLocalPausedMs.toFixed(0)} ms`,
   );
 }

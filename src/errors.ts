@@ -855,16 +855,24 @@ export const messages = {
       'Run the same command again when you want it.',
       { path: url, op: 'upload' },
     ),
-  offsiteLocalEncrypt: () =>
-    e(
-      'USAGE',
-      'usage: --encrypt and --no-encrypt apply to s3:// destinations',
-      'Back up to s3://BUCKET/PREFIX/ to send an encrypted copy off this machine.',
-    ),
   offsiteFlagsConflict: () =>
     e(
       'USAGE',
       'usage: --encrypt and --no-encrypt cannot both be given',
       'Give one of them, or neither (remote backups are encrypted whenever keys are configured).',
+    ),
+  encryptNeedsKey: (destination: string) =>
+    e(
+      'ENCRYPT_NO_KEY',
+      `--encrypt needs a key to encrypt ${destination} with, and none is configured`,
+      'Make a key with `age-keygen -o ~/.nuagent/backup-key.txt` and name a file holding its public key (age1…) in NUAGENT_BACKUP_RECIPIENTS, or set NUAGENT_BACKUP_PASSPHRASE.',
+      { path: destination, op: 'encryption' },
+    ),
+  encryptedBackupTampered: (file: string, details: string, cause?: unknown) =>
+    e(
+      'ENCRYPTED_BACKUP_TAMPERED',
+      `${file} is not what was written (${details}); nothing was changed`,
+      'Do not restore from it: choose another backup (`nu-agent backup list`), and check who can write to its directory.',
+      { path: file, cause, op: 'decrypt' },
     ),
 } as const;

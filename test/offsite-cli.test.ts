@@ -59,8 +59,10 @@ const manifestOf = (s: Setup, key: string) =>
 
 /** What a fault must leave: nothing at the place, nothing staged or downloaded beside the memory. */
 function leftovers(s: Setup): string[] {
+  const home = s.env.NUAGENT_HOME!;
+  const staged = fs.existsSync(home) ? fs.readdirSync(home).filter((n) => n.startsWith('.nuagent-offsite-')) : [];
   const beside = fs.readdirSync(s.dir).filter((n) => n.startsWith('.nuagent-offsite-'));
-  return [...beside, ...s.server.keys('bucket')];
+  return [...staged, ...beside, ...s.server.keys('bucket')];
 }
 
 const errorAndTry = (stderr: string) => withoutWaitLines(stderr).trim().split('\n');
@@ -104,10 +106,19 @@ describe('an encrypted offsite backup from the command line', () => {
       fs.rmSync(plain);
     }
 
+    // Where the backup is, in every line: its URL, never the temporary copy it was verified or restored from.
+    expect(verified.stdout).toMatch(new RegExp(`^Verifying ${url.replace(/\./g, '\\.')}$`, 'm'));
+    expect(verified.stdout).not.toMatch(/\.nuagent-offsite-/);
+    const localList = await cli(s, ['backup', 'list'], env);
+    expect(localList.stdout).not.toMatch(/\.nuagent-offsite-/);
+
     await addConversations(s.db, 2, 'after');
     const restored = await cli(s, ['backup', 'restore', url, '--yes'], env);
     expect(withoutWaitLines(restored.stderr)).toBe('');
     expect(restored.code).toBe(0);
+    expect(restored.stdout).not.toMatch(/\.nuagent-offsite-/);
+    expect(restored.stdout).toContain(`Restoring ${url}...`);
+    expect(restored.stdout).toContain(`Restored ${url} (created`);
     const store = await MemoryStore.open(s.db);
     const history = await historyOf(store);
     await store.close();

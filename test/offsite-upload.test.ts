@@ -46,7 +46,8 @@ afterAll(() => {
 /** A server, the environment pointing at it, and a fresh hand-made backup to send. */
 async function setUp(extraEnv: Record<string, string> = {}) {
   const server = await startS3Server();
-  process.env = { ...savedEnv, ...server.env, ...extraEnv };
+  // NUAGENT_HOME: where open uploads are noted (upload-journal.ts), never the developer's own ~/.nuagent.
+  process.env = { ...savedEnv, ...server.env, NUAGENT_HOME: tempDir(), ...extraEnv };
   const file = path.join(tempDir(), 'memory-2025-01-01-000000.db');
   await handMadeBackup(source, file);
   return { server, file };

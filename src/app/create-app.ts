@@ -17,6 +17,7 @@ import { getSetting, settings } from '../store/app-config.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { createBackupService } from '../backup/backup-service.js';
 import { recoverInterruptedRestore } from '../backup/restore-recovery.js';
+import { sweepAllWorkDirs } from '../offsite/work-dir.js';
 import { EMBEDDING_DIMENSIONS } from '../store/schema.js';
 import { embedderFromEnv } from '../workers-host/embedder.js';
 import type { Embedder } from '../workers-host/embedder.js';
@@ -77,6 +78,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
     waits = app.out.waits;
     // Before any setting is read: an interrupted restore may owe this machine its settings back.
     await recoverInterruptedRestore(app);
+    // The private copies an offsite upload, a verify or a restore killed mid-way left (src/offsite/work-dir.ts).
+    sweepAllWorkDirs(paths);
     app.debug ||= await getSetting(store, settings.debug);
     // `awaited` says what shutdown waits for while this part stops (shown when that takes a while).
     const adopt = <T>(part: Part<T>, awaited: string): T => {

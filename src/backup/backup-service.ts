@@ -94,7 +94,7 @@ async function runBackup(
       rejecting: 'Removing the copy that was not kept...',
     },
     describe: (ok, { target, copy, audit, placed }) => ({
-      path: placed?.path ?? target?.destination,
+      path: request.recordAs ?? placed?.path ?? target?.destination,
       sizeBytes: ok ? copy?.bytes : undefined,
       hashAlgorithm: ok ? HASH_ALGORITHM : undefined,
       hash: ok ? audit?.hash : undefined,

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { fileSize, realPathOf } from '../fs-facts.js';
 import { TEMP_MARKER, tempContentBytes } from '../../workers/copy-engine/durable-file.js';
 import { readManifest } from './manifest.js';
-import { MANIFEST_SUFFIX, manifestPathFor } from './types.js';
+import { AGE_SUFFIX, MANIFEST_SUFFIX, isEncrypted, manifestPathFor } from './types.js';
+import type { BackupManifest } from './types.js';
 import type { BackupEntry } from './backup-entry.js';
 
 // Finds backups by their manifests (the manifest is what makes a file "a backup nu-agent made"), and flags what
@@ -40,6 +41,8 @@ export function catalogBackups(directories: string[], options: CatalogOptions = 
   }
   const seenFiles = new Set<string>();
   for (const recorded of options.recorded ?? []) {
+    // An offsite backup is recorded by its s3:// URL: `backup list s3://…` shows those.
+    if (/^s3:\/\//i.test(recorded)) continue;
     const file = path.resolve(recorded);
     const real = realPathOf(file);
     if (seenDirs.has(realPathOf(path.dirname(file))) || excluded.has(real) || seenFiles.has(real)) continue;
@@ -68,6 +71,15 @@ export function scanDirectory(dir: string, excluded: Set<string> = new Set()): B
       entries.push(describeManaged(full.slice(0, -MANIFEST_SUFFIX.length)));
     } else if (name.includes(TEMP_MARKER)) {
       if (!name.includes(MANIFEST_SUFFIX)) entries.push(describePartial(full));
+    } else if (name.endsWith(AGE_SUFFIX)) {
+      // An encrypted backup is listed through its manifest (NAME.db.manifest.json beside NAME.db.age).
+      if (!nameSet.has(name.slice(0, -AGE_SUFFIX.length) + MANIFEST_SUFFIX) && hasAgeHeader(full))
+        entries.push({
+          path: full,
+          state: 'foreign',
+          problem: 'no manifest (age-encrypted)',
+          sizeBytes: fileSize(full),
+        });
     } else if (!nameSet.has(name + MANIFEST_SUFFIX) && !name.endsWith('.wal') && isFile(full)) {
       if (DEFAULT_NAME.test(name) || hasDuckDBMagic(full))
         entries.push({ path: full, state: 'foreign', problem: 'no manifest', sizeBytes: fileSize(full) });
@@ -78,6 +90,12 @@ export function scanDirectory(dir: string, excluded: Set<string> = new Set()): B
 
 /** One backup by its path: what list shows and what prune and restore check before touching it. */
 export function describeManaged(backupPath: string): BackupEntry {
+  // An encrypted backup named by its .age file: its manifest is that of the plaintext name.
+  if (backupPath.endsWith(AGE_SUFFIX)) {
+    const plain = backupPath.slice(0, -AGE_SUFFIX.length);
+    const read = readManifest(plain);
+    if (read.ok && isEncrypted(read.manifest)) return describeEncrypted(plain, read.manifest);
+  }
   const manifestPath = manifestPathFor(backupPath);
   const read = readManifest(backupPath);
   const exists = isFile(backupPath);
@@ -94,6 +112,7 @@ export function describeManaged(backupPath: string): BackupEntry {
     };
   }
   const manifest = read.manifest;
+  if (isEncrypted(manifest)) return describeEncrypted(backupPath, manifest);
   const base = { path: backupPath, manifestPath, manifest, createdAt: new Date(manifest.createdAt), sizeBytes };
   if (!exists) return { ...base, state: 'missing', problem: 'the backup file is missing' };
   if (manifest.fileName !== path.basename(backupPath))
@@ -106,6 +125,46 @@ export function describeManaged(backupPath: string): BackupEntry {
   if (last && !last.ok)
     return { ...base, state: 'damaged', problem: `re-verification on ${last.at} failed: ${last.problem ?? 'damaged'}` };
   return { ...base, state: 'ok' };
+}
+
+/**
+ * An age-encrypted backup (`--encrypt`): the entry is its .age file, checked against the manifest's stored size
+ * and age's header; the plaintext's figures are checked when verify or restore decrypts it.
+ */
+function describeEncrypted(plainPath: string, manifest: BackupManifest): BackupEntry {
+  const stored = manifest.stored!;
+  const file = path.join(path.dirname(plainPath), stored.key);
+  const exists = isFile(file);
+  const sizeBytes = exists ? fileSize(file) : undefined;
+  const base = {
+    path: plainPath + AGE_SUFFIX,
+    manifestPath: manifestPathFor(plainPath),
+    manifest,
+    createdAt: new Date(manifest.createdAt),
+    sizeBytes,
+  };
+  if (manifest.fileName !== path.basename(plainPath) || stored.key !== path.basename(plainPath) + AGE_SUFFIX)
+    return { ...base, state: 'damaged', problem: `the manifest describes ${stored.key}` };
+  if (!exists) return { ...base, state: 'missing', problem: 'the encrypted backup file is missing' };
+  if (sizeBytes !== stored.sizeBytes)
+    return { ...base, state: 'damaged', problem: `size ${sizeBytes} bytes, the manifest says ${stored.sizeBytes}` };
+  if (!hasAgeHeader(file)) return { ...base, state: 'damaged', problem: 'not an age-encrypted file' };
+  return { ...base, state: 'ok' };
+}
+
+const AGE_HEADER = Buffer.from('age-encryption.org/v1\n');
+
+export function hasAgeHeader(file: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const header = Buffer.alloc(AGE_HEADER.length);
+    return fs.readSync(fd, header, 0, header.length, 0) === header.length && header.equals(AGE_HEADER);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 function describePartial(full: string): BackupEntry {

@@ -35,7 +35,7 @@ export async function runRestore(
       checking: 'Checking the restored database...',
     },
     describe: () => ({
-      path: request.file,
+      path: request.shownAs ?? request.file,
       sizeBytes: request.manifest.sizeBytes,
       hashAlgorithm: request.manifest.hash.algorithm,
       hash: request.manifest.hash.value,

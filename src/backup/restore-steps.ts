@@ -310,7 +310,8 @@ export class RestoreRun {
     try {
       await this.faults.beforeCheck?.();
       const differ = diffTableFigures(this.request.manifest.tables, await held.tableFigures());
-      if (differ.length > 0) throw messages.restoreMismatch(this.request.file, `tables ${differ.join(', ')}`);
+      if (differ.length > 0)
+        throw messages.restoreMismatch(this.request.shownAs ?? this.request.file, `tables ${differ.join(', ')}`);
       await migrate(held, this.live, true);
       await replaceSettings(held, settings);
       this.clearJournal();
@@ -352,7 +353,7 @@ export class RestoreRun {
       throw messages.restoreRollbackFailed(this.live, this.previous ?? this.live, undefined, err);
     }
     this.rolledBack = true;
-    throw messages.restoreRolledBack(this.request.file, cause);
+    throw messages.restoreRolledBack(this.request.shownAs ?? this.request.file, cause);
   }
 
   private forgetPrevious(): void {

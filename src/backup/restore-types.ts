@@ -6,6 +6,8 @@ import type { BackupEvent, BackupManifest, BackupTrigger } from './types.js';
 export interface RestoreRequest {
   /** The backup, already verified against its manifest by the caller (src/backup/restore.ts). */
   file: string;
+  /** What the user calls the backup when `file` is a temporary copy of it (restore.ts): errors name this. */
+  shownAs?: string | undefined;
   manifest: BackupManifest;
   trigger: BackupTrigger;
   signal?: AbortSignal | undefined;

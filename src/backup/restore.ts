@@ -28,6 +28,11 @@ export interface RestoreFlowOptions {
   /** A fresh display for each run (the safety backup, the restore): step lines, progress, transitions. */
   display?: ((label: 'backup' | 'restore') => { onEvent(event: BackupEvent): void; stop(): void }) | undefined;
   verify?: VerifyOptions['runTask'];
+  /**
+   * What the user calls the backup when `file` is a temporary copy of it (the s3:// URL of a download, the .age
+   * file that was decrypted): every line and error names this rather than the temporary file.
+   */
+  shownAs?: string | undefined;
 }
 
 export type RestoreFlowResult =
@@ -39,21 +44,22 @@ export async function restoreFromBackup(
   options: RestoreFlowOptions,
 ): Promise<RestoreFlowResult> {
   const resolved = path.resolve(expandHome(file));
+  const shown = options.shownAs ?? resolved;
   // Nobody to ask and no --yes: say so at once rather than after reading the whole backup.
-  if (!options.yes && !options.ask) throw messages.restoreNeedsConfirmation(resolved);
+  if (!options.yes && !options.ask) throw messages.restoreNeedsConfirmation(shown);
   // The database kept from an interrupted restore is never replaced: say so before reading anything.
   refuseKeptPrevious(app.paths.database);
 
   const verified = await verifyBackup(resolved, { signal: options.signal, runTask: options.verify });
-  for (const line of formatVerifyOutcome(verified)) app.out.line(line);
-  if (!verified.ok || !verified.manifest) throw messages.backupVerifyFailed(resolved, '; nothing was changed');
+  for (const line of formatVerifyOutcome({ ...verified, file: shown })) app.out.line(line);
+  if (!verified.ok || !verified.manifest) throw messages.backupVerifyFailed(shown, '; nothing was changed');
   const manifest = verified.manifest;
 
   if (!options.yes) {
     const answer = await options.ask!(restoreQuestion(manifest), options.signal);
     if (answer === undefined || options.signal.aborted || !/^y(es)?$/i.test(answer.trim())) {
       app.out.line('Restore cancelled; nothing was changed.');
-      return { restored: false, file: resolved };
+      return { restored: false, file: shown };
     }
   }
 
@@ -77,18 +83,19 @@ export async function restoreFromBackup(
     if (!safety.ok) throw messages.restoreSafetyBackupFailed(safety.error);
     app.out.line(`Safety backup: ${safety.path}`);
 
-    app.out.line(`Restoring ${resolved}...`);
+    app.out.line(`Restoring ${shown}...`);
     const restoreDisplay = options.display?.('restore');
     outcome = await app.backups
       .restore({
         file: resolved,
+        shownAs: options.shownAs,
         manifest,
         trigger: options.trigger,
         signal: options.signal,
         onEvent: restoreDisplay?.onEvent,
       })
       .finally(() => restoreDisplay?.stop());
-    return finishRestore(app, resolved, manifest, safety.path, outcome);
+    return finishRestore(app, shown, manifest, safety.path, outcome);
   } finally {
     // Another run of this process (an auto-backup) resumes them itself when it ends. A worker that does not
     // come back is restarted by resumeAll; the restore's outcome stands either way.
@@ -100,7 +107,7 @@ const RESUME_TIMEOUT_MS = 5000;
 
 function finishRestore(
   app: App,
-  resolved: string,
+  shown: string,
   manifest: BackupManifest,
   safetyPath: string,
   outcome: RestoreOutcome,
@@ -108,15 +115,15 @@ function finishRestore(
   for (const warning of outcome.warnings) app.out.error(warning);
   if (!outcome.ok) {
     if (!outcome.rolledBack && !(outcome.error instanceof NuError)) {
-      throw messages.restoreFailed(resolved, safetyPath, outcome.error);
+      throw messages.restoreFailed(shown, safetyPath, outcome.error);
     }
     throw outcome.error;
   }
   // The conversation this session was writing to belongs to the replaced memory.
   app.session.conversationId = undefined;
-  app.out.line(`Restored ${resolved} (created ${formatTime(new Date(manifest.createdAt))}).`);
+  app.out.line(`Restored ${shown} (created ${formatTime(new Date(manifest.createdAt))}).`);
   app.out.line(`The memory before the restore is kept in ${safetyPath}.`);
-  return { restored: true, file: resolved, safetyBackup: safetyPath, outcome };
+  return { restored: true, file: shown, safetyBackup: safetyPath, outcome };
 }
 
 /** The confirmation a restore asks for (also asked by `nu-agent backup restore` before a REPL restores for it). */

@@ -2,6 +2,7 @@ import type { BackupEntry } from './backup-entry.js';
 import { failedReverification } from './retention.js';
 import { appendVerification, readOwnManifest } from './verification-history.js';
 import { CopyEngine } from './copy-engine.js';
+import { isEncrypted } from './types.js';
 import { verifyBackup } from './verify.js';
 import type { RunVerifyTask, VerifyOutcome } from './verify.js';
 
@@ -50,9 +51,12 @@ export function lastVerifiedAt(entry: BackupEntry): Date | undefined {
 
 /** The order of a pass: intact backups only (a damaged one stays damaged), oldest verification first. */
 export function reverifyOrder(entries: readonly BackupEntry[]): BackupEntry[] {
-  return entries
-    .filter((e) => e.state === 'ok' && lastVerifiedAt(e) && !failedReverification(e))
-    .sort((a, b) => lastVerifiedAt(a)!.getTime() - lastVerifiedAt(b)!.getTime() || (a.path < b.path ? -1 : 1));
+  return (
+    entries
+      // An encrypted backup is left alone: the key to read it is not meant to be on this machine.
+      .filter((e) => e.state === 'ok' && !isEncrypted(e.manifest) && lastVerifiedAt(e) && !failedReverification(e))
+      .sort((a, b) => lastVerifiedAt(a)!.getTime() - lastVerifiedAt(b)!.getTime() || (a.path < b.path ? -1 : 1))
+  );
 }
 
 export async function reverifyBackups(

@@ -25,6 +25,11 @@ export interface BackupRequest {
    * that nothing is written between its snapshot and the swap (restore.ts resumes them).
    */
   keepWorkersPaused?: boolean | undefined;
+  /**
+   * The path the run is recorded under when the copy is only a step (an s3:// URL, or the .age file of an
+   * encrypted local backup): the record names where the backup ends up, not its private staging copy.
+   */
+  recordAs?: string | undefined;
 }
 
 export type CopyKind = 'cloned' | 'copied';
@@ -79,6 +84,12 @@ export interface BackupManifest {
   schemaVersion: number;
   tables: TableFigures;
   trigger: BackupTrigger;
+  /**
+   * An age-encrypted backup (`--encrypt`, src/offsite/): the file on disk is `stored.key` (`<fileName>.age`)
+   * beside the manifest, and sizeBytes/hash above are the plaintext's. Absent (or null) for a plain backup.
+   */
+  encryption?: { format: 'age'; mode: 'x25519' | 'scrypt'; recipients: number } | null | undefined;
+  stored?: { key: string; sizeBytes: number; hash: { algorithm: 'sha256'; value: string } } | undefined;
   /** Re-verifications after the backup was made (scheduled or by hand), oldest first; absent until the first. */
   verifications?: VerificationRecord[] | undefined;
 }
@@ -93,4 +104,9 @@ export interface VerificationRecord {
 }
 
 export const MANIFEST_SUFFIX = '.manifest.json';
+/** The suffix of an age-encrypted backup's file, as the `age` tool names its output. */
+export const AGE_SUFFIX = '.age';
+
+/** True when the manifest describes an age-encrypted backup (its file is `stored.key`, not `fileName`). */
+export const isEncrypted = (m: BackupManifest | undefined): boolean => Boolean(m?.encryption && m.stored);
 export const manifestPathFor = (backupPath: string) => backupPath + MANIFEST_SUFFIX;

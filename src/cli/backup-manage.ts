@@ -51,7 +51,8 @@ export function exitCodeFor(err: unknown, out: Output): number {
 export function exitCodeOf(err: unknown): number {
   if (!isNuError(err)) return EXIT.failure;
   // A remote object that is not what was uploaded is a failed verification too (src/offsite/download.ts).
-  if (err.code === 'BACKUP_VERIFY_FAILED' || err.code === 'OFFSITE_TAMPERED') return EXIT.verifyFailed;
+  if (['BACKUP_VERIFY_FAILED', 'OFFSITE_TAMPERED', 'ENCRYPTED_BACKUP_TAMPERED'].includes(err.code))
+    return EXIT.verifyFailed;
   if (
     err.code === 'USAGE' ||
     err.code === 'OFFSITE_BAD_URL' ||

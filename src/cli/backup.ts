@@ -23,6 +23,8 @@ const OPTIONS_HELP = `
 Options of the backup itself:
   -f, --force  replace an existing file at the destination
   --json       print the result as JSON on stdout (errors still go to stderr)
+  --encrypt    store a local backup as NAME.db.age, encrypted with age (NUAGENT_BACKUP_RECIPIENTS or
+               NUAGENT_BACKUP_PASSPHRASE); verify, restore, list and prune take it like any backup
   --no-encrypt upload to s3://… without age encryption (refused otherwise when no key is configured)
 
 An s3://BUCKET/PREFIX/[NAME.db] destination backs up locally, then uploads the verified file encrypted with age

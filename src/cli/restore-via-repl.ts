@@ -31,7 +31,8 @@ export async function restoreViaRepl(
       cli.fail(messages.restoreNeedsConfirmation(resolved), Boolean(cli.globalOptions(command).debug));
       return EXIT_USAGE;
     }
-    const read = readManifest(resolved);
+    // An encrypted backup's manifest is that of its plaintext name (NAME.db.age beside NAME.db.manifest.json).
+    const read = readManifest(resolved.replace(/\.age$/, ''));
     // Without a readable manifest there is nothing to describe, and the REPL's verification refuses the file
     // before anything changes; with one, the person here decides.
     if (read.ok) {

@@ -3,6 +3,7 @@ import type { OffsitePort } from '../auto-backup/offsite-port.js';
 import { chooseEncryption } from './encryption.js';
 import { parseRemotePlace } from './location.js';
 import { pruneRemote } from './remote-catalog.js';
+import { abortLeftoverUploads } from './remote-commands.js';
 import { RemoteStore } from './remote-store.js';
 import { uploadBackup } from './upload.js';
 
@@ -16,6 +17,7 @@ export const offsiteForAutoBackup: OffsitePort = {
     const store = new RemoteStore(parseRemotePlace(place));
     try {
       const encryption = chooseEncryption(undefined, place);
+      await abortLeftoverUploads(store, (text) => options.onEvent?.({ type: 'step', text }), options.signal);
       const upload = await uploadBackup(file, store, { encryption, signal: options.signal, onEvent: options.onEvent });
       const pruned = await pruneRemote(store, {
         policy: plannerPolicy(options.policy),

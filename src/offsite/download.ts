@@ -6,7 +6,7 @@ import { writeManifest } from '../backup/manifest.js';
 import type { BackupEvent } from '../backup/types.js';
 import { isNuError, messages } from '../errors.js';
 import { formatBytes } from '../format/size.js';
-import { decrypterFor, decryptionError, decryptStream } from './encryption.js';
+import { decryptFile, decrypterFor } from './encryption.js';
 import { HashingTap } from './hashing-tap.js';
 import { manifestKey, remoteUrl } from './location.js';
 import type { RemoteLocation } from './location.js';
@@ -74,13 +74,7 @@ export async function fetchRemoteBackup(
     const file = path.join(dir, path.basename(location.name));
     if (decrypter) {
       options.onEvent?.({ type: 'step', text: `Decrypting ${url}...` });
-      try {
-        const plain = await decryptStream(decrypter, fs.createReadStream(stored), url);
-        await pipeline(plain, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }), { signal: options.signal });
-      } catch (err) {
-        if (options.signal?.aborted) throw messages.cancelled(`downloading ${url}`);
-        throw isNuError(err) ? err : decryptionError(err, url);
-      }
+      await decryptFile(decrypter, stored, file, url, { signal: options.signal });
       fs.rmSync(stored);
     } else {
       fs.renameSync(stored, file);

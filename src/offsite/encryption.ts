@@ -1,8 +1,9 @@
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { Decrypter, Encrypter } from 'age-encryption';
-import { errnoOf, messageOf, messages } from '../errors.js';
+import { errnoOf, isNuError, messageOf, messages } from '../errors.js';
 
 // age encryption of backups (https://age-encryption.org), so a backup that leaves the machine can be read back
 // with the standard `age` tool and no nu-agent. Keys come from the environment only, never from the database
@@ -119,21 +120,52 @@ export async function encryptStream(
 }
 
 /** The plaintext of `source`, streamed; a wrong key or a damaged file fails the stream with a NuError. */
-export async function decryptStream(decrypter: Decrypter, source: Readable, url: string): Promise<Readable> {
+export async function decryptStream(
+  decrypter: Decrypter,
+  source: Readable,
+  url: string,
+  local = false,
+): Promise<Readable> {
   let web: ReadableStream<Uint8Array>;
   try {
     web = await decrypter.decrypt(Readable.toWeb(source) as ReadableStream<Uint8Array>);
   } catch (err) {
-    throw decryptionError(err, url);
+    throw decryptionError(err, url, local);
   }
   return Readable.fromWeb(web as WebReadableStream<Uint8Array>);
 }
 
+export function describeEncryption(info: EncryptionInfo): string {
+  if (info.mode === 'scrypt') return 'encrypted with age, passphrase';
+  return `encrypted with age for ${info.recipients} recipient${info.recipients === 1 ? '' : 's'}`;
+}
+
+/**
+ * Decrypts `source` into a new file `target` (0600); a wrong key or damaged bytes fail with a NuError naming
+ * `shown` (the s3:// URL, or the local .age file when `local`).
+ */
+export async function decryptFile(
+  decrypter: Decrypter,
+  source: string,
+  target: string,
+  shown: string,
+  options: { signal?: AbortSignal | undefined; local?: boolean } = {},
+): Promise<void> {
+  try {
+    const plain = await decryptStream(decrypter, fs.createReadStream(source), shown, options.local);
+    await pipeline(plain, fs.createWriteStream(target, { flags: 'wx', mode: 0o600 }), { signal: options.signal });
+  } catch (err) {
+    if (options.signal?.aborted) throw messages.cancelled(`decrypting ${shown}`);
+    throw isNuError(err) ? err : decryptionError(err, shown, options.local);
+  }
+}
+
 /** age's errors: no matching identity (a wrong key or passphrase) versus anything about the bytes. */
-export function decryptionError(err: unknown, url: string): Error {
+export function decryptionError(err: unknown, url: string, local = false): Error {
   const text = messageOf(err);
   if (/no identity matched|incorrect passphrase|bad passphrase/i.test(text)) return messages.offsiteWrongKey(url, err);
-  return messages.offsiteTampered(url, `age could not decrypt it: ${text}`, err);
+  const details = `age could not decrypt it: ${text}`;
+  return local ? messages.encryptedBackupTampered(url, details, err) : messages.offsiteTampered(url, details, err);
 }
 
 /**

@@ -9,6 +9,7 @@ import { formatBytes } from '../format/size.js';
 import { formatTime } from '../format/time.js';
 import { chooseEncryption } from './encryption.js';
 import { parseRemote, remoteUrl } from './location.js';
+import { abortLeftoverUploads } from './remote-commands.js';
 import { RemoteStore } from './remote-store.js';
 import { makeWorkDir } from './work-dir.js';
 import { describeEncryption, uploadBackup } from './upload.js';
@@ -42,8 +43,11 @@ export async function runOffsiteBackup(
   const location = parseRemote(args.destination);
   const encryption = chooseEncryption(args.encrypt, args.destination);
   const store = new RemoteStore(location);
-  const staging = makeWorkDir(path.dirname(app.paths.database));
+  // In the data directory (ours, 0700), not beside the database, which may sit in a directory others share: a
+  // SIGKILL mid-upload leaves the plaintext copy there, private, until the next start sweeps it (work-dir.ts).
+  const staging = makeWorkDir(app.paths.home);
   try {
+    await abortLeftoverUploads(store, (line) => (args.json ? app.out.debug(line) : app.out.line(line)), signal);
     // Reaching the bucket (and finding the name free) before the workers are paused for nothing.
     const taken = await store.list(location.prefix + (location.name ?? ''), signal, 1);
     if (location.name && !args.force && taken.length > 0) {
@@ -60,6 +64,8 @@ export async function runOffsiteBackup(
         trigger,
         signal,
         onEvent: display?.onEvent,
+        // The default name is chosen inside the run; a place then stands for it (local lists skip s3:// records).
+        recordAs: remoteUrl(location),
       })
       .finally(() => display?.stop());
     for (const warning of local.warnings ?? []) app.out.error(warning);

@@ -22,9 +22,31 @@ import { describeEncryption } from './upload.js';
 // backup into a private temporary directory (download.ts), then run the very same verification and restore as
 // for a local file, and remove the directory whatever happens.
 
+/**
+ * Aborts the multipart uploads a dead process of this machine left open at the store's place (remote-store.ts),
+ * and says so in one line: every offsite command runs it first, so a leftover never outlives the next command.
+ */
+export async function abortLeftoverUploads(
+  store: RemoteStore,
+  say: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const aborted = await store.abortAbandonedUploads(signal);
+  if (aborted.length > 0)
+    say(
+      `Aborted ${aborted.length === 1 ? 'an unfinished upload' : `${aborted.length} unfinished uploads`} ` +
+        `left by a nu-agent that is gone: ${aborted.join(', ')}`,
+    );
+  return aborted;
+}
+
+/** Where the cleanup line goes: stdout, or nowhere a script reads JSON from. */
+const sayTo = (out: Output, json: boolean) => (line: string) => (json ? out.debug(line) : out.line(line));
+
 export async function listRemoteBackups(url: string, json: boolean, out: Output): Promise<void> {
   const store = new RemoteStore(parseRemotePlace(withSlash(url)));
   try {
+    await abortLeftoverUploads(store, sayTo(out, json));
     const entries = await catalogRemote(store);
     if (json) out.line(JSON.stringify({ directories: [store.url], backups: entries.map(backupJson) }, null, 2));
     else for (const line of formatBackupList(entries, [store.url])) out.line(line);
@@ -44,6 +66,7 @@ export async function verifyRemoteBackup(
   const store = new RemoteStore(location);
   const display = json ? undefined : createProgressDisplay(out, { label: 'download' });
   try {
+    await abortLeftoverUploads(store, sayTo(out, json), signal);
     const fetched = await fetchRemoteBackup(store, location, tempParent, { signal, onEvent: display?.onEvent });
     display?.stop();
     try {
@@ -79,6 +102,7 @@ export async function restoreRemoteBackup(
   const store = new RemoteStore(location);
   const display = createProgressDisplay(app.out, { label: 'download' });
   try {
+    await abortLeftoverUploads(store, sayTo(app.out, false), options.signal);
     // Beside the database: the restore copies from here onto the same disk, and a shared /tmp is not needed.
     const fetched = await fetchRemoteBackup(store, location, path.dirname(app.paths.database), {
       signal: options.signal,
@@ -88,6 +112,7 @@ export async function restoreRemoteBackup(
     try {
       return await restoreFromBackup(app, fetched.file, {
         ...options,
+        shownAs: fetched.url,
         display: (label) => createProgressDisplay(app.out, { label }),
       });
     } finally {
@@ -102,6 +127,7 @@ export async function restoreRemoteBackup(
 export async function pruneRemoteBackups(url: string, args: PruneArgs, out: Output): Promise<PruneResult> {
   const store = new RemoteStore(parseRemotePlace(withSlash(url)));
   try {
+    await abortLeftoverUploads(store, sayTo(out, args.json));
     const policy = prunePolicyOf(args);
     const result = await pruneRemote(store, { policy, dryRun: args.dryRun });
     if (args.json) out.line(JSON.stringify(pruneJson(result), null, 2));

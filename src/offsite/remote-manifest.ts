@@ -39,8 +39,8 @@ export function remoteManifestProblem(data: unknown): string | undefined {
   return undefined;
 }
 
-/** The local manifest to write beside a downloaded, decrypted copy, so verify and restore read it as usual. */
-export function localManifestOf(remote: RemoteManifest, fileName: string): BackupManifest {
-  const { encryption: _e, stored: _s, uploadedAt: _u, ...local } = remote;
+/** The plain manifest to write beside a downloaded or decrypted copy, so verify and restore read it as usual. */
+export function localManifestOf(stored: BackupManifest & { uploadedAt?: string }, fileName: string): BackupManifest {
+  const { encryption: _e, stored: _s, uploadedAt: _u, ...local } = stored;
   return { ...local, fileName };
 }

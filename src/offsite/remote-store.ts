@@ -9,10 +9,12 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { resolveDataPaths } from '../paths.js';
 import { createS3Client, s3Settings } from './s3-client.js';
 import { describeS3Error } from './s3-errors.js';
 import { remoteUrl } from './location.js';
 import type { RemoteLocation } from './location.js';
+import { abandonedUploads, forgetUpload, noteUpload } from './upload-journal.js';
 
 // The few S3 calls offsite backups make, each turning the SDK's errors into one NuError (s3-errors.ts).
 
@@ -68,10 +70,42 @@ function inflightGate(client: S3Client): InflightGate {
   return gate;
 }
 
+const journaled = new WeakSet<S3Client>();
+
+/**
+ * Notes each multipart upload the moment the server gives it an id, and forgets it once completed or aborted
+ * (upload-journal.ts): whoever sends it (lib-storage or us), the note tells a later command whether its process
+ * is gone.
+ */
+function journalUploads(client: S3Client, home: string, endpoint: string): void {
+  if (journaled.has(client)) return;
+  journaled.add(client);
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const input = args.input as { Bucket?: string; Key?: string; UploadId?: string };
+      if (context.commandName === 'CreateMultipartUploadCommand') {
+        const uploadId = (result.output as { UploadId?: string }).UploadId;
+        if (uploadId && input.Bucket && input.Key)
+          noteUpload(home, { endpoint, bucket: input.Bucket, key: input.Key, uploadId });
+      } else if (
+        (context.commandName === 'CompleteMultipartUploadCommand' ||
+          context.commandName === 'AbortMultipartUploadCommand') &&
+        input.UploadId
+      )
+        forgetUpload(home, input.UploadId);
+      return result;
+    },
+    { step: 'initialize', name: 'nuagentUploadJournal' },
+  );
+}
+
 export class RemoteStore {
   readonly url: string;
   readonly endpoint: string | undefined;
   private readonly gate: InflightGate;
+  /** Where this machine's open uploads are noted (NUAGENT_HOME). */
+  private readonly home: string;
 
   constructor(
     readonly location: RemoteLocation,
@@ -81,6 +115,34 @@ export class RemoteStore {
     this.url = remoteUrl(location);
     this.endpoint = s3Settings(env).endpoint;
     this.gate = inflightGate(client);
+    this.home = resolveDataPaths(env).home;
+    journalUploads(client, this.home, this.journalEndpoint);
+  }
+
+  private get journalEndpoint(): string {
+    return this.endpoint ?? 'aws';
+  }
+
+  /**
+   * Aborts the multipart uploads under this place that a process of this machine began and did not live to finish
+   * or abort (SIGKILL, or a server that died under it); uploads of live processes are left alone. Returns the
+   * URLs of the objects whose upload was aborted. Best effort: an abort that fails is tried again next time.
+   */
+  async abortAbandonedUploads(signal?: AbortSignal): Promise<string[]> {
+    const notes = abandonedUploads(this.home, {
+      endpoint: this.journalEndpoint,
+      bucket: this.location.bucket,
+      prefix: this.location.prefix,
+    });
+    const aborted: string[] = [];
+    for (const note of notes) {
+      if (signal?.aborted) break;
+      // Only our object names directly under the place: a note never names anything else, but check anyway.
+      const name = note.key.slice(this.location.prefix.length);
+      if (name.includes('/') || !/\.db(\.age)?$/.test(name)) continue;
+      if ((await this.abortUpload(note.key, note.uploadId)) === 'aborted') aborted.push(remoteUrl(this.location, name));
+    }
+    return aborted;
   }
 
   error(err: unknown, doing: string, midTransfer = false, url = this.url): Error {
@@ -203,14 +265,20 @@ export class RemoteStore {
   }
 
   async tryAbortUpload(key: string, uploadId: string): Promise<boolean> {
+    return (await this.abortUpload(key, uploadId)) !== 'failed';
+  }
+
+  /** `gone`: the server knows no such upload (lib-storage aborted it itself, or it completed). */
+  private async abortUpload(key: string, uploadId: string): Promise<'aborted' | 'gone' | 'failed'> {
     try {
       await this.client.send(
         new AbortMultipartUploadCommand({ Bucket: this.location.bucket, Key: key, UploadId: uploadId }),
       );
-      return true;
+      return 'aborted';
     } catch (err) {
-      // Already gone (lib-storage aborted it itself) counts as done.
-      return (err as { name?: string }).name === 'NoSuchUpload';
+      if ((err as { name?: string }).name !== 'NoSuchUpload') return 'failed';
+      forgetUpload(this.home, uploadId);
+      return 'gone';
     }
   }
 

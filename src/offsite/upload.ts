@@ -6,7 +6,7 @@ import { requireManifest } from '../backup/manifest.js';
 import type { BackupEvent, BackupManifest } from '../backup/types.js';
 import { messages } from '../errors.js';
 import { formatBytes } from '../format/size.js';
-import { encryptStream } from './encryption.js';
+import { describeEncryption, encryptStream } from './encryption.js';
 import type { EncryptionInfo, EncryptionPlan } from './encryption.js';
 import { HashingTap } from './hashing-tap.js';
 import { manifestKey, objectKey, remoteUrl } from './location.js';
@@ -97,10 +97,7 @@ export async function uploadBackup(file: string, store: RemoteStore, options: Up
   };
 }
 
-export function describeEncryption(info: EncryptionInfo): string {
-  if (info.mode === 'scrypt') return 'encrypted with age, passphrase';
-  return `encrypted with age for ${info.recipients} recipient${info.recipients === 1 ? '' : 's'}`;
-}
+export { describeEncryption };
 
 /** Streams the file (through age when asked) into one object; on any failure nothing is left under the key. */
 async function sendObject(

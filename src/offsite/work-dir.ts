@@ -1,20 +1,42 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import type { DataPaths } from '../paths.js';
 
-// The private directories offsite backups work in: the staging copy of an upload and the download of a verify or
-// restore, beside the memory database (the same disk, a directory the user can write). mkdtemp makes each 0700
-// under a name nobody can predict, so no other user can plant or read anything in it. The name carries the
-// process id, so one left by a killed process is recognised and removed by the next offsite command, and one
-// of a live process never is.
+// The private directories offsite and encrypted backups work in: the plaintext staging copy of an upload or of a
+// local `--encrypt` backup (under NUAGENT_HOME, which is ours and 0700), and the decrypted copy a verify or
+// restore works on. mkdtemp makes each 0700 under a name nobody can predict, so no other user can plant or read
+// anything in it. The name carries this host and the process id, so one left by a killed process (SIGKILL
+// mid-upload) is removed at the next start and by the next offsite command, by the rules the copy's temporary
+// files follow (durable-file.ts): ours (the pattern, a real directory owned by this user, private), made on this
+// host, and its process gone. One of a live process is never touched.
 
 const PREFIX = '.nuagent-offsite-';
+const hostTag = crypto.createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
+const PATTERN = new RegExp(`^\\.nuagent-offsite-([0-9a-f]{8})-(\\d+)-[A-Za-z0-9]{6}$`);
 
+/** Makes a new private work directory in `parent` (created 0700 when missing), after sweeping dead ones there. */
 export function makeWorkDir(parent: string): string {
+  fs.mkdirSync(parent, { recursive: true, mode: 0o700 });
   sweepWorkDirs(parent);
-  return fs.mkdtempSync(path.join(parent, `${PREFIX}${process.pid}-`));
+  const dir = fs.mkdtempSync(path.join(parent, `${PREFIX}${hostTag}-${process.pid}-`));
+  // mkdtemp asks for 0700; a umask can only take bits away, but say it outright for the reader.
+  fs.chmodSync(dir, 0o700);
+  return dir;
 }
 
-/** Removes work directories in `parent` whose process is gone; only real directories of ours, never links. */
+/** Where work directories are made: the data directory, beside the database (restore), the OS temp dir (verify). */
+export function workDirParents(paths: Pick<DataPaths, 'home' | 'database'>): string[] {
+  return [...new Set([paths.home, path.dirname(paths.database), os.tmpdir()])];
+}
+
+/** The start-up sweep: every place a work directory may have been left by a killed process. */
+export function sweepAllWorkDirs(paths: Pick<DataPaths, 'home' | 'database'>): string[] {
+  return workDirParents(paths).flatMap(sweepWorkDirs);
+}
+
+/** Removes work directories in `parent` whose process is gone; only private directories of ours, never links. */
 export function sweepWorkDirs(parent: string): string[] {
   const removed: string[] = [];
   let names: string[];
@@ -24,11 +46,13 @@ export function sweepWorkDirs(parent: string): string[] {
     return removed;
   }
   for (const name of names) {
-    const match = new RegExp(`^${PREFIX.replace(/\./g, '\\.')}(\\d+)-[A-Za-z0-9]{6}$`).exec(name);
-    if (!match || isAlive(Number(match[1]))) continue;
+    const match = PATTERN.exec(name);
+    if (!match || match[1] !== hostTag) continue;
+    const pid = Number(match[2]);
+    if (pid === process.pid || isAlive(pid)) continue;
     const full = path.join(parent, name);
     const stat = fs.lstatSync(full, { throwIfNoEntry: false });
-    if (!stat?.isDirectory() || stat.uid !== process.getuid?.()) continue;
+    if (!stat?.isDirectory() || stat.uid !== process.getuid?.() || (stat.mode & 0o077) !== 0) continue;
     fs.rmSync(full, { recursive: true, force: true });
     removed.push(full);
   }

@@ -28,6 +28,9 @@ export interface S3Server {
   kill(): Promise<void>;
   /** Starts it again on the same port and directory. */
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a server that stops answering without closing its connections. */
+  pause(): void;
+  resume(): void;
 }
 
 const running: ChildProcess[] = [];
@@ -89,5 +92,7 @@ export async function startS3Server(buckets = ['bucket']): Promise<S3Server> {
     restart: async () => {
       ({ child } = await startChild(dir, port, []));
     },
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
   };
 }

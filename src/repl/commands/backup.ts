@@ -22,7 +22,10 @@ export interface BackupArgs {
   destination?: string | undefined;
   force: boolean;
   json: boolean;
-  /** --encrypt (true) / --no-encrypt (false): age encryption of an s3:// backup (src/offsite/). */
+  /**
+   * --encrypt (true) / --no-encrypt (false): age encryption (src/offsite/). Offsite backups are encrypted whenever
+   * keys are configured; a local one only with --encrypt (--no-encrypt is then the default anyway).
+   */
   encrypt?: boolean | undefined;
 }
 
@@ -73,9 +76,15 @@ export async function runBackup(
 ): Promise<BackupOutcome> {
   if (isRemote(args.destination)) {
     const { runOffsiteBackup } = await import('../../offsite/offsite-backup.js');
-    return (await runOffsiteBackup({ ...args, destination: args.destination }, app, signal, trigger)).local;
+    const { local, upload } = await runOffsiteBackup({ ...args, destination: args.destination }, app, signal, trigger);
+    // Where the backup is now: its URL, not the staging copy that is gone (a REPL's notice names it).
+    return { ...local, path: upload.url, manifestPath: `${upload.url}.manifest.json` };
   }
-  if (args.encrypt !== undefined) throw messages.offsiteLocalEncrypt();
+  if (args.encrypt) {
+    const { runEncryptedBackup } = await import('../../offsite/local-encrypted.js');
+    const { local, agePath, manifestPath } = await runEncryptedBackup(args, app, signal, trigger);
+    return { ...local, path: agePath, manifestPath };
+  }
   const display = args.json ? undefined : createRunDisplay(app.out, { signal });
   let outcome: BackupOutcome;
   try {
@@ -107,6 +116,7 @@ export const backupCommand: Command = {
     'Back up the memory; /backup list, verify, restore, prune and auto manage the backups.',
     '  no argument writes memory-YYYY-MM-DD-HHMMSS.db in the working directory; a directory receives that name',
     '  inside it; ~ expands; --force replaces an existing file',
+    '  --encrypt stores it as NAME.db.age, encrypted with age (NUAGENT_BACKUP_RECIPIENTS or NUAGENT_BACKUP_PASSPHRASE)',
     '  s3://BUCKET/PREFIX/[NAME.db] sends it offsite, encrypted with age (--no-encrypt: plaintext on purpose);',
     '  list, verify, restore and prune accept s3:// places and backups too',
     '/backup list [DIR] [--json] | verify <file> | restore <file> [--yes] | prune [--keep N] [--older-than DAYS] [--dry-run]',
