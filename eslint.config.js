@@ -31,7 +31,7 @@ export default tseslint.config(
   {
     // Only the database owner may import the DuckDB client (ARCHITECTURE.md: one instance per file per process).
     files: ['src/**', 'workers/**', 'state-machines/**'],
-    ignores: ['src/store/**', 'workers/copy-engine/**', 'src/backup/verify-copy.ts'],
+    ignores: ['src/store/**', 'workers/copy-engine/**'],
     rules: {
       'no-restricted-imports': [
         'error',

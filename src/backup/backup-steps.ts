@@ -17,7 +17,7 @@ import type { BackupLock } from './backup-lock.js';
 import { configuredBackupDir } from './backup-dirs.js';
 import { CopyEngine, CopyEngineError } from './copy-engine.js';
 import { resolveDestination } from './destination.js';
-import { clearInflight, noteInflight } from './inflight.js';
+import { clearCopyJournal, writeCopyJournal } from './inflight.js';
 import { writeManifest } from './manifest.js';
 import type { BackupEvent, BackupManifest, BackupRequest, CopyKind } from './types.js';
 import type { StepTable } from './supervisor.js';
@@ -168,7 +168,7 @@ export class BackupRun {
       destination,
       force: this.request.force ?? false,
       statfs: this.faults.statfs,
-      // Only nu-agent's own backup directories are made when missing (issue 12): elsewhere a typo is refused.
+      // Only nu-agent's own backup directories are made when missing: elsewhere a typo is refused.
       ownDirectories: [
         this.deps.paths.defaultBackupDir,
         ...(this.request.directory ? [this.request.directory] : []),
@@ -242,7 +242,7 @@ export class BackupRun {
     removeStaleTempFiles(path.dirname(destination));
     const temp = createTempFile(destination);
     this.temp = temp;
-    noteInflight(this.deps.paths, { temp, destination });
+    writeCopyJournal(this.deps.paths, { temp, destination });
     this.engine ??= CopyEngine.start();
     // The hash of the source runs beside the copy; if either fails, the other is stopped.
     const local = new AbortController();
@@ -373,7 +373,7 @@ export class BackupRun {
     }
     this.temp = undefined;
     this.placed = true;
-    clearInflight(this.deps.paths);
+    clearCopyJournal(this.deps.paths);
     return { path: destination, manifestPath };
   }
 
@@ -385,7 +385,7 @@ export class BackupRun {
     if (this.manifestWritten && !this.placed) fs.rmSync(this.manifestWritten, { force: true });
     for (const dir of this.createdDirs.reverse()) rmdirIfEmpty(dir);
     this.createdDirs = [];
-    clearInflight(this.deps.paths);
+    clearCopyJournal(this.deps.paths);
   }
 
   /** Opens the live file again (with retries); a restore also uses it to reopen after its swap or roll-back. */
@@ -476,7 +476,7 @@ function rmdirIfEmpty(dir: string): void {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * A backup has one time, its snapshot's (issue 12): a name we chose before the pause is chosen again from that
+ * A backup has one time, its snapshot's: a name we chose before the pause is chosen again from that
  * time, in the same directory (where the temporary copy is), so the name, the manifest and every listing agree.
  */
 function finalName(target: BackupTarget, snapshotAt: Date): string {

@@ -1,5 +1,5 @@
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { messageOf } from '../errors.js';
+import { asError, messageOf } from '../errors.js';
 import { recordBackupRun } from '../store/backup-runs.js';
 import type { BackupRunRecord, BackupRunResult } from '../store/backup-runs.js';
 import type { SqlRunner } from '../store/memory-store.js';
@@ -225,4 +225,4 @@ export function safeEmitter(onEvent: ((event: BackupEvent) => void) | undefined)
   };
 }
 
-export const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+export { asError };

@@ -351,7 +351,7 @@ function prepareParentDir(dbPath: string, create: boolean): void {
   try {
     if (fs.existsSync(dbPath)) fs.accessSync(dbPath, fs.constants.R_OK | fs.constants.W_OK);
   } catch (err) {
-    throw messages.databaseFileReadOnly(dbPath, err); // the file, not its directory (issue 10)
+    throw messages.databaseFileReadOnly(dbPath, err); // the file is read-only, not its directory
   }
   keepPrivate(dbPath);
 }

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { WorkerOptions } from 'node:worker_threads';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { WorkerFile } from '../../workers/protocol.js';
 
 // Workers run from compiled .js files after `tsc` (about 60 ms to start). Under the dev runner and inside
 // vitest this module is itself a .ts file, and a worker started from a .ts file needs tsx's ESM loader
@@ -9,12 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const runningFromSource = import.meta.url.endsWith('.ts');
 
-export interface WorkerFile {
-  /** Absolute path of the module to run in the thread. */
-  filename: string;
-  /** Arguments the thread needs to load it. */
-  execArgv: string[];
-}
+export type { WorkerFile };
 
 /** `workerFile('embeddings')` → the embeddings worker under workers/, compiled or from source. */
 export function workerFile(name: string): WorkerFile {
