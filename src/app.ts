@@ -1,5 +1,5 @@
 import type { DataPaths } from './paths.js';
-import type { WorkerName, WorkerStatus } from '../workers/shared/protocol.js';
+import type { ChatMessage, WorkerName, WorkerStatus } from '../workers/shared/protocol.js';
 import type { Embedder } from './workers-host/embedder.js';
 import type { MemoryStore } from './store/memory-store.js';
 import type { BackupOutcome, BackupRequest } from './backup/types.js';
@@ -8,7 +8,7 @@ import type { AutoBackupRuntime } from './auto-backup/runtime.js';
 import type { Waits } from './repl/wait-indicator.js';
 
 // The context every REPL command, the CLI subcommands, the scheduler and the control socket receive.
-// Built once by src/app/create-app.ts (issue: the application), torn down by shutdown().
+// Built once by src/app/create-app.ts, torn down by shutdown().
 // Each field is one seam: a real implementation by default, a fake only where a test injects a fault.
 
 /** Where lines go. The REPL writes to the terminal; `--json` CLI commands and the control socket elsewhere. */
@@ -27,17 +27,14 @@ export interface Output {
   readonly waits?: Waits | undefined;
 }
 
-/** The chat model (issue 2: `openai` or `offline`). Summarisers reach it through the main thread too. */
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+export type { ChatMessage };
 export interface ChatReply {
   text: string;
   model: string;
   tokensInput?: number | undefined;
   tokensOutput?: number | undefined;
 }
+/** The chat model (`openai` or `offline`). Summarisers reach it through the main thread too. */
 export interface ChatProvider {
   readonly name: 'openai' | 'offline';
   /** A short human description for the banner and /info. */
@@ -55,7 +52,7 @@ export interface ChatProvider {
   ): Promise<ChatReply>;
 }
 
-/** The background workers (issue 3), as the backup supervisor and the REPL see them. */
+/** The background workers, as the backup supervisor and the REPL see them. */
 export interface WorkerControl {
   /** Asks every running worker to park at its next safe point. */
   pauseAll(): Promise<void>;
@@ -65,7 +62,7 @@ export interface WorkerControl {
   resumeAll(healthTimeoutMs: number): Promise<void>;
 }
 
-/** The workers as the REPL sees them (issue 3): the pause protocol, plus what /worker and /search need. */
+/** The workers as the REPL sees them: the pause protocol, plus what /worker and /search need. */
 export interface WorkerAdmin extends WorkerControl {
   readonly names: readonly WorkerName[];
   status(): WorkerStatus[];
@@ -81,7 +78,7 @@ export interface WorkerAdmin extends WorkerControl {
   readonly embedder: Embedder;
 }
 
-/** Runs backups through the supervisor machine (issue 4); the only way anything takes a backup. */
+/** Runs backups through the supervisor machine; the only way anything takes a backup. */
 export interface BackupService {
   run(request: BackupRequest): Promise<BackupOutcome>;
   /**
@@ -114,7 +111,7 @@ export interface App {
   /** The same workers, as /worker and /search use them. */
   readonly workerAdmin: WorkerAdmin;
   readonly backups: BackupService;
-  /** Scheduled backups (issue 6): settings, runs, status; the REPL starts its scheduler and control socket. */
+  /** Scheduled backups: settings, runs, status; the REPL starts its scheduler and control socket. */
   readonly autoBackup: AutoBackupRuntime;
   readonly out: Output;
   readonly session: Session;

@@ -5,21 +5,29 @@ import nodePath from 'node:path';
 // Fixed messages live in the `messages` table below so that tests can match them by pattern;
 // src/report.ts is the one place that turns any error into `Error: …` / `Try: …` lines.
 
-export interface NuErrorOptions {
-  code: string;
+/**
+ * Every code the `messages` table gives, read from the table itself: comparing `err.code` with a code that no
+ * message has (a typo, a code since renamed) fails to compile. REMOTE_ERROR is an error another nu-agent
+ * process reported without a code (see fromWireError).
+ */
+export type NuErrorCode =
+  { [K in keyof typeof messages]: ReturnType<(typeof messages)[K]>['code'] }[keyof typeof messages] | 'REMOTE_ERROR';
+
+export interface NuErrorOptions<Code extends string = NuErrorCode> {
+  code: Code;
   hint?: string | undefined;
   path?: string | undefined;
   op?: string | undefined;
   cause?: unknown;
 }
 
-export class NuError extends Error {
-  readonly code: string;
+export class NuError<Code extends string = NuErrorCode> extends Error {
+  readonly code: Code;
   readonly hint: string | undefined;
   readonly path: string | undefined;
   readonly op: string | undefined;
 
-  constructor(message: string, options: NuErrorOptions) {
+  constructor(message: string, options: NuErrorOptions<Code>) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'NuError';
     this.code = options.code;
@@ -39,6 +47,11 @@ export function messageOf(err: unknown): string {
   return String(err);
 }
 
+/** Any thrown value as an Error, for the places that keep or pass one on. */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 /** Node's errno code (ENOENT, EACCES, ENOSPC…) of a thrown value, if it has one. */
 export function errnoOf(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
@@ -50,17 +63,46 @@ export function shellWord(text: string): string {
   return /^[\w@%+=:,./~-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`;
 }
 
-const e = (code: string, message: string, hint?: string, extra: Omit<NuErrorOptions, 'code' | 'hint'> = {}) =>
-  new NuError(message, { code, hint, ...extra });
+/**
+ * An error that another nu-agent process reported over the control socket. Its code came from this same
+ * table in that process, so it is taken as one of ours; it keeps no stack, since ours would point here.
+ */
+export function fromWireError(wire: {
+  message: string;
+  code?: string | undefined;
+  hint?: string | undefined;
+}): NuError {
+  const error = new NuError(wire.message, {
+    code: (wire.code as NuErrorCode | undefined) ?? 'REMOTE_ERROR',
+    hint: wire.hint,
+  });
+  error.stack = '';
+  return error;
+}
+
+const e = <Code extends string>(
+  code: Code,
+  message: string,
+  hint?: string,
+  extra: Omit<NuErrorOptions<string>, 'code' | 'hint'> = {},
+): NuError<Code> => new NuError<Code>(message, { code, hint, ...extra });
 
 /** Fixed messages. Each returns a NuError; callers add `cause` where one exists. */
 export const messages = {
+  // ---- The memory database: opening, holding, closing ----
   databaseNotDuckDB: (path: string, cause?: unknown) =>
     e(
       'DB_NOT_DUCKDB',
       `${path} is not a DuckDB database file`,
       'Point --database (or NUAGENT_DATABASE) at a nu-agent memory file, or move this file away.',
       { path, cause, op: 'open' },
+    ),
+  databaseForeign: (path: string) =>
+    e(
+      'DB_FOREIGN',
+      `${path} is a DuckDB database, but not a nu-agent memory file`,
+      'Point --database (or NUAGENT_DATABASE) at a nu-agent memory file; this one was left unchanged.',
+      { path, op: 'open' },
     ),
   databaseLocked: (path: string, holder: string, cause?: unknown) =>
     e(
@@ -82,6 +124,13 @@ export const messages = {
       `the database directory ${dir} does not exist`,
       `Create it first (mkdir -p ${shellWord(dir)}), or check --database (or NUAGENT_DATABASE) for a typo.`,
       { path: dir, op: 'open' },
+    ),
+  databaseFileReadOnly: (file: string, cause?: unknown) =>
+    e(
+      'DB_FILE_READ_ONLY',
+      `cannot write to the database file ${file}`,
+      `Make it writable (chmod u+rw ${file}), or choose another file with --database.`,
+      { path: file, cause, op: 'open' },
     ),
   databaseOpenFailed: (path: string, cause: unknown) =>
     e(
@@ -110,12 +159,12 @@ export const messages = {
       `Your memory is intact in ${path}. Quit nu-agent (/exit) and start it again once nothing else holds that file.`,
       { path, cause, op: 'reopen' },
     ),
-  databaseHeld: (op: string, waitedMs: number) =>
+  databaseHeldByCommand: (lockedMessage: string, op: string, cause: unknown) =>
     e(
-      'DB_HELD',
-      `the database is held by a backup or restore; ${op} waited ${waitedMs} ms`,
-      'Wait for the backup to finish and try again.',
-      { op },
+      'DB_HELD_BY_COMMAND',
+      `${lockedMessage}, and that process does not take requests (only an open nu-agent REPL answers on the control socket)`,
+      'Run it again when that process has finished (a one-shot command such as `nu-agent backup` holds the database only while it runs).',
+      { cause, op },
     ),
   walRemains: (path: string) =>
     e(
@@ -153,9 +202,17 @@ export const messages = {
       'Upgrade nu-agent; nothing was changed in the file.',
       { path, op: 'migrate' },
     ),
+  migrationFailed: (path: string, version: number, description: string, cause: unknown) =>
+    e(
+      'MIGRATION_FAILED',
+      `migration ${version} (${description}) failed: ${String(cause)}`,
+      'The file was left at its previous schema version; report this with the message above.',
+      { path, op: 'migrate', cause },
+    ),
+  // ---- Commands and their arguments, in the REPL and at a shell ----
   // One line, exactly as users know it from other REPLs; the hint is part of the sentence.
   unknownCommand: (name: string) => e('UNKNOWN_COMMAND', `Unknown command: ${name}. Try /help.`),
-  // A word that looks like a mistyped subcommand rather than a file name (issue 12: `/backup lst` wrote a file).
+  // A word that looks like a mistyped subcommand rather than a file name: `/backup lst` must not write a file named lst.
   backupWordTypo: (command: string, word: string, suggestion: string) =>
     e(
       'USAGE',
@@ -169,116 +226,8 @@ export const messages = {
       'nu-agent --help lists the commands; nu-agent with no command opens the REPL.',
     ),
   usage: (usage: string) => e('USAGE', `usage: ${usage}`, '/help lists every command (nu-agent --help, at a shell).'),
-  // Backup management (issue 5): list, verify, restore, prune.
-  pruneNoPolicy: () =>
-    e(
-      'PRUNE_NO_POLICY',
-      'prune needs a rule: --keep N, --older-than DAYS, or restic-style --keep-last/-hourly/-daily/-weekly/' +
-        '-monthly/-yearly N and --keep-within DURATION (any combination)',
-      'For example `/backup prune --keep-daily 7 --keep-weekly 4 --dry-run` shows what that policy would remove.',
-    ),
-  pruneKeepCountInvalid: (rule: string, value: string) =>
-    e(
-      'PRUNE_KEEP_INVALID',
-      `--keep-${rule} must be a whole number of at least 1 (got ${value})`,
-      `For example --keep-${rule} 7.`,
-    ),
-  keepRulesInvalid: (raw: string, flags: string) =>
-    e(
-      'AUTO_SETTING_INVALID',
-      `keep-rules must be pairs of a rule and a value, not ${JSON.stringify(raw)}`,
-      `The rules are ${flags}; for example: keep-rules --keep-daily 7 --keep-weekly 4 (or "none").`,
-    ),
-  pruneWithinInvalid: (value: string) =>
-    e(
-      'PRUNE_WITHIN_INVALID',
-      `--keep-within must be a duration such as 30d, 1y2m or 48h (got ${value})`,
-      'Use y (years), m (months), d (days) and h (hours), as restic does: for example --keep-within 1y6m.',
-    ),
-  pruneKeepInvalid: (value: string) =>
-    e(
-      'PRUNE_KEEP_INVALID',
-      `--keep must be a whole number of at least 1 (got ${value}); prune never removes every backup`,
-      'Use --keep 1 or more.',
-    ),
-  pruneDaysInvalid: (value: string) =>
-    e(
-      'PRUNE_DAYS_INVALID',
-      `--older-than must be a number of days, 0 or more (got ${value})`,
-      'For example --older-than 30.',
-    ),
-  backupNotFound: (path: string) =>
-    e('BACKUP_NOT_FOUND', `no backup at ${path}`, 'Run /backup list (or `nu-agent backup list`) to see the backups.', {
-      path,
-      op: 'find backup',
-    }),
-  backupVerifyFailed: (path: string, consequence = '') =>
-    e(
-      'BACKUP_VERIFY_FAILED',
-      `${path} failed verification${consequence}`,
-      `Run \`/backup verify ${path}\` for the details, and choose another backup (/backup list).`,
-      { path, op: 'verify' },
-    ),
-  restoreNeedsConfirmation: (file: string) =>
-    e(
-      'RESTORE_NEEDS_CONFIRMATION',
-      `restoring ${file} replaces the current memory, and there is no terminal to confirm on`,
-      'Add --yes to confirm (a safety backup of the current database is taken first).',
-      { path: file, op: 'restore' },
-    ),
-  restoreOntoLive: (file: string) =>
-    e(
-      'RESTORE_ONTO_LIVE',
-      `${file} is the live database (or its write-ahead log), not a backup`,
-      'Choose a backup file: /backup list shows them.',
-      { path: file, op: 'restore' },
-    ),
-  restoreSafetyBackupFailed: (cause: unknown) =>
-    e(
-      'RESTORE_SAFETY_BACKUP_FAILED',
-      `the safety backup of the current database failed, so nothing was restored: ${messageOf(cause)}`,
-      'Fix what the safety backup needs (space, the backup directory) and run the restore again.',
-      { cause, op: 'restore' },
-    ),
-  restoreNoSpace: (dir: string, need: string, have: string) =>
-    e(
-      'RESTORE_NO_SPACE',
-      `not enough space beside the database in ${dir} for the restored copy (need ${need}, have ${have})`,
-      'Free some space there; nothing was changed.',
-      { path: dir, op: 'restore' },
-    ),
-  restoreMismatch: (file: string, details: string) =>
-    e(
-      'RESTORE_MISMATCH',
-      `the restored database does not hold what ${file}'s manifest says (${details})`,
-      `Run \`/backup verify ${file}\`; choose another backup if it fails.`,
-      { path: file, op: 'restore check' },
-    ),
-  restoreRolledBack: (file: string, cause: unknown) =>
-    e(
-      'RESTORE_ROLLED_BACK',
-      `restoring ${file} failed (${messageOf(cause)}); the previous database was put back`,
-      'Your memory is as it was before the restore. Run /backup verify on the backup, or choose another one.',
-      { path: file, cause, op: 'restore' },
-    ),
-  restoreKeptPrevious: (previous: string) =>
-    e(
-      'RESTORE_PREVIOUS_KEPT',
-      `${previous} holds the memory from before an earlier restore that was interrupted; a new restore would replace it`,
-      `It is a complete database: move it somewhere else (mv ${previous} <elsewhere>), or remove it once you are sure you do not need it; then restore again.`,
-      { path: previous, op: 'restore' },
-    ),
-  restoreRollbackFailed: (database: string, previous: string, safety: string | undefined, cause: unknown) =>
-    e(
-      'RESTORE_ROLLBACK_FAILED',
-      `the restore failed and the previous database could not be reopened: ${messageOf(cause)}`,
-      `Quit nu-agent (/exit). The previous database is at ${previous}` +
-        (safety ? ` and its safety backup at ${safety}` : '') +
-        `; copy it to ${database} and start nu-agent again.`,
-      { path: database, cause, op: 'restore' },
-    ),
-  // The application shell and the chat model (issue 2).
   cancelled: (what: string) => e('CANCELLED', `${what} was cancelled`),
+  // ---- The chat model ----
   llmModelMissing: () =>
     e(
       'LLM_MODEL_MISSING',
@@ -329,7 +278,7 @@ export const messages = {
       'Send it again, or allow more time with NUAGENT_LLM_TIMEOUT (seconds).',
       { op: 'chat' },
     ),
-  // The background workers and /search (issue 3).
+  // ---- The background workers and embeddings ----
   workersNotPaused: (names: string[], timeoutMs: number) =>
     e(
       'WORKERS_NOT_PAUSED',
@@ -359,107 +308,7 @@ export const messages = {
       'Check NUAGENT_EMBEDDINGS_URL, NUAGENT_EMBEDDINGS_MODEL and NUAGENT_EMBEDDINGS_API_KEY; failed items are retried later.',
       { cause, op: 'embed' },
     ),
-  // Auto-backup and the control socket (issue 6).
-  autoBackupCronInvalid: (raw: string, detail: string) =>
-    e(
-      'AUTO_CRON_INVALID',
-      `not a valid cron expression: ${JSON.stringify(raw)} (${detail})`,
-      'Use five fields, minute hour day-of-month month day-of-week, e.g. "0 2 * * *" for 02:00 every day, or @daily.',
-    ),
-  autoBackupCronNeverFires: (expr: string) =>
-    e(
-      'AUTO_CRON_NEVER_FIRES',
-      `the cron expression "${expr}" never fires (no such date)`,
-      'Choose a date that exists, e.g. "0 2 28 2 *" rather than "0 2 30 2 *".',
-    ),
-  autoBackupTimeZoneInvalid: (zone: string) =>
-    e(
-      'AUTO_TIMEZONE_INVALID',
-      `unknown time zone: ${zone}`,
-      'Use "local" or an IANA name such as Europe/Berlin, America/New_York or UTC.',
-    ),
-  autoBackupSettingInvalid: (name: string, raw: string, expected: string) =>
-    e('AUTO_SETTING_INVALID', `${name} must be ${expected}, not ${JSON.stringify(raw)}`, `For example: ${name} 7.`),
-  autoBackupUnknownSetting: (name: string, known: string[]) =>
-    e('AUTO_SETTING_UNKNOWN', `no auto-backup setting named ${name}`, `The settings are: ${known.join(', ')}.`),
-  autoBackupDirInvalid: (dir: string, reason: string) =>
-    e(
-      'AUTO_DIR_INVALID',
-      `cannot use ${dir} as the backup directory: ${reason}`,
-      'Choose a directory you can write to.',
-      {
-        path: dir,
-      },
-    ),
-  notifyUrlInvalid: (name: string, shown: string) =>
-    e(
-      'NOTIFY_URL_INVALID',
-      `${name} must be an http:// or https:// URL, not ${shown}`,
-      `For example: notify ${name.replace(/^notify-/, '')} https://hc-ping.com/<your-check-uuid> (or "off").`,
-    ),
-  notifyNothingConfigured: () =>
-    e(
-      'NOTIFY_NOT_CONFIGURED',
-      'no notification URL is set, so there is nothing to test',
-      'Set one first: /backup auto notify ping <url> (healthchecks-style) or /backup auto notify webhook <url> (JSON).',
-    ),
-  notifyTestFailed: (failures: string) =>
-    e(
-      'NOTIFY_TEST_FAILED',
-      `the test notification was not delivered: ${failures}`,
-      'Check the URL (see /backup auto status) and that this machine can reach it; backups do not wait for it.',
-    ),
-  reverifyFoundDamage: (count: number) =>
-    e(
-      'REVERIFY_DAMAGED',
-      `re-verification found ${count} damaged backup${count === 1 ? '' : 's'}`,
-      'Run /backup verify <file> for the details, and make a fresh backup; damaged backups are kept for you to ' +
-        'inspect and never count as the newest verified one.',
-    ),
-  autoBackupSkipped: (reason: string) =>
-    e(
-      'AUTO_SKIPPED',
-      `the automatic backup was skipped: ${reason}; nothing was written`,
-      'Run it again when the other backup has finished.',
-    ),
-  controlSocketUnsafe: (dir: string, reason: string) =>
-    e(
-      'CONTROL_SOCKET_UNSAFE',
-      `refusing to use ${dir} for the control socket: ${reason}`,
-      'Set NUAGENT_HOME to a short path you own.',
-      {
-        path: dir,
-        op: 'control socket',
-      },
-    ),
-  controlNotServed: (op: string) =>
-    e(
-      'CONTROL_NOT_SERVED',
-      `the running nu-agent does not take \`${op}\` requests`,
-      'Run the command again once that nu-agent has been closed.',
-    ),
-  databaseHeldByCommand: (lockedMessage: string, op: string, cause: unknown) =>
-    e(
-      'DB_HELD_BY_COMMAND',
-      `${lockedMessage}, and that process does not take requests (only an open nu-agent REPL answers on the control socket)`,
-      'Run it again when that process has finished (a one-shot command such as `nu-agent backup` holds the database only while it runs).',
-      { cause, op },
-    ),
-  autoBackupDatabaseBusy: (lockedMessage: string, cause: unknown) =>
-    e(
-      'AUTO_DATABASE_BUSY',
-      `${lockedMessage}, and that process does not take requests (only an open nu-agent REPL answers on the control socket)`,
-      'Run it again when that process has finished (a one-shot command such as `nu-agent backup` holds the database only while it runs).',
-      { cause, op: 'auto-backup' },
-    ),
-  controlNoAnswer: (socket: string, reason: string) =>
-    e(
-      'CONTROL_NO_ANSWER',
-      `the running nu-agent did not answer on ${socket} (${reason})`,
-      'Check that nu-agent is still running; if it hangs, quit it and run the command again.',
-      { path: socket, op: 'control socket' },
-    ),
-  // The backup itself (issue 4): refusals before anything is paused, then the failure of each step.
+  // ---- Making a backup: refusals before anything is paused, the backup lock, then the failure of each step ----
   backupAlreadyRunning: (holder: string) =>
     e(
       'BACKUP_RUNNING',
@@ -526,6 +375,23 @@ export const messages = {
       `${destination} is the live database's write-ahead log (${wal})`,
       'Choose another destination; the .wal file beside the database belongs to DuckDB.',
       { path: destination, op: 'backup' },
+    ),
+  backupOntoOwnFile: (destination: string, what: string) =>
+    e(
+      'BACKUP_ONTO_OWN_FILE',
+      `${destination} is ${what}; nu-agent keeps its own files there`,
+      'Choose another destination, for example /backup ~/nuagent-backups/',
+      { path: destination, op: 'backup' },
+    ),
+  backupPathUnusable: (destination: string, reason: string) =>
+    e(
+      'BACKUP_PATH_UNUSABLE',
+      `cannot use ${destination} as a destination: ${reason}`,
+      'Choose a shorter, plain path.',
+      {
+        path: destination,
+        op: 'backup',
+      },
     ),
   backupExists: (destination: string) =>
     e('BACKUP_EXISTS', `${destination} already exists`, 'Add --force to replace it, or choose another name.', {
@@ -638,31 +504,225 @@ export const messages = {
       'See /worker status; restarting nu-agent starts them afresh.',
       { cause, op: 'resume workers' },
     ),
-  backupOntoOwnFile: (destination: string, what: string) =>
+  // ---- Managing backups: list, verify, prune ----
+  backupNotFound: (path: string) =>
+    e('BACKUP_NOT_FOUND', `no backup at ${path}`, 'Run /backup list (or `nu-agent backup list`) to see the backups.', {
+      path,
+      op: 'find backup',
+    }),
+  manifestInvalid: (backupPath: string, reason: string, manifestName: string) =>
     e(
-      'BACKUP_ONTO_OWN_FILE',
-      `${destination} is ${what}; nu-agent keeps its own files there`,
-      'Choose another destination, for example /backup ~/nuagent-backups/',
-      { path: destination, op: 'backup' },
+      'MANIFEST_INVALID',
+      `${backupPath}: ${reason}`,
+      `Keep the backup's ${manifestName} beside it; nu-agent checks backups against it.`,
+      { path: backupPath, op: 'read manifest' },
     ),
-  backupPathUnusable: (destination: string, reason: string) =>
+  backupVerifyFailed: (path: string, consequence = '') =>
     e(
-      'BACKUP_PATH_UNUSABLE',
-      `cannot use ${destination} as a destination: ${reason}`,
-      'Choose a shorter, plain path.',
+      'BACKUP_VERIFY_FAILED',
+      `${path} failed verification${consequence}`,
+      `Run \`/backup verify ${path}\` for the details, and choose another backup (/backup list).`,
+      { path, op: 'verify' },
+    ),
+  pruneNoPolicy: () =>
+    e(
+      'PRUNE_NO_POLICY',
+      'prune needs a rule: --keep N, --older-than DAYS, or restic-style --keep-last/-hourly/-daily/-weekly/' +
+        '-monthly/-yearly N and --keep-within DURATION (any combination)',
+      'For example `/backup prune --keep-daily 7 --keep-weekly 4 --dry-run` shows what that policy would remove.',
+    ),
+  pruneKeepCountInvalid: (rule: string, value: string) =>
+    e(
+      'PRUNE_KEEP_INVALID',
+      `--keep-${rule} must be a whole number of at least 1 (got ${value})`,
+      `For example --keep-${rule} 7.`,
+    ),
+  pruneWithinInvalid: (value: string) =>
+    e(
+      'PRUNE_WITHIN_INVALID',
+      `--keep-within must be a duration such as 30d, 1y2m or 48h (got ${value})`,
+      'Use y (years), m (months), d (days) and h (hours), as restic does: for example --keep-within 1y6m.',
+    ),
+  pruneKeepInvalid: (value: string) =>
+    e(
+      'PRUNE_KEEP_INVALID',
+      `--keep must be a whole number of at least 1 (got ${value}); prune never removes every backup`,
+      'Use --keep 1 or more.',
+    ),
+  pruneDaysInvalid: (value: string) =>
+    e(
+      'PRUNE_DAYS_INVALID',
+      `--older-than must be a number of days, 0 or more (got ${value})`,
+      'For example --older-than 30.',
+    ),
+  // ---- Restoring a backup ----
+  restoreNeedsConfirmation: (file: string) =>
+    e(
+      'RESTORE_NEEDS_CONFIRMATION',
+      `restoring ${file} replaces the current memory, and there is no terminal to confirm on`,
+      'Add --yes to confirm (a safety backup of the current database is taken first).',
+      { path: file, op: 'restore' },
+    ),
+  restoreOntoLive: (file: string) =>
+    e(
+      'RESTORE_ONTO_LIVE',
+      `${file} is the live database (or its write-ahead log), not a backup`,
+      'Choose a backup file: /backup list shows them.',
+      { path: file, op: 'restore' },
+    ),
+  restoreSafetyBackupFailed: (cause: unknown) =>
+    e(
+      'RESTORE_SAFETY_BACKUP_FAILED',
+      `the safety backup of the current database failed, so nothing was restored: ${messageOf(cause)}`,
+      'Fix what the safety backup needs (space, the backup directory) and run the restore again.',
+      { cause, op: 'restore' },
+    ),
+  restoreNoSpace: (dir: string, need: string, have: string) =>
+    e(
+      'RESTORE_NO_SPACE',
+      `not enough space beside the database in ${dir} for the restored copy (need ${need}, have ${have})`,
+      'Free some space there; nothing was changed.',
+      { path: dir, op: 'restore' },
+    ),
+  restoreMismatch: (file: string, details: string) =>
+    e(
+      'RESTORE_MISMATCH',
+      `the restored database does not hold what ${file}'s manifest says (${details})`,
+      `Run \`/backup verify ${file}\`; choose another backup if it fails.`,
+      { path: file, op: 'restore check' },
+    ),
+  restoreFailed: (file: string, safetyPath: string, cause: Error) =>
+    e(
+      'RESTORE_FAILED',
+      `restoring ${file} failed: ${cause.message}; the current database was not changed`,
+      `The safety backup is at ${safetyPath}.`,
+      { cause },
+    ),
+  restoreRolledBack: (file: string, cause: unknown) =>
+    e(
+      'RESTORE_ROLLED_BACK',
+      `restoring ${file} failed (${messageOf(cause)}); the previous database was put back`,
+      'Your memory is as it was before the restore. Run /backup verify on the backup, or choose another one.',
+      { path: file, cause, op: 'restore' },
+    ),
+  restoreKeptPrevious: (previous: string) =>
+    e(
+      'RESTORE_PREVIOUS_KEPT',
+      `${previous} holds the memory from before an earlier restore that was interrupted; a new restore would replace it`,
+      `It is a complete database: move it somewhere else (mv ${previous} <elsewhere>), or remove it once you are sure you do not need it; then restore again.`,
+      { path: previous, op: 'restore' },
+    ),
+  restoreRollbackFailed: (database: string, previous: string, safety: string | undefined, cause: unknown) =>
+    e(
+      'RESTORE_ROLLBACK_FAILED',
+      `the restore failed and the previous database could not be reopened: ${messageOf(cause)}`,
+      `Quit nu-agent (/exit). The previous database is at ${previous}` +
+        (safety ? ` and its safety backup at ${safety}` : '') +
+        `; copy it to ${database} and start nu-agent again.`,
+      { path: database, cause, op: 'restore' },
+    ),
+  // ---- Auto-backup: schedule, settings, notifications, re-verification ----
+  autoBackupCronInvalid: (raw: string, detail: string) =>
+    e(
+      'AUTO_CRON_INVALID',
+      `not a valid cron expression: ${JSON.stringify(raw)} (${detail})`,
+      'Use five fields, minute hour day-of-month month day-of-week, e.g. "0 2 * * *" for 02:00 every day, or @daily.',
+    ),
+  autoBackupCronNeverFires: (expr: string) =>
+    e(
+      'AUTO_CRON_NEVER_FIRES',
+      `the cron expression "${expr}" never fires (no such date)`,
+      'Choose a date that exists, e.g. "0 2 28 2 *" rather than "0 2 30 2 *".',
+    ),
+  autoBackupTimeZoneInvalid: (zone: string) =>
+    e(
+      'AUTO_TIMEZONE_INVALID',
+      `unknown time zone: ${zone}`,
+      'Use "local" or an IANA name such as Europe/Berlin, America/New_York or UTC.',
+    ),
+  autoBackupSettingInvalid: (name: string, raw: string, expected: string) =>
+    e('AUTO_SETTING_INVALID', `${name} must be ${expected}, not ${JSON.stringify(raw)}`, `For example: ${name} 7.`),
+  keepRulesInvalid: (raw: string, flags: string) =>
+    e(
+      'AUTO_SETTING_INVALID',
+      `keep-rules must be pairs of a rule and a value, not ${JSON.stringify(raw)}`,
+      `The rules are ${flags}; for example: keep-rules --keep-daily 7 --keep-weekly 4 (or "none").`,
+    ),
+  autoBackupUnknownSetting: (name: string, known: string[]) =>
+    e('AUTO_SETTING_UNKNOWN', `no auto-backup setting named ${name}`, `The settings are: ${known.join(', ')}.`),
+  autoBackupDirInvalid: (dir: string, reason: string) =>
+    e(
+      'AUTO_DIR_INVALID',
+      `cannot use ${dir} as the backup directory: ${reason}`,
+      'Choose a directory you can write to.',
       {
-        path: destination,
-        op: 'backup',
+        path: dir,
       },
     ),
-  databaseFileReadOnly: (file: string, cause?: unknown) =>
+  autoBackupSkipped: (reason: string) =>
     e(
-      'DB_FILE_READ_ONLY',
-      `cannot write to the database file ${file}`,
-      `Make it writable (chmod u+rw ${file}), or choose another file with --database.`,
-      { path: file, cause, op: 'open' },
+      'AUTO_SKIPPED',
+      `the automatic backup was skipped: ${reason}; nothing was written`,
+      'Run it again when the other backup has finished.',
     ),
-  // Offsite backups: S3-compatible storage and age encryption (issue 14).
+  autoBackupDatabaseBusy: (lockedMessage: string, cause: unknown) =>
+    e(
+      'AUTO_DATABASE_BUSY',
+      `${lockedMessage}, and that process does not take requests (only an open nu-agent REPL answers on the control socket)`,
+      'Run it again when that process has finished (a one-shot command such as `nu-agent backup` holds the database only while it runs).',
+      { cause, op: 'auto-backup' },
+    ),
+  reverifyFoundDamage: (count: number) =>
+    e(
+      'REVERIFY_DAMAGED',
+      `re-verification found ${count} damaged backup${count === 1 ? '' : 's'}`,
+      'Run /backup verify <file> for the details, and make a fresh backup; damaged backups are kept for you to ' +
+        'inspect and never count as the newest verified one.',
+    ),
+  notifyUrlInvalid: (name: string, shown: string) =>
+    e(
+      'NOTIFY_URL_INVALID',
+      `${name} must be an http:// or https:// URL, not ${shown}`,
+      `For example: notify ${name.replace(/^notify-/, '')} https://hc-ping.com/<your-check-uuid> (or "off").`,
+    ),
+  notifyNothingConfigured: () =>
+    e(
+      'NOTIFY_NOT_CONFIGURED',
+      'no notification URL is set, so there is nothing to test',
+      'Set one first: /backup auto notify ping <url> (healthchecks-style) or /backup auto notify webhook <url> (JSON).',
+    ),
+  notifyTestFailed: (failures: string) =>
+    e(
+      'NOTIFY_TEST_FAILED',
+      `the test notification was not delivered: ${failures}`,
+      'Check the URL (see /backup auto status) and that this machine can reach it; backups do not wait for it.',
+    ),
+  // ---- The control socket a running REPL answers on ----
+  controlSocketUnsafe: (dir: string, reason: string) =>
+    e(
+      'CONTROL_SOCKET_UNSAFE',
+      `refusing to use ${dir} for the control socket: ${reason}`,
+      'Set NUAGENT_HOME to a short path you own.',
+      {
+        path: dir,
+        op: 'control socket',
+      },
+    ),
+  controlBadRequest: (why: string) => e('CONTROL_BAD_REQUEST', `bad control request: ${why}`),
+  controlNotServed: (op: string) =>
+    e(
+      'CONTROL_NOT_SERVED',
+      `the running nu-agent does not take \`${op}\` requests`,
+      'Run the command again once that nu-agent has been closed.',
+    ),
+  controlNoAnswer: (socket: string, reason: string) =>
+    e(
+      'CONTROL_NO_ANSWER',
+      `the running nu-agent did not answer on ${socket} (${reason})`,
+      'Check that nu-agent is still running; if it hangs, quit it and run the command again.',
+      { path: socket, op: 'control socket' },
+    ),
+  // ---- Offsite backups: S3-compatible storage and age encryption ----
   offsiteBadUrl: (url: string, reason: string) =>
     e(
       'OFFSITE_BAD_URL',

@@ -1,8 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 
-// Where nu-agent keeps its data. NUAGENT_HOME moves the whole directory; NUAGENT_DATABASE (as in the seed
-// application) or --database points at another database file. Paths are resolved once, at start-up, and the
+// Where nu-agent keeps its data. NUAGENT_HOME moves the whole directory; NUAGENT_DATABASE or --database points
+// at another database file. Paths are resolved once, at start-up, and the
 // resolved database path is what every later reopen uses (ARCHITECTURE.md: never re-derive it).
 
 export interface DataPaths {

@@ -5,28 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { probe } from '../src/auto-backup/control-server.js';
 import type { BackupManifest } from '../src/backup/types.js';
 import { MemoryStore } from '../src/store/memory-store.js';
-import { collect, runCli, startCli, withoutWaitLines } from './helpers/run-cli.js';
+import { runCli, startRepl, withoutWaitLines } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 // `nu-agent auto-backup …` end to end: the compiled CLI as child processes, a temp NUAGENT_HOME, a real REPL
 // holding the database, a real control socket, the real backup service.
 
-async function until(check: () => boolean | Promise<boolean>) {
-  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
-}
-
 function setup() {
   const home = path.join(tempDir(), 'home');
   return { home, env: { NUAGENT_HOME: home }, socket: path.join(home, 'control.sock') };
-}
-
-/** A REPL reading from a pipe that stays open, up once its control socket answers. */
-async function startRepl(env: NodeJS.ProcessEnv, socket: string) {
-  const child = startCli([], { env });
-  const finished = collect(child);
-  await until(async () => child.exitCode !== null || (await probe(socket)) === 'live');
-  if (child.exitCode !== null) throw new Error(`the REPL exited: ${JSON.stringify(await finished)}`);
-  return { child, finished };
 }
 
 function createdPath(stdout: string): string {

@@ -10,6 +10,7 @@ import { resolveDataPaths } from '../src/paths.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { RecordingOutput } from './helpers/recording-output.js';
+import { until } from './helpers/until.js';
 
 // The auto-backup inside a real REPL session (this process, real database, real scheduler and control socket):
 // a run missed while nu-agent was closed is caught up at start-up, and when that unattended run fails, the
@@ -66,7 +67,3 @@ describe('auto-backup in the REPL', () => {
     expect((status.data as { nextRunAt: string }).nextRunAt).toMatch(/^2028-02-29/);
   });
 });
-
-async function until(check: () => boolean) {
-  while (!check()) await new Promise((r) => setTimeout(r, 10));
-}

@@ -1,13 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatTime } from '../src/format/time.js';
 import { AutoBackup } from '../src/auto-backup/auto-backup.js';
 import { appConfigStore } from '../src/auto-backup/config-store.js';
 import type { PruneCandidate, RetentionPolicy, RetentionPort } from '../src/auto-backup/retention-port.js';
 import { AutoBackupScheduler } from '../src/auto-backup/scheduler.js';
 import { resolveDataPaths } from '../src/paths.js';
-import { MemoryStore } from '../src/store/memory-store.js';
 import { FakeBackupService, failure, success } from './helpers/fake-backup-service.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { openStore } from './helpers/open-store.js';
 
 // The scheduler against a real database (appconfig) and a fake BackupService passed through the seam, with
 // time injected as a clock function. Schedules started here use February 29th, so croner's own timer, which
@@ -30,16 +30,10 @@ class RecordingRetention implements RetentionPort {
   }
 }
 
-const stores: MemoryStore[] = [];
-afterEach(async () => {
-  for (const store of stores.splice(0)) await store.close();
-});
-
 async function setup(start: Date) {
   const home = tempDir();
   const paths = resolveDataPaths({ NUAGENT_HOME: home });
-  const store = await MemoryStore.open(paths.database, { createParentDir: true });
-  stores.push(store);
+  const store = await openStore(paths.database, { createParentDir: true });
   const backups = new FakeBackupService();
   const retention = new RecordingRetention();
   const clock = { now: start };
@@ -53,6 +47,24 @@ async function setup(start: Date) {
       ).map((r) => [r.key, r.value]),
     );
   return { paths, store, backups, retention, clock, auto, stored };
+}
+
+/**
+ * An enabled schedule whose run of 2024-02-29 was missed, and a backup that runs until it is cancelled (as when
+ * nu-agent is closed during the catch-up); `started` resolves once that backup has begun.
+ */
+async function missedRunThatRunsUntilCancelled() {
+  const fixture = await setup(new Date('2025-06-01T12:00:00Z'));
+  await fixture.auto.set('cron', LEAP_DAY);
+  await fixture.auto.set('enabled', 'true');
+  await fixture.auto.recordNextRun(new Date('2024-02-29T00:00:00Z'));
+  const started = new Promise<void>((resolve) => {
+    fixture.backups.behaviour = (request) => {
+      resolve();
+      return new Promise((done) => request.signal?.addEventListener('abort', () => done(failure('cancelled'))));
+    };
+  });
+  return { ...fixture, started };
 }
 
 describe('auto-backup settings in appconfig', () => {
@@ -118,39 +130,20 @@ describe('catch-up after a missed run', () => {
   });
 
   it('keeps the missed run if the catch-up is still running when the time is written', async () => {
-    const { auto, backups, stored } = await setup(new Date('2025-06-01T12:00:00Z'));
-    await auto.set('cron', LEAP_DAY);
-    await auto.set('enabled', 'true');
-    await auto.recordNextRun(new Date('2024-02-29T00:00:00Z'));
-    const held = new Promise<void>((resolve) => {
-      // Runs until cancelled: the program "stops" during the catch-up.
-      backups.behaviour = (request) => {
-        resolve();
-        return new Promise((done) => request.signal?.addEventListener('abort', () => done(failure('cancelled'))));
-      };
-    });
+    const { auto, stored, started } = await missedRunThatRunsUntilCancelled();
     const scheduler = new AutoBackupScheduler(auto);
     await scheduler.start();
-    await held;
+    await started;
     expect((await stored())['auto_backup.next_run_at']).toBe('2024-02-29T00:00:00.000Z');
     await scheduler.stop();
     expect((await scheduler.whenCaughtUp())?.status).toBe('failed');
   });
 
   it('a catch-up cancelled because nu-agent was closed soon after start is caught up at the next start', async () => {
-    const { auto, backups, stored } = await setup(new Date('2025-06-01T12:00:00Z'));
-    await auto.set('cron', LEAP_DAY);
-    await auto.set('enabled', 'true');
-    await auto.recordNextRun(new Date('2024-02-29T00:00:00Z'));
-    const held = new Promise<void>((resolve) => {
-      backups.behaviour = (request) => {
-        resolve();
-        return new Promise((done) => request.signal?.addEventListener('abort', () => done(failure('cancelled'))));
-      };
-    });
+    const { auto, backups, stored, started } = await missedRunThatRunsUntilCancelled();
     const closedEarly = new AutoBackupScheduler(auto);
     await closedEarly.start();
-    await held;
+    await started;
     await closedEarly.stop();
     expect((await stored())['auto_backup.next_run_at']).toBe('2024-02-29T00:00:00.000Z');
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AutoBackup } from '../src/auto-backup/auto-backup.js';
 import { runAutoCommand } from '../src/auto-backup/commands.js';
 import { appConfigStore } from '../src/auto-backup/config-store.js';
@@ -13,6 +13,7 @@ import { resolveDataPaths } from '../src/paths.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { FakeBackupService, failure, success } from './helpers/fake-backup-service.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { openStore } from './helpers/open-store.js';
 
 // Status shows times in the local zone; this file reads them in UTC wherever it runs.
 process.env.TZ = 'UTC';
@@ -20,16 +21,10 @@ process.env.TZ = 'UTC';
 const HERE = { kind: 'here', pid: 4242, active: true } as const;
 const DAY = 24 * 3600 * 1000;
 
-const stores: MemoryStore[] = [];
-afterEach(async () => {
-  for (const store of stores.splice(0)) await store.close();
-});
-
 async function setup(start: Date, retention?: (paths: ReturnType<typeof resolveDataPaths>) => RetentionPort) {
   const home = tempDir();
   const paths = resolveDataPaths({ NUAGENT_HOME: home });
-  const store = await MemoryStore.open(paths.database, { createParentDir: true });
-  stores.push(store);
+  const store = await openStore(paths.database, { createParentDir: true });
   const backups = new FakeBackupService();
   const clock = { now: start };
   const auto = new AutoBackup({

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AutoBackup } from '../src/auto-backup/auto-backup.js';
 import { runAutoCommand } from '../src/auto-backup/commands.js';
 import { appConfigStore } from '../src/auto-backup/config-store.js';
@@ -8,18 +8,13 @@ import { retentionFor } from '../src/auto-backup/retention-adapter.js';
 import { buildStatus, formatStatus, statusJson } from '../src/auto-backup/status.js';
 import { writeManifest } from '../src/backup/manifest.js';
 import { resolveDataPaths } from '../src/paths.js';
-import { MemoryStore } from '../src/store/memory-store.js';
 import { FakeBackupService } from './helpers/fake-backup-service.js';
 import { addConversations, handMadeBackup } from './helpers/hand-made-backup.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { openStore } from './helpers/open-store.js';
 
 // The automatic retention with restic-style keep-rules, on real backup files: the rules replace the days, use
 // the schedule's time zone, and still leave hand-made backups alone.
-
-const stores: MemoryStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-});
 
 describe('automatic retention with keep-rules', () => {
   it('prunes by --keep-daily on the schedule’s calendar after a success, and status shows the rules', async () => {
@@ -44,8 +39,7 @@ describe('automatic retention with keep-rules', () => {
     const may = await make('may.db', '2025-05-20T10:00:00Z');
     const byHand = await make('by-hand.db', '2025-05-01T10:00:00Z', 'manual');
 
-    const store = await MemoryStore.open(paths.database, { createParentDir: true });
-    stores.push(store);
+    const store = await openStore(paths.database, { createParentDir: true });
     const auto = new AutoBackup({
       config: appConfigStore(store),
       backups: new FakeBackupService(),

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultBackupName, resolveDestination } from '../src/backup/destination.js';
 import { tempDir } from './helpers/temp-dir.js';
 
-const at = new Date(2025, 9, 30, 14, 30, 22); // local time, as the seed names files
+const at = new Date(2025, 9, 30, 14, 30, 22); // local time, as default backup names use
 
 describe('backup destination', () => {
   it('names a default backup memory-YYYY-MM-DD-HHMMSS.db in the working directory', () => {

@@ -6,6 +6,7 @@ import { createApp } from '../src/app/create-app.js';
 import { runRepl } from '../src/repl/repl.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { RecordingOutput } from './helpers/recording-output.js';
+import { until } from './helpers/until.js';
 
 // The confirmation question of /backup restore in the interactive REPL (a terminal-mode readline on streams, in
 // this process): the answer goes to the question, never to the command queue as a chat message or a command.
@@ -14,10 +15,6 @@ const apps: RunningApp[] = [];
 afterEach(async () => {
   for (const app of apps.splice(0)) await app.shutdown();
 });
-
-const until = async (check: () => boolean) => {
-  while (!check()) await new Promise((r) => setTimeout(r, 10));
-};
 
 describe('/backup restore in the interactive REPL', () => {
   it('asks on the terminal; "n" cancels, changes nothing and is not taken as a chat message', async () => {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createBackupService } from '../src/backup/backup-service.js';
-import { noteInflight } from '../src/backup/inflight.js';
+import { writeCopyJournal } from '../src/backup/inflight.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { createTempFile } from '../src/backup/durable-file.js';
 import { backupFixture } from './helpers/backup-app.js';
@@ -74,7 +74,7 @@ describe('files that another user plants beside the database or the backup', { t
     const link = real.slice(0, -6) + 'LINKED';
     fs.symlinkSync(victimDir, link);
     for (const temp of [victim, path.join(theirs, 'copy'), path.join(link, 'copy')]) {
-      noteInflight(fixture.deps.paths, { temp, destination });
+      writeCopyJournal(fixture.deps.paths, { temp, destination });
       createBackupService(fixture.deps);
     }
     expect(fs.readFileSync(path.join(victimDir, 'copy'), 'utf8')).toBe('precious\n');
@@ -89,7 +89,7 @@ describe('files that another user plants beside the database or the backup', { t
     const destination = path.join(fixture.dir, 'b.db');
     const temp = createTempFile(destination); // a crashed copy's private directory, as the journal names it
     fs.writeFileSync(temp, 'half a copy');
-    noteInflight(fixture.deps.paths, { temp, destination });
+    writeCopyJournal(fixture.deps.paths, { temp, destination });
     const journal = path.join(fixture.deps.paths.home, fs.readdirSync(fixture.deps.paths.home)[0]!);
     fs.chmodSync(journal, 0o620);
     createBackupService(fixture.deps);

@@ -5,7 +5,7 @@ import { startInPty } from './helpers/pty.js';
 import { runCli } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
-// One backup, one time (issue 12): its name, the success block, `backup list`, `backup verify` and the restore
+// One backup, one time: its name, the success block, `backup list`, `backup verify` and the restore
 // question show the same moment, written the same way (local time with its offset; TZ is set so the offset
 // is not +00:00); --json gives ISO 8601 in UTC. Sizes read in binary units.
 

@@ -6,18 +6,24 @@ import { resolveDataPaths } from '../src/paths.js';
 import { allProcessed, seedChat, workerSetUp } from './helpers/workers.js';
 import { tempDir } from './helpers/temp-dir.js';
 
-// The seed's worst backup bug (reference notes F1): after /backup, the workers kept the closed database and
-// silently died. Here the real workers (threads reaching the database through the owner's port) run during a
+// The worst way a backup can break the workers: after /backup they keep the closed database handle and
+// silently die. Here the real workers (threads reaching the database through the owner's port) run during a
 // real backup, and must summarise and embed chat that arrives after it.
+
+/** A memory with two conversations, and the real workers started and done summarising and embedding them. */
+async function workersDoneWithFirstChat() {
+  const dir = tempDir();
+  const paths = resolveDataPaths({ NUAGENT_HOME: path.join(dir, 'home') }, path.join(dir, 'memory.db'));
+  const { store, manager, activity } = await workerSetUp({}, paths.database);
+  await seedChat(store, 2, 2);
+  manager.startAll();
+  await activity.until(allProcessed(store, 2, 4), 30_000, 'the first summaries and embeddings');
+  return { dir, paths, store, manager, activity };
+}
 
 describe('backup with the real background workers', { timeout: 90_000 }, () => {
   it('pauses the workers for the backup, and they process new chat after it', async () => {
-    const dir = tempDir();
-    const paths = resolveDataPaths({ NUAGENT_HOME: path.join(dir, 'home') }, path.join(dir, 'memory.db'));
-    const { store, manager, activity } = await workerSetUp({}, paths.database);
-    await seedChat(store, 2, 2);
-    manager.startAll();
-    await activity.until(allProcessed(store, 2, 4), 30_000, 'the first summaries and embeddings');
+    const { dir, paths, store, manager, activity } = await workersDoneWithFirstChat();
 
     const service = createBackupService({ store, workers: manager, paths, version: 'test' });
     const outcome = await service.run({ trigger: 'manual', destination: path.join(dir, 'b.db') });
@@ -32,12 +38,7 @@ describe('backup with the real background workers', { timeout: 90_000 }, () => {
   });
 
   it('runs the audit of the copy with the workers back at work: chat during the audit is summarised before it ends', async () => {
-    const dir = tempDir();
-    const paths = resolveDataPaths({ NUAGENT_HOME: path.join(dir, 'home') }, path.join(dir, 'memory.db'));
-    const { store, manager, activity } = await workerSetUp({}, paths.database);
-    await seedChat(store, 2, 2);
-    manager.startAll();
-    await activity.until(allProcessed(store, 2, 4), 30_000, 'the first summaries and embeddings');
+    const { dir, paths, store, manager, activity } = await workersDoneWithFirstChat();
 
     let duringAudit: { paused: boolean; held: boolean } | undefined;
     const service = createBackupService(

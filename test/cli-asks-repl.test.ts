@@ -1,26 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { probe } from '../src/auto-backup/control-server.js';
-import { collect, runCli, startCli } from './helpers/run-cli.js';
+import { runCli, startRepl } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
 
 // `nu-agent backup`, `backup restore` and `backup list` from a shell while a REPL holds the database: they ask
 // the REPL over the control socket instead of failing with "in use by another process". The compiled CLI as
 // child processes, a temp NUAGENT_HOME, a real REPL, a real socket, the real backup service.
-
-async function until(check: () => boolean | Promise<boolean>) {
-  while (!(await check())) await new Promise((r) => setTimeout(r, 20));
-}
-
-/** A REPL reading from a pipe that stays open, up once its control socket answers. */
-async function startRepl(env: NodeJS.ProcessEnv, socket: string) {
-  const child = startCli([], { env });
-  const finished = collect(child);
-  await until(async () => child.exitCode !== null || (await probe(socket)) === 'live');
-  if (child.exitCode !== null) throw new Error(`the REPL exited: ${JSON.stringify(await finished)}`);
-  return { child, finished };
-}
 
 describe('a shell command asks the running REPL', () => {
   // Eight CLI processes one after another: generous on a loaded 2-core machine.

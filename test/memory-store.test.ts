@@ -64,6 +64,50 @@ describe('MemoryStore', () => {
     await store.close();
   });
 
+  it("a backup's close lets another process open and write the file, and the reopen sees that write", async () => {
+    // The close is a DETACH from the store's long-lived instance, not the end of an instance: it must release the
+    // file's lock and leave no log all the same. Within one process DuckDB's lock proves nothing
+    // (ARCHITECTURE.md), so another process tries.
+    const db = path.join(tempDir(), 'memory.db');
+    const store = await MemoryStore.open(db);
+    await store.run(`INSERT INTO conversations (title) VALUES ('before')`);
+    const held = await store.hold(1000);
+    await held.close();
+    expect(fs.existsSync(db + '.wal')).toBe(false);
+    const other = `import { DuckDBInstance } from '@duckdb/node-api';
+      const instance = await DuckDBInstance.create(${JSON.stringify(db)});
+      const c = await instance.connect();
+      await c.run("INSERT INTO conversations (title) VALUES ('from another process')");
+      c.closeSync();
+      instance.closeSync();`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', other], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    await held.reopen();
+    held.release();
+    const titles = await store.all<{ title: string }>('SELECT title FROM conversations ORDER BY id');
+    expect(titles.map((t) => t.title)).toEqual(['before', 'from another process']);
+    await store.close();
+  });
+
+  it("a backup's flush checkpoints without holding the database: the log is empty and writes go on", async () => {
+    const db = path.join(tempDir(), 'memory.db');
+    const store = await MemoryStore.open(db);
+    await store.run(`INSERT INTO conversations (title) VALUES ('a')`);
+    expect(fs.statSync(db + '.wal', { throwIfNoEntry: false })?.size ?? 0).toBeGreaterThan(0);
+    await store.flush();
+    expect(fs.statSync(db + '.wal', { throwIfNoEntry: false })?.size ?? 0).toBe(0);
+    expect(store.held).toBe(false);
+    await store.run(`INSERT INTO conversations (title) VALUES ('b')`);
+    expect(await store.all('SELECT count(*)::INTEGER AS n FROM conversations')).toEqual([{ n: 2 }]);
+    await store.close();
+  });
+
   it('makes operations wait while a backup holds the database', async () => {
     const store = await MemoryStore.open(path.join(tempDir(), 'memory.db'));
     const held = await store.hold(1000);

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { OfflineProvider } from '../src/llm/offline.js';
 import { OpenAIProvider, chatCompletionsUrl } from '../src/llm/openai.js';
 import { chooseProvider } from '../src/llm/select.js';
+import { until } from './helpers/until.js';
 
 // A small OpenAI-compatible server on 127.0.0.1, answering each request with the handler the test gives it.
 
@@ -137,11 +138,6 @@ const piece = (content: string, finish: string | null = null) => ({
   model: 'tiny-model-q4',
   choices: [{ index: 0, delta: { content }, finish_reason: finish }],
 });
-
-/** Resolves when check() holds; polled, so a test waits for an event rather than for a time. */
-const until = async (check: () => boolean) => {
-  while (!check()) await new Promise((r) => setTimeout(r, 5));
-};
 
 describe('OpenAI-compatible provider, streaming', () => {
   it('hands on the first piece of the reply before the server has sent the last, and returns it whole', async () => {

@@ -1,22 +1,12 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../src/store/memory-store.js';
 import { startInPty } from './helpers/pty.js';
 import { runCli } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { userMessagesIn } from './helpers/memory-contents.js';
 
 // Several lines that make one message: a block pasted at a terminal (bracketed paste), and lines ending in `\`
 // (at a terminal and in piped input). Every other line stays a message of its own.
-
-async function userMessages(database: string): Promise<string[]> {
-  const store = await MemoryStore.open(database);
-  try {
-    const rows = await store.all<{ m: string }>(`SELECT content AS m FROM messages WHERE role = 'user' ORDER BY id`);
-    return rows.map((r) => r.m);
-  } finally {
-    await store.close();
-  }
-}
 
 function setUp() {
   const root = tempDir();
@@ -38,7 +28,7 @@ describe('a message of several lines', { timeout: 120_000 }, () => {
     expect(await run.exited).toBe(0);
     // Bracketed paste is switched off again on the way out.
     expect(run.screen()).toContain('\x1b[?2004l');
-    expect(await userMessages(database)).toEqual(['first line\nsecond line\nthird line']);
+    expect(await userMessagesIn(database)).toEqual(['first line\nsecond line\nthird line']);
     // One message, one reply.
     expect(run.screen().match(/No model is configured/g)).toHaveLength(1);
   });
@@ -53,7 +43,7 @@ describe('a message of several lines', { timeout: 120_000 }, () => {
     await run.waitFor('No model is configured');
     run.type('/exit\r');
     expect(await run.exited).toBe(0);
-    expect(await userMessages(database)).toEqual(['kept']);
+    expect(await userMessagesIn(database)).toEqual(['kept']);
   });
 
   it('a typed line ending in a backslash continues on the next line', async () => {
@@ -68,7 +58,7 @@ describe('a message of several lines', { timeout: 120_000 }, () => {
     await run.waitFor('No model is configured');
     run.type('/exit\r');
     expect(await run.exited).toBe(0);
-    expect(await userMessages(database)).toEqual(['one\ntwo']);
+    expect(await userMessagesIn(database)).toEqual(['one\ntwo']);
   });
 
   it('piped input: lines ending in a backslash join the next line; other lines stay one message each', async () => {
@@ -76,6 +66,6 @@ describe('a message of several lines', { timeout: 120_000 }, () => {
     const run = await runCli([], 'alpha\nbeta \\\ngamma\\\ndelta\n/info\nomega\n', { env, cwd: root });
     expect(run.stderr).not.toContain('Error');
     expect(run.code).toBe(0);
-    expect(await userMessages(database)).toEqual(['alpha', 'beta \ngamma\ndelta', 'omega']);
+    expect(await userMessagesIn(database)).toEqual(['alpha', 'beta \ngamma\ndelta', 'omega']);
   });
 });

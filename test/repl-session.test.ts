@@ -10,6 +10,7 @@ import { commands } from '../src/repl/commands/index.js';
 import { runRepl } from '../src/repl/repl.js';
 import { tempDir } from './helpers/temp-dir.js';
 import { RecordingOutput } from './helpers/recording-output.js';
+import { until } from './helpers/until.js';
 
 // The REPL in this process, on a real database, driven through streams. The spawned-CLI tests cover the
 // piped mode end to end; here the interactive mode's Ctrl-C handling, which needs a terminal-mode readline.
@@ -28,10 +29,6 @@ async function openApp(env: NodeJS.ProcessEnv = {}) {
   apps.push(app);
   return { app, out };
 }
-
-const until = async (check: () => boolean) => {
-  while (!check()) await new Promise((r) => setTimeout(r, 10));
-};
 
 describe('REPL session', () => {
   it('acknowledges Ctrl-C at once, cancels the running command without an Error, warns at an idle prompt, and quits on the second Ctrl-C', async () => {

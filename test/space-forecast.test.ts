@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AutoBackup } from '../src/auto-backup/auto-backup.js';
 import { appConfigStore } from '../src/auto-backup/config-store.js';
 import { retentionFor } from '../src/auto-backup/retention-adapter.js';
@@ -8,10 +8,10 @@ import { forecastSpace, freeBytesAt, predictSize } from '../src/auto-backup/spac
 import { buildStatus, formatStatus, statusJson } from '../src/auto-backup/status.js';
 import type { BackupEntry } from '../src/backup/backup-entry.js';
 import { resolveDataPaths } from '../src/paths.js';
-import { MemoryStore } from '../src/store/memory-store.js';
 import { FakeBackupService } from './helpers/fake-backup-service.js';
 import { addConversations, handMadeBackup } from './helpers/hand-made-backup.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { openStore } from './helpers/open-store.js';
 
 const MiB = 1024 * 1024;
 const day = (n: number) => new Date(Date.UTC(2025, 5, 1 + n, 2));
@@ -55,11 +55,6 @@ describe('free-space forecast', () => {
   });
 });
 
-const stores: MemoryStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-});
-
 describe('status with the forecast', () => {
   it('shows the free space and the predicted size, warns when it would not fit, and puts it all in the JSON', async () => {
     const home = tempDir();
@@ -69,8 +64,7 @@ describe('status with the forecast', () => {
     fs.mkdirSync(dir);
     await handMadeBackup(paths.database, path.join(dir, 'a.db'), day(0));
     await handMadeBackup(paths.database, path.join(dir, 'b.db'), day(1));
-    const store = await MemoryStore.open(paths.database);
-    stores.push(store);
+    const store = await openStore(paths.database);
     const auto = new AutoBackup({
       config: appConfigStore(store),
       backups: new FakeBackupService(),

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../src/store/memory-store.js';
 import { startInPty } from './helpers/pty.js';
 import { runCli } from './helpers/run-cli.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { userMessagesIn } from './helpers/memory-contents.js';
 
 // `nu-agent backup restore FILE` at a real terminal (a pseudo-terminal from util-linux `script`): the person
 // answers the question by typing, and the answer decides.
@@ -18,16 +18,6 @@ async function setUp() {
   return { root, env, backup, database: path.join(env.NUAGENT_HOME, 'memory.db') };
 }
 
-async function questionsIn(database: string): Promise<string[]> {
-  const store = await MemoryStore.open(database);
-  try {
-    const rows = await store.all<{ m: string }>(`SELECT content AS m FROM messages WHERE role = 'user' ORDER BY id`);
-    return rows.map((r) => r.m);
-  } finally {
-    await store.close();
-  }
-}
-
 describe('nu-agent backup restore at a terminal', { timeout: 120_000 }, () => {
   for (const answer of ['y', 'YES']) {
     it(`restores when the person types "${answer}" and Enter`, async () => {
@@ -38,7 +28,7 @@ describe('nu-agent backup restore at a terminal', { timeout: 120_000 }, () => {
       expect(await run.exited).toBe(0);
       expect(run.screen()).toContain(`Restored ${backup}`);
       expect(run.screen()).not.toContain('Restore cancelled');
-      expect(await questionsIn(database)).toEqual(['the first question']);
+      expect(await userMessagesIn(database)).toEqual(['the first question']);
     });
   }
 
@@ -49,7 +39,7 @@ describe('nu-agent backup restore at a terminal', { timeout: 120_000 }, () => {
     run.type('n\r');
     expect(await run.exited).toBe(1);
     expect(run.screen()).toContain('Restore cancelled; nothing was changed.');
-    expect(await questionsIn(database)).toEqual(['the first question', 'the second question']);
+    expect(await userMessagesIn(database)).toEqual(['the first question', 'the second question']);
   });
 
   it('changes nothing when the person presses Ctrl-C at the question', async () => {
@@ -59,6 +49,6 @@ describe('nu-agent backup restore at a terminal', { timeout: 120_000 }, () => {
     run.type('\x03');
     expect(await run.exited).toBe(1);
     expect(run.screen()).toContain('Restore cancelled; nothing was changed.');
-    expect(await questionsIn(database)).toEqual(['the first question', 'the second question']);
+    expect(await userMessagesIn(database)).toEqual(['the first question', 'the second question']);
   });
 });

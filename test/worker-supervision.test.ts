@@ -5,7 +5,7 @@ import * as crash from './fixtures/worker-hooks/crash-once.js';
 import { allProcessed, fixtureHooks, seedChat, summarisedExchanges, workerSetUp } from './helpers/workers.js';
 
 // The supervisor's side: real threads that crash, stop and start, and keep working across a close and reopen
-// of the database (the seed application's workers silently died there).
+// of the database (where a worker holding the old handle would die silently).
 
 async function setUp(options: Partial<WorkerManagerOptions> = {}) {
   return workerSetUp(options);

@@ -162,7 +162,7 @@ async function stopAll(stops: Stop[], store: MemoryStore, waits: Waits | undefin
   if (first !== undefined) throw first;
 }
 
-// The background workers (issue 3): created here with their embedder, started by the REPL for as long as it
+// The background workers: created here with their embedder, started by the REPL for as long as it
 // runs. Stopped at shutdown before the store closes: they hold only the memory port, never a handle.
 async function createWorkers(app: App, embedder: Embedder): Promise<Part<WorkerAdmin>> {
   const manager = new WorkerManager({
@@ -174,7 +174,7 @@ async function createWorkers(app: App, embedder: Embedder): Promise<Part<WorkerA
   return { api: manager, stop: () => manager.stopAll() };
 }
 
-// The backup supervisor (issue 4). Start-up removes what a backup killed mid-copy left; shutdown waits for a run
+// The backup supervisor. Start-up removes what a backup killed mid-copy left; shutdown waits for a run
 // in progress (the REPL cancels it first), so the store never closes under a backup.
 async function createBackups(app: App): Promise<Part<BackupService>> {
   const service = createBackupService(app);

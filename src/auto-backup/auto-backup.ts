@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { BackupService } from '../app.js';
 import type { BackupEvent } from '../backup/types.js';
-import { isNuError, messageOf } from '../errors.js';
+import { asError, isNuError, messageOf } from '../errors.js';
 import type { DataPaths } from '../paths.js';
 import type { RunVerifyTask } from '../backup/verify.js';
 import type { DeliveryPolicy, DeliveryResult } from '../notify/deliver.js';
@@ -295,7 +295,7 @@ export class AutoBackup {
       settings = (await this.load()).settings;
       fs.mkdirSync(settings.directory, { recursive: true, mode: 0o700 });
     } catch (err) {
-      const failed = await this.fail(err instanceof Error ? err : new Error(String(err)), startedAt, options);
+      const failed = await this.fail(asError(err), startedAt, options);
       // The settings may be what failed to load; the URLs are then unknown and nothing is sent.
       if (settings) this.notifyEnd(this.targets(settings), failed, options);
       return failed;
@@ -335,7 +335,7 @@ export class AutoBackup {
           throw new Error(outcome.failed.map((f) => `${f.path}: ${f.error}`).join('; '));
         }
       } catch (err) {
-        pruneError = err instanceof Error ? err : new Error(String(err));
+        pruneError = asError(err);
         if (options.unattended)
           this.addNotice(`The automatic backup succeeded, but pruning old backups failed: ${messageOf(err)}`);
       }
@@ -371,7 +371,7 @@ export class AutoBackup {
       });
       return { remote };
     } catch (err) {
-      const remoteError = err instanceof Error ? err : new Error(String(err));
+      const remoteError = asError(err);
       if (options.unattended)
         this.addNotice(
           `The automatic backup succeeded, but sending it to ${settings.remote} failed: ${messageOf(err)}`,
@@ -435,7 +435,7 @@ export class AutoBackup {
       await this.deps.config.write(storedFromState(change));
       return undefined;
     } catch (err) {
-      return err instanceof Error ? err : new Error(String(err));
+      return asError(err);
     }
   }
 }

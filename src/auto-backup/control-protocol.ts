@@ -2,9 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NuError, messages } from '../errors.js';
+import { messages } from '../errors.js';
 import type { DataPaths } from '../paths.js';
 import type { BackupEvent } from '../backup/types.js';
+import type { WireError } from '../../workers/shared/protocol.js';
 
 // The control socket's wire format: line-delimited JSON over a Unix socket, one request per connection.
 //   server → client, on connect:  {"type":"hello","protocol":1,"pid":…,"version":…,"database":…}
@@ -46,12 +47,6 @@ export interface CommandRequest {
   pid?: number | undefined;
 }
 
-export interface WireError {
-  message: string;
-  hint?: string | undefined;
-  code?: string | undefined;
-}
-
 export interface CommandResultMessage {
   type: 'result';
   ok: boolean;
@@ -77,18 +72,6 @@ export interface CancelRequest {
 
 export function encode(message: ServerMessage | CommandRequest | CancelRequest): string {
   return JSON.stringify(message) + '\n';
-}
-
-export function toWireError(err: unknown): WireError {
-  if (err instanceof NuError) return { message: err.message, hint: err.hint, code: err.code };
-  return { message: err instanceof Error ? err.message : String(err) };
-}
-
-export function fromWireError(wire: WireError): NuError {
-  const error = new NuError(wire.message, { code: wire.code ?? 'REMOTE_ERROR', hint: wire.hint });
-  // The stack would point here, not where it happened (in the other process); debug output shows none.
-  error.stack = '';
-  return error;
 }
 
 /** Revives the Date inside a transition event after JSON. */

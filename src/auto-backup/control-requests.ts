@@ -3,13 +3,13 @@ import type { App, Output, Session } from '../app.js';
 import { manageContext } from '../backup/backup-dirs.js';
 import { exitCodeOf } from '../cli/backup-manage.js';
 import { parseRestoreArgs } from '../ui/manage-args.js';
-import { messageOf, messages } from '../errors.js';
+import { asError, messageOf, messages } from '../errors.js';
 import { expandHome } from '../paths.js';
 import { parseBackupArgs, runBackup } from '../repl/commands/backup.js';
 import { runBackupRestore } from '../repl/commands/backup-restore.js';
 import { recordedBackupPaths } from '../store/backup-runs.js';
 import type { AutoCommandResult } from './commands.js';
-import { toWireError } from './control-protocol.js';
+import { toWireError } from '../../workers/shared/wire-error.js';
 import type { Handler, HandlerContext } from './control-server.js';
 
 // What the REPL does when another terminal asks it over the control socket (besides `auto-backup …`):
@@ -121,5 +121,3 @@ function fromAsker(cwd: string, file: string): string {
 function asker(context: HandlerContext): string {
   return `from another terminal${context.pid ? ` (pid ${context.pid})` : ''}`;
 }
-
-const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));

@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { BackupEvent } from '../backup/types.js';
-import { NuError } from '../errors.js';
+import { messages } from '../errors.js';
 import type { AutoCommandContext, AutoCommandResult } from './commands.js';
-import { LineSplitter, PROTOCOL_VERSION, encode, toWireError } from './control-protocol.js';
+import { LineSplitter, PROTOCOL_VERSION, encode } from './control-protocol.js';
+import { toWireError } from '../../workers/shared/wire-error.js';
 import { REQUEST_OPS } from './control-protocol.js';
 import type { CommandRequest, Hello, OutputMessage, RequestOp, ServerMessage } from './control-protocol.js';
 
@@ -204,7 +205,7 @@ function describeActivity(request: CommandRequest): string | undefined {
 }
 
 function parseRequest(line: string): CommandRequest {
-  const bad = (why: string) => new NuError(`bad control request: ${why}`, { code: 'CONTROL_BAD_REQUEST' });
+  const bad = messages.controlBadRequest;
   let data: unknown;
   try {
     data = JSON.parse(line);

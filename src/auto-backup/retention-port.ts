@@ -1,6 +1,6 @@
 import type { KeepRules } from '../backup/keep-rules.js';
 
-// What the auto-backup needs from backup management (issue 5: src/backup/catalog.ts finds backups by their
+// What the auto-backup needs from backup management (src/backup/catalog.ts finds backups by their
 // manifests, src/backup/retention.ts plans a prune): how much the backup directory holds, what a prune would
 // remove, and removing it. One narrow seam, so the scheduler can be tested without the real files and the
 // retention rules live in one place only.

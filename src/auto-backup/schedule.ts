@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { messages } from '../errors.js';
+import { messageOf, messages } from '../errors.js';
 
 // Cron and time-zone rules of the auto-backup, all pure: given an expression, a zone and a moment, when is the
 // next run. The scheduler, status, and the commands that change the schedule all ask here, so what status
@@ -46,10 +46,7 @@ export function parseCron(raw: string, timeZone: string = LOCAL_TIME_ZONE): stri
   try {
     job = new Cron(expr, { paused: true, timezone: zoneOption(timeZone) });
   } catch (err) {
-    throw messages.autoBackupCronInvalid(
-      raw,
-      String(err instanceof Error ? err.message : err).replace(/^CronPattern: /, ''),
-    );
+    throw messages.autoBackupCronInvalid(raw, messageOf(err).replace(/^CronPattern: /, ''));
   }
   try {
     if (job.nextRun() === null) throw messages.autoBackupCronNeverFires(expr);

@@ -12,8 +12,8 @@ import { formatBytes } from '../format/size.js';
 
 // The auto-backup settings: one appconfig key per setting, each stored as a plain string (no JSON quoting),
 // each with one parser used both for what a user types and for what is read back from the database, so a
-// value that could not have been set cannot be used either. The seed read `auto_backup_cron` but wrote
-// `auto_backup_schedule`; here every key is named once, in SETTINGS below.
+// value that could not have been set cannot be used either. Every key is named once, in SETTINGS below, so
+// that no reader can look for a key under another name than the one its writer used.
 
 export interface AutoBackupSettings {
   enabled: boolean;
@@ -44,24 +44,49 @@ export interface AutoBackupSettings {
 
 export type SettingName = keyof AutoBackupSettings;
 
-interface SettingSpec<K extends SettingName> {
+interface SpecOf<Value> {
   /** The appconfig key. */
   key: string;
   /** What a user types: `/backup auto set <alias> <value>`. */
   alias: string;
   describe: string;
-  default: (paths: DataPaths) => AutoBackupSettings[K];
+  default: (paths: DataPaths) => Value;
   /** From what a user typed or what is stored; throws a NuError with a hint. */
-  parse: (raw: string, current: AutoBackupSettings) => AutoBackupSettings[K];
+  parse: (raw: string, current: AutoBackupSettings) => Value;
   /** To the stored string. */
-  store: (value: AutoBackupSettings[K]) => string;
+  store: (value: Value) => string;
   /** For status. */
-  show: (value: AutoBackupSettings[K]) => string;
+  show: (value: Value) => string;
 }
+type SettingSpec<K extends SettingName> = SpecOf<AutoBackupSettings[K]>;
 
 type Specs = { [K in SettingName]: SettingSpec<K> };
 
-const seconds = (ms: number) => `${ms / 1000} s`;
+/** A wait the user gives in whole seconds (1 s to an hour), kept in milliseconds. */
+function timeoutSpec(name: 'pause' | 'resume', describe: string, defaultMs: number): SpecOf<number> {
+  return {
+    key: `auto_backup.${name}_timeout_seconds`,
+    alias: `${name}-timeout`,
+    describe,
+    default: () => defaultMs,
+    parse: (raw) => parseWhole(`${name}-timeout`, raw, 1, 3600, 'seconds') * 1000,
+    store: (v) => String(v / 1000),
+    show: (ms) => `${ms / 1000} s`,
+  };
+}
+
+/** A notification URL, off when empty; shown masked, since it may carry a secret. */
+function notifyUrlSpec(name: 'ping' | 'webhook', describe: string): SpecOf<string | undefined> {
+  return {
+    key: `auto_backup.notify_${name}_url`,
+    alias: `notify-${name}`,
+    describe,
+    default: () => undefined,
+    parse: (raw) => parseNotifyUrl(`notify-${name}`, raw),
+    store: (v) => v ?? '',
+    show: (v) => (v ? maskUrl(v) : 'off'),
+  };
+}
 
 function parseBoolean(name: string, raw: string): boolean {
   const text = raw.trim().toLowerCase();
@@ -214,24 +239,8 @@ export const SETTINGS: Specs = {
     store: (v) => v,
     show: (v) => v,
   },
-  pauseTimeoutMs: {
-    key: 'auto_backup.pause_timeout_seconds',
-    alias: 'pause-timeout',
-    describe: 'seconds to wait for the workers to pause',
-    default: () => 30_000,
-    parse: (raw) => parseWhole('pause-timeout', raw, 1, 3600, 'seconds') * 1000,
-    store: (v) => String(v / 1000),
-    show: seconds,
-  },
-  resumeTimeoutMs: {
-    key: 'auto_backup.resume_timeout_seconds',
-    alias: 'resume-timeout',
-    describe: 'seconds to wait for the workers to resume and answer',
-    default: () => 60_000,
-    parse: (raw) => parseWhole('resume-timeout', raw, 1, 3600, 'seconds') * 1000,
-    store: (v) => String(v / 1000),
-    show: seconds,
-  },
+  pauseTimeoutMs: timeoutSpec('pause', 'seconds to wait for the workers to pause', 30_000),
+  resumeTimeoutMs: timeoutSpec('resume', 'seconds to wait for the workers to resume and answer', 60_000),
   keepRules: {
     key: 'auto_backup.keep_rules',
     alias: 'keep-rules',
@@ -241,24 +250,11 @@ export const SETTINGS: Specs = {
     store: (v) => formatKeepRules(v),
     show: (v) => formatKeepRules(v),
   },
-  notifyPing: {
-    key: 'auto_backup.notify_ping_url',
-    alias: 'notify-ping',
-    describe: 'healthchecks-style URL pinged at each start (/start), success and failure (/fail)',
-    default: () => undefined,
-    parse: (raw) => parseNotifyUrl('notify-ping', raw),
-    store: (v) => v ?? '',
-    show: (v) => (v ? maskUrl(v) : 'off'),
-  },
-  notifyWebhook: {
-    key: 'auto_backup.notify_webhook_url',
-    alias: 'notify-webhook',
-    describe: 'URL that receives each result as JSON (POST)',
-    default: () => undefined,
-    parse: (raw) => parseNotifyUrl('notify-webhook', raw),
-    store: (v) => v ?? '',
-    show: (v) => (v ? maskUrl(v) : 'off'),
-  },
+  notifyPing: notifyUrlSpec(
+    'ping',
+    'healthchecks-style URL pinged at each start (/start), success and failure (/fail)',
+  ),
+  notifyWebhook: notifyUrlSpec('webhook', 'URL that receives each result as JSON (POST)'),
   reverifyEveryDays: {
     key: 'auto_backup.reverify_every_days',
     alias: 'reverify-every',
@@ -368,9 +364,4 @@ export function prepareSetting(
   const spec = SETTINGS[name] as SettingSpec<SettingName>;
   const value = spec.parse(raw, current);
   return { key: spec.key, stored: spec.store(value), shown: spec.show(value) };
-}
-
-export function showSetting(name: SettingName, settings: AutoBackupSettings): string {
-  const spec = SETTINGS[name] as SettingSpec<SettingName>;
-  return spec.show(settings[name]);
 }

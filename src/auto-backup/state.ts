@@ -1,7 +1,8 @@
 // What the auto-backup remembers between runs, in appconfig beside its settings (one key each, plain strings).
 // Written only after BackupService.run has returned, i.e. with the database open again and never while the file
 // is being copied. A skipped run is recorded as skipped and a failed one as failed: neither touches
-// last_success_at, which is what "overdue" is measured from (the seed recorded skipped runs as success).
+// last_success_at, which is what "overdue" is measured from (a skipped run counted as a success would hide
+// that no backup has been made).
 
 export type RunStatus = 'success' | 'failed' | 'skipped';
 

@@ -10,7 +10,7 @@ import { recordedBackupPaths } from '../store/backup-runs.js';
 
 // Where list and prune look when the user names no directory: the backup directory (where automatic backups
 // go: the one `/backup auto dir` chose, else the default under the data directory) and the working directory
-// (where `/backup` puts a backup by default, as the seed did). Prune works on exactly what list shows, so
+// (where `/backup` puts a backup by default). Prune works on exactly what list shows, so
 // `/backup list` is always the preview of what prune can touch.
 
 /** What list, verify and prune need: no database handle, so the CLI can run them while a nu-agent is open. */

@@ -12,7 +12,7 @@ import type { HolderState, OwnerRecord } from './lock-owner.js';
 // never seen half-made. Whether a lock is stale is decided by its holder, never by a clock: a live process keeps
 // it however long it is stopped (Ctrl-Z, a debugger, a frozen VM), and a dead one's is taken over at once.
 // The first release used a 5 s mtime heartbeat: a process stopped for 5 s lost its lock while inside its
-// closed window, and a second process swapped the database under it (issue 10).
+// closed window, and a second process swapped the database under it.
 //
 // A lock lost while held (removed or replaced from outside) is noticed: assertHeld() checks it on disk before
 // anything irreversible (a rename onto a final name, the swap of a restore), and a check every second calls
@@ -104,11 +104,6 @@ export function withLockLoss(signal: AbortSignal | undefined, lockLost: AbortSig
 /** The lost-lock error a run's signal was aborted with, if that is why it was aborted. */
 export function lostLock(lockLost: AbortSignal): NuError | undefined {
   return lockLost.aborted ? (lockLost.reason as NuError) : undefined;
-}
-
-/** True while this process holds the lock (a backup or restore runs here). */
-export function holdsBackupLock(lockPath: string): boolean {
-  return held.has(lockPath);
 }
 
 /** "process 123, since …", "process 123 on host h, since …": for refusals and the start-up wait. */

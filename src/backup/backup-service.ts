@@ -20,7 +20,7 @@ export interface BackupServiceOptions {
   /** Stops a run that takes longer than this (cancel reason `timeout`); no limit when undefined. */
   timeoutMs?: number | undefined;
   faults?: BackupFaults;
-  /** Fault injection for restores (issue 5: restore-steps.ts). */
+  /** Fault injection for restores (restore-steps.ts). */
   restoreFaults?: RestoreFaults;
 }
 

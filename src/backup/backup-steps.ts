@@ -12,7 +12,7 @@ import type { BackupLock } from './backup-lock.js';
 import { configuredBackupDir } from './backup-dirs.js';
 import { CopyEngine, CopyEngineError } from './copy-engine.js';
 import { resolveDestination } from './destination.js';
-import { clearInflight, noteInflight } from './inflight.js';
+import { clearCopyJournal, writeCopyJournal } from './inflight.js';
 import { writeManifest } from './manifest.js';
 import type { BackupEvent, BackupManifest, BackupRequest, CopyKind } from './types.js';
 import type { StepTable } from './supervisor.js';
@@ -163,7 +163,7 @@ export class BackupRun {
       destination,
       force: this.request.force ?? false,
       statfs: this.faults.statfs,
-      // Only nu-agent's own backup directories are made when missing (issue 12): elsewhere a typo is refused.
+      // Only nu-agent's own backup directories are made when missing: elsewhere a typo is refused.
       ownDirectories: [
         this.deps.paths.defaultBackupDir,
         ...(this.request.directory ? [this.request.directory] : []),
@@ -186,7 +186,7 @@ export class BackupRun {
    * machine goes on to pausing either way.
    */
   async flush(): Promise<void> {
-    await this.deps.store.run('CHECKPOINT');
+    await this.deps.store.flush();
   }
 
   private async pause(): Promise<void> {
@@ -237,7 +237,7 @@ export class BackupRun {
     removeStaleTempFiles(path.dirname(destination));
     const temp = createTempFile(destination);
     this.temp = temp;
-    noteInflight(this.deps.paths, { temp, destination });
+    writeCopyJournal(this.deps.paths, { temp, destination });
     this.engine ??= CopyEngine.start();
     // The hash of the source runs beside the copy; if either fails, the other is stopped.
     const local = new AbortController();
@@ -266,7 +266,7 @@ export class BackupRun {
               throw err;
             },
           ),
-        this.engine.hash(this.deps.store.path, HASH_ALGORITHM, local.signal).catch((err: unknown) => {
+        this.engine.hashBesideCopy(this.deps.store.path, HASH_ALGORITHM, local.signal).catch((err: unknown) => {
           stop();
           throw err;
         }),
@@ -368,7 +368,7 @@ export class BackupRun {
     }
     this.temp = undefined;
     this.placed = true;
-    clearInflight(this.deps.paths);
+    clearCopyJournal(this.deps.paths);
     return { path: destination, manifestPath };
   }
 
@@ -380,7 +380,7 @@ export class BackupRun {
     if (this.manifestWritten && !this.placed) fs.rmSync(this.manifestWritten, { force: true });
     for (const dir of this.createdDirs.reverse()) rmdirIfEmpty(dir);
     this.createdDirs = [];
-    clearInflight(this.deps.paths);
+    clearCopyJournal(this.deps.paths);
   }
 
   /** Opens the live file again (with retries); a restore also uses it to reopen after its swap or roll-back. */
@@ -471,7 +471,7 @@ function rmdirIfEmpty(dir: string): void {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
- * A backup has one time, its snapshot's (issue 12): a name we chose before the pause is chosen again from that
+ * A backup has one time, its snapshot's: a name we chose before the pause is chosen again from that
  * time, in the same directory (where the temporary copy is), so the name, the manifest and every listing agree.
  */
 function finalName(target: BackupTarget, snapshotAt: Date): string {

@@ -15,7 +15,7 @@ import type { BackupEntry } from './backup-entry.js';
 /** DuckDB's main header: an 8-byte checksum, then the magic bytes "DUCK". */
 const DUCKDB_MAGIC = Buffer.from('DUCK');
 const DUCKDB_MAGIC_OFFSET = 8;
-/** The seed's default backup name, flagged even when the file is not a DuckDB database. */
+/** The default backup name (destination.ts), flagged even when the file is not a DuckDB database. */
 const DEFAULT_NAME = /^memory-\d{4}-\d{2}-\d{2}-\d{6}.*\.db$/;
 
 export interface CatalogOptions {

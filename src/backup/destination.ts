@@ -3,13 +3,13 @@ import path from 'node:path';
 import { nameStamp } from '../format/time.js';
 import { expandHome } from '../paths.js';
 
-// Where a backup goes. The seed's rules, kept: no destination gives `memory-YYYY-MM-DD-HHMMSS.db` (local time) in
-// the working directory, and `~` expands. Improved: the result is always absolute (the seed printed
-// `./memory-…`), an existing directory (or a path ending in `/`) receives the default name inside it instead of
+// Where a backup goes. No destination gives `memory-YYYY-MM-DD-HHMMSS.db` (local time) in the working
+// directory, and `~` expands. The result is always absolute (so the path printed can be used from anywhere),
+// an existing directory (or a path ending in `/`) receives the default name inside it instead of
 // being copied over, surrounding quotes are dropped, and a default name never replaces an existing file: a
 // second backup in the same second gets `-2`, `-3`, …
 
-/** `memory-2025-10-30-143022.db`, in local time as the seed names it. */
+/** `memory-2025-10-30-143022.db`, in local time, as users' scripts expect it. */
 export function defaultBackupName(now: Date): string {
   return `memory-${nameStamp(now)}.db`;
 }

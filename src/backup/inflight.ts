@@ -16,7 +16,7 @@ import { isAlive, removeCrashedTemp, removeStaleTempFiles } from './durable-file
 // file owned by this user that nobody else can write, written on this host, and what it names is removed only
 // if it is a temporary directory this user made beside the recorded destination (durable-file.ts isOurTempDir).
 
-export interface InflightNote {
+export interface CopyJournal {
   pid: number;
   host: string;
   temp: string;
@@ -24,16 +24,19 @@ export interface InflightNote {
   startedAt: string;
 }
 
-export function inflightPathFor(paths: Pick<DataPaths, 'home' | 'database'>): string {
+export function copyJournalPath(paths: Pick<DataPaths, 'home' | 'database'>): string {
   const key = crypto.createHash('sha256').update(paths.database).digest('hex').slice(0, 16);
   return path.join(paths.home, `backup-journal-${key}.json`);
 }
 
 /** Writes the journal by rename, so a link or file someone put at its name is replaced, never written through. */
-export function noteInflight(paths: Pick<DataPaths, 'home' | 'database'>, note: { temp: string; destination: string }) {
-  const file = inflightPathFor(paths);
+export function writeCopyJournal(
+  paths: Pick<DataPaths, 'home' | 'database'>,
+  note: { temp: string; destination: string },
+) {
+  const file = copyJournalPath(paths);
   fs.mkdirSync(paths.home, { recursive: true, mode: 0o700 });
-  const full: InflightNote = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), ...note };
+  const full: CopyJournal = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), ...note };
   const temp = `${file}.${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
   try {
     fs.writeFileSync(temp, JSON.stringify(full) + '\n', { mode: 0o600, flag: 'wx' });
@@ -44,18 +47,18 @@ export function noteInflight(paths: Pick<DataPaths, 'home' | 'database'>, note: 
   }
 }
 
-export function clearInflight(paths: Pick<DataPaths, 'home' | 'database'>): void {
-  const file = inflightPathFor(paths);
+export function clearCopyJournal(paths: Pick<DataPaths, 'home' | 'database'>): void {
+  const file = copyJournalPath(paths);
   if (trusted(file)) fs.rmSync(file, { force: true });
 }
 
 /** Removes the temporary files a crashed backup or restore left (the journal's, and others of ours beside it). */
 export function cleanupAfterCrash(paths: Pick<DataPaths, 'home' | 'database'>): string[] {
-  const file = inflightPathFor(paths);
+  const file = copyJournalPath(paths);
   if (!trusted(file)) return [];
-  let note: Partial<InflightNote>;
+  let note: Partial<CopyJournal>;
   try {
-    note = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<InflightNote>;
+    note = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<CopyJournal>;
   } catch {
     return [];
   }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
-import { NuError } from '../errors.js';
+import path from 'node:path';
+import { messages } from '../errors.js';
 import { writeFileDurably } from './durable-file.js';
 import { manifestPathFor } from './types.js';
 import type { BackupManifest } from './types.js';
@@ -39,12 +40,7 @@ export function readManifest(backupPath: string): ManifestRead {
 export function requireManifest(backupPath: string): BackupManifest {
   const read = readManifest(backupPath);
   if (read.ok) return read.manifest;
-  throw new NuError(`${backupPath}: ${read.reason}`, {
-    code: 'MANIFEST_INVALID',
-    hint: `Keep the backup's ${manifestPathFor(backupPath).split('/').pop()} beside it; nu-agent checks backups against it.`,
-    path: backupPath,
-    op: 'read manifest',
-  });
+  throw messages.manifestInvalid(backupPath, read.reason, path.basename(manifestPathFor(backupPath)));
 }
 
 function manifestProblem(data: unknown): string | undefined {

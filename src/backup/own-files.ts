@@ -4,7 +4,7 @@ import { realPathOf } from '../fs-facts.js';
 import { errnoOf, messages } from '../errors.js';
 import type { DataPaths } from '../paths.js';
 import { TEMP_MARKER } from './durable-file.js';
-import { inflightPathFor } from './inflight.js';
+import { copyJournalPath } from './inflight.js';
 import { MANIFEST_SUFFIX } from './types.js';
 
 // Destinations that are nu-agent's own files. A backup written there reported success and then the file vanished
@@ -23,7 +23,7 @@ function ownFiles(paths: Pick<DataPaths, 'database' | 'home' | 'backupLock' | 'c
   const list: OwnFile[] = [
     { path: paths.backupLock, what: "the database's backup lock", tree: true },
     { path: `${paths.backupLock}.inflight.json`, what: 'a crash journal of nu-agent' },
-    { path: inflightPathFor(paths), what: 'the crash journal of nu-agent' },
+    { path: copyJournalPath(paths), what: 'the crash journal of nu-agent' },
     { path: `${db}.before-restore`, what: 'the database kept from before a restore' },
     { path: `${db}.before-restore.wal`, what: 'the database kept from before a restore' },
     { path: paths.controlSocket, what: "nu-agent's control socket" },

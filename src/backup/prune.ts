@@ -7,6 +7,7 @@ import type { PlannedBackup, PrunePlan, RetentionPolicy } from './retention.js';
 import type { BackupEntry } from './backup-entry.js';
 import type { BackupManifest, BackupTrigger } from './types.js';
 import { realPathOf } from '../fs-facts.js';
+import { messageOf } from '../errors.js';
 
 // Applies a prune plan to the disk. `/backup prune`, `nu-agent backup prune` and auto-backup's retention
 // (through src/backup/retention-adapter.ts) all come here, so there is one place that deletes backups.
@@ -88,6 +89,6 @@ export function removeBackup(entry: BackupEntry): string | undefined {
     fsyncDirectory(path.dirname(now.path));
     return undefined;
   } catch (err) {
-    return `could not delete it: ${err instanceof Error ? err.message : String(err)}`;
+    return `could not delete it: ${messageOf(err)}`;
   }
 }

@@ -20,7 +20,7 @@ import type { FactTypes } from '../../state-machines/backup-machine.js';
 import { BackupRun } from './backup-steps.js';
 import type { BackupDeps, StepTimeouts } from './backup-steps.js';
 import { CopyEngine, CopyEngineError } from './copy-engine.js';
-import { clearInflight, noteInflight } from './inflight.js';
+import { clearCopyJournal, writeCopyJournal } from './inflight.js';
 import { readManifest } from './manifest.js';
 import { clearRestoreJournal, replaceSettings, writeRestoreJournal } from './restore-journal.js';
 import type { RestoreRequest } from './restore-types.js';
@@ -218,7 +218,7 @@ export class RestoreRun {
     removeStaleTempFiles(path.dirname(live));
     const temp = createTempFile(live);
     this.temp = temp;
-    noteInflight(this.deps.paths, { temp, destination: live });
+    writeCopyJournal(this.deps.paths, { temp, destination: live });
     this.engine ??= CopyEngine.start();
     try {
       await this.engine.copy({
@@ -279,7 +279,7 @@ export class RestoreRun {
     commitTempFile(copy.temp, live);
     this.temp = undefined;
     this.swapped = true;
-    clearInflight(this.deps.paths);
+    clearCopyJournal(this.deps.paths);
     return { path: live };
   }
 
@@ -288,7 +288,7 @@ export class RestoreRun {
     if (this.temp) removeTempFile(this.temp);
     this.temp = undefined;
     if (this.journalled && !this.swapped) this.clearJournal();
-    clearInflight(this.deps.paths);
+    clearCopyJournal(this.deps.paths);
     if (!this.swapped) this.forgetPrevious();
   }
 

@@ -115,11 +115,7 @@ function finishRestore(
   for (const warning of outcome.warnings) app.out.error(warning);
   if (!outcome.ok) {
     if (!outcome.rolledBack && !(outcome.error instanceof NuError)) {
-      throw new NuError(`restoring ${shown} failed: ${outcome.error.message}; the current database was not changed`, {
-        code: 'RESTORE_FAILED',
-        hint: `The safety backup is at ${safetyPath}.`,
-        cause: outcome.error,
-      });
+      throw messages.restoreFailed(shown, safetyPath, outcome.error);
     }
     throw outcome.error;
   }

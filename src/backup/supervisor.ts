@@ -1,5 +1,5 @@
 import { createActor, fromPromise, toPromise } from 'xstate';
-import { messageOf } from '../errors.js';
+import { asError, messageOf } from '../errors.js';
 import { recordBackupRun } from '../store/backup-runs.js';
 import type { BackupRunRecord, BackupRunResult } from '../store/backup-runs.js';
 import type { SqlRunner } from '../store/memory-store.js';
@@ -187,6 +187,9 @@ const typed = <F extends FactTypes>(facts: Facts) => facts as Partial<F>;
 function stepActors<F extends FactTypes>(steps: StepTable<F>) {
   const actor = (name: StepName) =>
     fromPromise<unknown, Facts>(async ({ input, signal }) => {
+      // XState starts an invoked actor before it tells subscribers of the state that invoked it: without this
+      // wait, a step's synchronous work (closing the database, say) was counted in the state before.
+      await Promise.resolve();
       const step = steps[name] as Step<Facts, unknown> | undefined; // see `typed` above
       if (!step) throw new Error(`this kind of run has no ${name} step`);
       return step({ input, signal });
@@ -222,4 +225,4 @@ export function safeEmitter(onEvent: ((event: BackupEvent) => void) | undefined)
   };
 }
 
-export const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+export { asError };

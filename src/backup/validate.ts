@@ -7,10 +7,10 @@ import { walPaths } from '../store/memory-store.js';
 import type { DataPaths } from '../paths.js';
 import { refuseOwnFiles, refuseUnusablePath } from './own-files.js';
 
-// Everything that can be refused is refused here, before a worker is paused, and nothing is created on disk:
-// the seed created the destination directory during "validation" even when a later check failed, and never
-// compared the destination with the live database, so `/backup ~/.nuagent/memory.db` truncated the database
-// and reported success (reference notes F5, F7, F9). Paths are compared after resolving links and `..`.
+// Everything that can be refused is refused here, before a worker is paused, and nothing is created on disk
+// (a directory made for a backup that is then refused stays behind). The destination is compared with the live
+// database and its log, since copying onto them would destroy the memory (`/backup ~/.nuagent/memory.db`).
+// Paths are compared after resolving links and `..`.
 
 export interface FreeSpace {
   bavail: number | bigint;
@@ -135,7 +135,7 @@ function freeBytes(dir: string, statfs: StatFs): number | undefined {
   try {
     const s = statfs(dir);
     const free = Number(s.bavail) * Number(s.bsize);
-    // An unknown figure skips the check; it never means zero (the seed's df parse did, F9).
+    // An unknown figure skips the check; it never means zero (that would refuse every backup).
     return Number.isFinite(free) && free >= 0 ? free : undefined;
   } catch {
     return undefined;

@@ -1,5 +1,5 @@
 import type { ChatMessage, ChatProvider, ChatReply } from '../app.js';
-import { errnoOf, isNuError, messages } from '../errors.js';
+import { errnoOf, isNuError, messageOf, messages } from '../errors.js';
 import { SseDataReader } from './sse.js';
 
 // Any OpenAI-compatible chat-completions endpoint: a local Ollama or llama.cpp server, or a hosted one.
@@ -208,7 +208,7 @@ function connectionReason(err: unknown): string {
     if (code) return code;
     current = current instanceof Error ? current.cause : undefined;
   }
-  return err instanceof Error ? err.message : String(err);
+  return messageOf(err);
 }
 
 /** The server's own words for an HTTP error: OpenAI-style `{error: {message}}` or the start of the body. */

@@ -135,9 +135,9 @@ export async function runRepl(app: App, options: ReplOptions): Promise<number> {
     if (interactive) for (const line of banner) app.out.line(line);
     else (options.errorOutput ?? process.stderr).write(banner.join('\n') + '\n');
     if (interactive) output.write(BRACKETED_PASTE_ON);
-    // Scheduled backups and the control socket live exactly as long as the REPL (issue 6).
+    // Scheduled backups and the control socket live exactly as long as the REPL.
     await app.autoBackup.startBackground();
-    // So do the background workers (issue 3); shutdown stops them before the store closes.
+    // So do the background workers; shutdown stops them before the store closes.
     app.workerAdmin.startAll();
     for (;;) {
       for (const notice of app.autoBackup.takeNotices()) app.out.line(`Notice: ${notice}`);

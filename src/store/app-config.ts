@@ -1,7 +1,7 @@
 import type { SqlRunner } from './memory-store.js';
 
 // Settings in the appconfig table: one key per setting, the value stored as a plain string ("true", "7",
-// "0 2 * * *"), never JSON-quoted (the seed stored `"true"` and every reader had to strip the quotes).
+// "0 2 * * *"), never JSON-quoted (a value stored as `"true"` makes every reader strip the quotes).
 // A setting knows its key, its default and how to read and write its value, so a typo in a key or a type is a
 // compile error rather than a silently ignored row. Other modules declare their own settings with these helpers.
 
@@ -35,7 +35,7 @@ export function stringSetting(key: string, defaultValue: string): Setting<string
   return { key, defaultValue, parse: (raw) => raw, format: (value) => value };
 }
 
-/** The application's own settings (issue 2). Others live beside the code that uses them. */
+/** The application's own settings. Others live beside the code that uses them. */
 export const settings = {
   debug: booleanSetting('debug', false),
 };

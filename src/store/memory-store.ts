@@ -14,6 +14,13 @@ import { migrate } from './migrate.js';
 // This module (and src/store/*) is the only code in src/ that imports the DuckDB client; every other component
 // reaches the memory through a MemoryStore, and worker threads through the port built on it, so nothing ever
 // keeps a handle that a close/reopen could leave stale.
+//
+// The instance is an in-memory one that lives as long as the store, and the memory file is ATTACHed to it (and
+// made the connection's default with USE). A backup's close is a DETACH and its reopen an ATTACH: DETACH
+// checkpoints, deletes the WAL and releases the file and its lock like closing an instance does, but starting an
+// instance (extensions, threads, buffer manager: nothing to do with the file) cost 70-150 ms and tearing one down
+// after a busy hour 80-400 ms at 1 GiB, all of it inside the window the workers stay paused
+// (`npm run bench`, README "Performance"); DETACH took 3 ms and ATTACH 12-40 ms.
 
 /** A FLOAT[N] value, for embeddings. Bound with its exact array type (ARCHITECTURE.md). */
 export class FloatVector {
@@ -61,8 +68,18 @@ const DUCKDB_OPTIONS = {
 
 export const walPaths = (dbPath: string) => [`${dbPath}.wal`, `${dbPath}.wal.checkpoint`];
 
+/**
+ * The catalog name of the attached memory file. Fixed, not the file's stem: the stem of the default `memory.db`
+ * is the name of the instance's own in-memory catalog. SQL here never names a catalog (current_database()).
+ */
+const CATALOG = 'nu_memory';
+const IN_MEMORY_CATALOG = 'memory';
+const sqlString = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
 export class MemoryStore implements SqlRunner {
-  private instance: DuckDBInstance | undefined;
+  /** The in-memory instance and its one connection: made once, kept across a backup's DETACH and ATTACH. */
+  private session: { instance: DuckDBInstance; connection: DuckDBConnection } | undefined;
+  /** The session's connection while the memory file is attached; undefined while it is detached. */
   private connection: DuckDBConnection | undefined;
   private readonly queue = new ExclusiveQueue();
   private holding = false;
@@ -78,11 +95,11 @@ export class MemoryStore implements SqlRunner {
     const resolved = path.resolve(dbPath);
     prepareParentDir(resolved, options.createParentDir ?? false);
     const store = new MemoryStore(resolved, options.onNotice ?? ((line) => process.stderr.write(`${line}\n`)));
-    await store.connect();
     try {
+      await store.connect();
       await migrate(store.direct(), resolved, fs.existsSync(resolved));
     } catch (err) {
-      store.disconnect();
+      await store.disconnect(true).catch(() => undefined);
       throw err;
     }
     return store;
@@ -129,6 +146,21 @@ export class MemoryStore implements SqlRunner {
   }
 
   /**
+   * What a backup runs before it pauses anything, through the queue like any operation (so it never meets another
+   * transaction on our connection): a plain CHECKPOINT, so the forced one inside the pause has only what was
+   * written since, then the row counts read once and dropped, so that the counts inside the pause find everything
+   * they need ready (in a process that had just started, `nu-agent backup`, they took 55-90 ms inside the window
+   * cold and 5-7 ms after this).
+   */
+  flush(): Promise<void> {
+    return this.queue.run(async () => {
+      await this.recoverIfLost();
+      await this.direct().run('CHECKPOINT');
+      await readTableCounts(this.requireConnection('flush'));
+    });
+  }
+
+  /**
    * Closes the write gate: waits (at most timeoutMs) for the operation in flight to finish, then keeps every
    * later one waiting until release(). The in-flight statement is interrupted if the wait times out.
    */
@@ -148,7 +180,7 @@ export class MemoryStore implements SqlRunner {
       checkpoint: (ms) => this.checkpoint(ms),
       tableFigures: () => readTableFigures(this.requireConnection('tableFigures')),
       tableCounts: () => readTableCounts(this.requireConnection('tableCounts')),
-      close: () => this.closeAndCheckWal(),
+      close: () => this.closeAndCheckWal(false),
       reopen: async () => {
         try {
           await this.connect();
@@ -170,7 +202,7 @@ export class MemoryStore implements SqlRunner {
   /** Shuts down for good (end of the program): waits for queued work, then closes and checks the WAL. */
   async close(): Promise<void> {
     await this.queue.run(async () => {
-      if (this.isOpen) await this.closeAndCheckWal();
+      if (this.session) await this.closeAndCheckWal(true);
     });
   }
 
@@ -185,14 +217,16 @@ export class MemoryStore implements SqlRunner {
   // ---- internals ----
 
   private async connect(): Promise<void> {
-    if (this.instance) return;
+    if (this.connection) return;
     // Before DuckDB touches the file: refuse one cut short, keep and walk any write-ahead log (open-checks.ts).
     const kept = checkBeforeOpen(this.path);
     try {
-      this.instance = await DuckDBInstance.create(this.path, DUCKDB_OPTIONS);
-      this.connection = await this.instance.connect();
+      this.session ??= await startSession(this.path);
+      // One statement: a failed ATTACH runs no USE, and nothing is left attached to detach.
+      await this.session.connection.run(`ATTACH ${sqlString(this.path)} AS ${CATALOG}; USE ${CATALOG}`);
+      this.connection = this.session.connection;
     } catch (err) {
-      this.disconnect();
+      // The instance stays for the next attempt (a backup's reopen retries; recoverIfLost tries again later).
       const error = openError(this.path, err);
       // Another process has it open: its log is live and DuckDB did not touch it here, so the copies are
       // pointless. After any other failure they stay: DuckDB may have replayed or cut the log already.
@@ -202,16 +236,39 @@ export class MemoryStore implements SqlRunner {
     for (const line of afterOpen(this.path, kept)) this.notice(line);
   }
 
-  private disconnect(): void {
-    // Order matters: DuckDB keeps the file (and its lock) while any connection is alive (ARCHITECTURE.md).
-    this.connection?.closeSync();
-    this.connection = undefined;
-    this.instance?.closeSync();
-    this.instance = undefined;
+  /**
+   * Releases the file: DETACH checkpoints, deletes the WAL and drops the file's lock; `andInstance` also ends the
+   * instance (the program ends, or the first open failed). DuckDB refuses to detach a database with a transaction
+   * open on it; the store never leaves one open (transaction() always commits or rolls back).
+   */
+  private async disconnect(andInstance: boolean): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    try {
+      if (this.connection) {
+        await session.connection.run(`USE ${IN_MEMORY_CATALOG}`); // the default database cannot be detached
+        try {
+          await session.connection.run(`DETACH ${CATALOG}`);
+        } catch (err) {
+          // Refused: the file stays attached and in service, and every statement must still reach it.
+          await session.connection.run(`USE ${CATALOG}`).catch(() => undefined);
+          throw err;
+        }
+      }
+      this.connection = undefined;
+    } finally {
+      if (andInstance) {
+        // Order matters: DuckDB keeps the instance while any connection is alive (ARCHITECTURE.md).
+        this.session = undefined;
+        this.connection = undefined;
+        session.connection.closeSync();
+        session.instance.closeSync();
+      }
+    }
   }
 
-  private async closeAndCheckWal(): Promise<void> {
-    this.disconnect();
+  private async closeAndCheckWal(andInstance: boolean): Promise<void> {
+    await this.disconnect(andInstance);
     const left = walPaths(this.path).find((p) => fs.existsSync(p));
     if (left) throw messages.walRemains(left);
   }
@@ -264,6 +321,17 @@ export class MemoryStore implements SqlRunner {
   }
 }
 
+/** The in-memory instance the memory file is attached to. Spills go beside the file, as they did when it was the instance's own. */
+async function startSession(dbPath: string): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
+  const instance = await DuckDBInstance.create(':memory:', { ...DUCKDB_OPTIONS, temp_directory: `${dbPath}.tmp` });
+  try {
+    return { instance, connection: await instance.connect() };
+  } catch (err) {
+    instance.closeSync();
+    throw err;
+  }
+}
+
 function prepareParentDir(dbPath: string, create: boolean): void {
   const dir = path.dirname(dbPath);
   if (!fs.existsSync(dir)) {
@@ -283,7 +351,7 @@ function prepareParentDir(dbPath: string, create: boolean): void {
   try {
     if (fs.existsSync(dbPath)) fs.accessSync(dbPath, fs.constants.R_OK | fs.constants.W_OK);
   } catch (err) {
-    throw messages.databaseFileReadOnly(dbPath, err); // the file, not its directory (issue 10)
+    throw messages.databaseFileReadOnly(dbPath, err); // the file is read-only, not its directory
   }
   keepPrivate(dbPath);
 }

@@ -1,4 +1,4 @@
-import { NuError, messages } from '../errors.js';
+import { messages } from '../errors.js';
 import type { SqlRunner } from './memory-store.js';
 import { LATEST_SCHEMA_VERSION, migrations } from './schema.js';
 
@@ -12,12 +12,7 @@ export async function migrate(db: SqlRunner, dbPath: string, existed: boolean): 
   );
   const names = new Set(tables.map((t) => t.table_name));
   if (existed && names.size > 0 && !names.has('schema_version')) {
-    throw new NuError(`${dbPath} is a DuckDB database, but not a nu-agent memory file`, {
-      code: 'DB_FOREIGN',
-      hint: 'Point --database (or NUAGENT_DATABASE) at a nu-agent memory file; this one was left unchanged.',
-      path: dbPath,
-      op: 'open',
-    });
+    throw messages.databaseForeign(dbPath);
   }
   let current = 0;
   if (names.has('schema_version')) {
@@ -39,13 +34,7 @@ export async function migrate(db: SqlRunner, dbPath: string, existed: boolean): 
       await db.run('COMMIT');
     } catch (err) {
       await db.run('ROLLBACK').catch(() => undefined);
-      throw new NuError(`migration ${migration.version} (${migration.description}) failed: ${String(err)}`, {
-        code: 'MIGRATION_FAILED',
-        hint: 'The file was left at its previous schema version; report this with the message above.',
-        path: dbPath,
-        op: 'migrate',
-        cause: err,
-      });
+      throw messages.migrationFailed(dbPath, migration.version, migration.description, err);
     }
     current = migration.version;
   }

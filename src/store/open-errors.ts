@@ -1,8 +1,8 @@
-import { messages } from '../errors.js';
+import { messageOf, messages } from '../errors.js';
 
 /** Turns DuckDB's open errors into our fixed messages; anything unrecognised keeps DuckDB's own words. */
 export function openError(path: string, cause: unknown): Error {
-  const text = cause instanceof Error ? cause.message : String(cause);
+  const text = messageOf(cause);
   if (/not a valid DuckDB database file/i.test(text)) return messages.databaseNotDuckDB(path, cause);
   const lock = /Conflicting lock is held in (.*?) \(PID (\d+)\)/i.exec(text);
   if (lock) return messages.databaseLocked(path, `${lock[1]}, PID ${lock[2]}`, cause);

@@ -1,5 +1,5 @@
 // The schema lives in the code, as an ordered list of migrations (never read from the working directory, which
-// broke the seed application whenever it was started from elsewhere). Each migration runs in one transaction
+// would break nu-agent whenever it is started from elsewhere). Each migration runs in one transaction
 // together with the bump of schema_version, so a crash leaves the file at the old version or the new one.
 
 export const EMBEDDING_DIMENSIONS = 384;

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { WorkerOptions } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import type { WorkerFile } from '../../workers/shared/protocol.js';
 
 // Where each thread's code lives and how a thread loads it. Entry points are named for what runs them:
 // workers/<name>.worker.ts is a long-lived thread (startWorker), workers/<name>.task.ts a piscina task module
@@ -13,12 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 const runningFromSource = import.meta.url.endsWith('.ts');
 
-export interface WorkerFile {
-  /** Absolute path of the module to run in the thread. */
-  filename: string;
-  /** Arguments the thread needs to load it. */
-  execArgv: string[];
-}
+export type { WorkerFile };
 
 /** `taskFile('embed-batch')` → workers/embed-batch.task, compiled or from source: piscina's filename and execArgv. */
 export function taskFile(name: string): WorkerFile {

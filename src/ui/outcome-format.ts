@@ -3,9 +3,9 @@ import { formatBytes } from '../format/size.js';
 import { formatTime } from '../format/time.js';
 import type { BackupOutcome, BackupSuccess } from '../backup/types.js';
 
-// How a finished backup reads, the same in the REPL and for `nu-agent backup`: the seed's success block (path,
-// size, time) with what it lacked (the snapshot time rather than the print time, the duration, the hash), and a
-// JSON form for scripts.
+// How a finished backup reads, the same in the REPL and for `nu-agent backup`: path, size, the snapshot time
+// (when the copy was taken, not when the line was printed), the duration and the hash, and a JSON form for
+// scripts.
 
 export function formatBackupSuccess(outcome: BackupSuccess): string[] {
   return [

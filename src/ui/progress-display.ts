@@ -5,9 +5,9 @@ import { formatClock, formatDuration } from '../format/time.js';
 import type { StatusLine } from '../repl/terminal-output.js';
 import type { BackupEvent } from '../backup/types.js';
 
-// Shows a backup (or restore) as it runs: the step lines the seed printed, a live bar while the copy runs, and
-// in debug mode every supervisor transition. The seed queued its progress lines and showed them all after the
-// copy (reference notes F11); here the copy runs in a worker thread, so the main thread redraws smoothly.
+// Shows a backup (or restore) as it runs: a line per step, a live bar while the copy runs, and in debug mode
+// every supervisor transition. The copy runs in a worker thread, so the main thread is free to redraw while it
+// runs (progress shown only after the copy would tell the user nothing).
 // On a terminal: a cli-progress bar with percent, bytes, speed and time left, for copies over 1 MiB, always
 // narrower than the terminal. It owns its line: other output clears it first and redraws it after (the Output's
 // status line). It ends one of two ways: at 100 % it stays as a finished line; on any other end (a failed copy,

@@ -15,7 +15,7 @@ import type {
   EmbedCallReply,
   ItemRef,
   MemoryPortApi,
-  PortChatMessage,
+  ChatMessage,
   ReadReply,
   WireError,
   WorkItem,
@@ -120,7 +120,7 @@ export class MemoryPort {
     });
   }
 
-  async chat(chat: PortChatMessage[]): Promise<ChatCallReply> {
+  async chat(chat: ChatMessage[]): Promise<ChatCallReply> {
     const provider = this.deps.provider();
     if (!provider.available) return { status: 'unavailable' };
     try {

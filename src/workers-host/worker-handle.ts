@@ -2,6 +2,7 @@ import { MessageChannel } from 'node:worker_threads';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { expose, releaseProxy, wrap } from 'comlink';
 import type { Remote } from 'comlink';
+import { messageOf } from '../errors.js';
 import { startWorker } from '../threads/worker-file.js';
 import { nodeEndpoint } from '../../workers/shared/comlink-node.js';
 import {
@@ -69,10 +70,10 @@ interface Thread {
 export class WorkerHandle {
   /** What the user (or the app at start-up) wants: `/worker x pause` is `paused`, `/worker x stop` is `stopped`. */
   private wanted: 'running' | 'paused' | 'stopped' = 'stopped';
-  /** Set by the manager between pauseAll and resumeAll: overrides `running` with a pause, holds restarts. */
-  private held = false;
+  /** Set by the manager between pauseAll and resumeAll: overrides `running` with a pause, delays restarts. */
+  private managerPaused = false;
   private thread: Thread | undefined;
-  private inflight = 0;
+  private pendingWrites = 0;
   private done = 0;
   private failed = 0;
   private lastError: string | undefined;
@@ -114,9 +115,9 @@ export class WorkerHandle {
     this.apply();
   }
 
-  /** The manager's pause (a backup): every worker parks, and a crashed one is not restarted until release. */
-  hold(held: boolean): void {
-    this.held = held;
+  /** The manager's pause (a backup): every worker parks, and a crashed one is not restarted until it ends. */
+  setManagerPause(paused: boolean): void {
+    this.managerPaused = paused;
     this.apply();
   }
 
@@ -161,7 +162,7 @@ export class WorkerHandle {
       const actual = actualOf(thread.cells);
       // A thread still starting has done nothing yet, and the first thing it does is pass a safe point.
       const still = actual === Actual.parked || actual === Actual.starting || actual === Actual.stopped;
-      if (still && this.inflight === 0) return true;
+      if (still && this.pendingWrites === 0) return true;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return false;
       await waitForChange(thread.cells, ACTUAL, actual, remaining);
@@ -209,11 +210,11 @@ export class WorkerHandle {
 
   private desired(): DesiredValue {
     if (this.wanted === 'stopped') return Desired.stop;
-    if (this.wanted === 'paused' || this.held) return Desired.pause;
+    if (this.wanted === 'paused' || this.managerPaused) return Desired.pause;
     return Desired.run;
   }
 
-  /** Brings the thread (or its absence) in line with `wanted` and `held`. */
+  /** Brings the thread (or its absence) in line with `wanted` and `managerPaused`. */
   private apply(): void {
     const desired = this.desired();
     if (this.thread) {
@@ -222,7 +223,7 @@ export class WorkerHandle {
     }
     if (desired === Desired.stop) return;
     if (this.restartTimer) return; // a crash backoff is running; it calls apply() again when it ends
-    if (this.restartDue && this.held) return; // restarted on release
+    if (this.restartDue && this.managerPaused) return; // restarted when the manager's pause ends
     this.restartDue = false;
     this.spawn(desired);
   }
@@ -240,10 +241,10 @@ export class WorkerHandle {
     const gate: PortGate = {
       writesAllowed: () => this.thread?.cells === cells && desiredOf(cells) === Desired.run,
       writeStarted: () => {
-        this.inflight++;
+        this.pendingWrites++;
       },
       writeEnded: () => {
-        this.inflight--;
+        this.pendingWrites--;
         // Wake an owner waiting for this worker to be parked with nothing in flight (on the current thread's
         // cells: a write of a thread that has since been replaced still counts).
         Atomics.notify(this.thread?.cells ?? cells, ACTUAL);
@@ -268,7 +269,7 @@ export class WorkerHandle {
     };
     const worker = startWorker(this.name, { workerData: data, transferList: [channel.port2], name: this.name });
     let crashError: string | undefined;
-    worker.on('error', (err) => (crashError = `crashed: ${err instanceof Error ? err.message : String(err)}`));
+    worker.on('error', (err) => (crashError = `crashed: ${messageOf(err)}`));
     const thread: Thread = {
       worker,
       cells,
@@ -333,7 +334,7 @@ export class WorkerHandle {
     if (desiredOf(thread.cells) === Desired.pause) {
       // As in waitParked: a thread still starting will park before it does anything.
       const still = actual === Actual.parked || actual === Actual.starting;
-      return still && this.inflight === 0 ? 'paused' : 'pausing';
+      return still && this.pendingWrites === 0 ? 'paused' : 'pausing';
     }
     if (actual === Actual.starting) return 'starting';
     return actual === Actual.idle ? 'idle' : 'running';

@@ -140,7 +140,7 @@ export class WorkerManager implements WorkerAdmin {
 
   async pauseAll(): Promise<void> {
     this.paused = true;
-    for (const handle of this.handles.values()) handle.hold(true);
+    for (const handle of this.handles.values()) handle.setManagerPause(true);
   }
 
   async waitUntilAllPaused(timeoutMs: number): Promise<void> {
@@ -154,7 +154,7 @@ export class WorkerManager implements WorkerAdmin {
   async resumeAll(healthTimeoutMs: number): Promise<void> {
     this.paused = false;
     const resumed = [...this.handles.values()].filter((h) => h.alive && h.wantsToRun);
-    for (const handle of this.handles.values()) handle.hold(false);
+    for (const handle of this.handles.values()) handle.setManagerPause(false);
     const answers = await Promise.all(resumed.map((h) => h.ping(healthTimeoutMs)));
     const silent = resumed.filter((_, i) => !answers[i]);
     await Promise.all(silent.map((h) => h.recycle(`did not answer a ping within ${healthTimeoutMs} ms after resume`)));

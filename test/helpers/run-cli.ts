@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { probe } from '../../src/auto-backup/control-server.js';
+import { until } from './until.js';
 
 // Runs the compiled CLI (`npm run build` first; `npm test` does) as a child process, the way users and scripts
 // do: stdin piped, so the REPL reads one command per line. The environment is reduced to what the test gives,
@@ -74,4 +76,13 @@ export function waitForOutput(child: ChildProcessWithoutNullStreams, text: strin
  */
 export function withoutWaitLines(stderr: string): string {
   return stderr.replace(/^(Waiting|Still waiting) for .*…\n/gm, '');
+}
+
+/** A REPL reading from a pipe that stays open, up once its control socket answers. */
+export async function startRepl(env: NodeJS.ProcessEnv, socket: string) {
+  const child = startCli([], { env });
+  const finished = collect(child);
+  await until(async () => child.exitCode !== null || (await probe(socket)) === 'live');
+  if (child.exitCode !== null) throw new Error(`the REPL exited: ${JSON.stringify(await finished)}`);
+  return { child, finished };
 }

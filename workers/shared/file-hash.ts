@@ -1,24 +1,21 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { xxh3 } from '@node-rs/xxhash';
-import { createXXHash128 } from 'hash-wasm';
+import { createXXHash3, createXXHash128 } from 'hash-wasm';
 import { BlockCheck, readFully } from './duckdb-file/block-check.js';
 import type { BlockCheckResult } from './duckdb-file/block-check.js';
-import { READ_BUFFER_BYTES, readBuffer } from './duckdb-file/checksum.js';
+import { readBuffer } from './duckdb-file/checksum.js';
 import { HEADERS_BYTES } from './duckdb-file/database-header.js';
 
 // Hashing a file by re-reading it from disk, in the thread that calls it (a piscina task: never the main thread
-// for a big file). Measured here (ARCHITECTURE.md): the XXH3 streaming class reads + hashes at about 2.4 GB/s,
-// SHA-256 at 0.93 GB/s; chunk size changes speed a hundredfold, so chunks are large (4 MiB).
+// for a big file). Measured here: XXH3-128 reads + hashes 1 GiB in about 440 ms, SHA-256 at 0.93 GB/s
+// (ARCHITECTURE.md); chunk size changes speed a hundredfold, so chunks are large (4 MiB).
 // The manifest names the algorithm, so a backup is always checked with the hash it was made with.
-
-export const HASH_CHUNK_BYTES = READ_BUFFER_BYTES;
 
 /**
  * Algorithms a manifest may name. `xxh3-128` (what new backups use) is the canonical XXH3-128 digest, hex, 32
- * digits, as `xxhsum -H2` prints it: @node-rs/xxhash has no streaming 128-bit class, so it comes from hash-wasm
- * (read + hash of 1 GiB: 440 ms, against 300 ms for the 64-bit native class and 890 ms for chunked one-shot
- * xxh128; bench/backup-copy.ts). `xxh3-64` is the streaming XXH3 of @node-rs/xxhash, hex, 16 digits.
+ * digits, as `xxhsum -H2` prints it (read + hash of 1 GiB: 440 ms; bench/backup-copy.ts). `xxh3-64`, hex, 16
+ * digits, is what backups of earlier versions named; it stays so that their manifests still verify. Both come
+ * from hash-wasm, whose hashers can save and restore their state.
  */
 export const HASH_ALGORITHMS = ['xxh3-128', 'xxh3-64', 'sha256'] as const;
 export type HashAlgorithm = (typeof HASH_ALGORITHMS)[number];
@@ -34,24 +31,21 @@ export interface FileHasher {
   digest(): string;
 }
 
-// One WASM instance per thread, made once; each hasher keeps its own saved state, so two hashers in one thread
-// can be interleaved without mixing their bytes.
-const xxh128 = await createXXHash128();
+// One WASM instance per algorithm and thread, made once; each hasher keeps its own saved state, so two hashers in
+// one thread can be interleaved without mixing their bytes.
+const wasm = { 'xxh3-128': await createXXHash128(), 'xxh3-64': await createXXHash3() };
 
 export function createHasher(algorithm: HashAlgorithm): FileHasher {
-  if (algorithm === 'xxh3-128') {
-    let state = xxh128.init().save();
-    return {
-      update: (b) => void (state = xxh128.load(state).update(b).save()),
-      digest: () => xxh128.load(state).digest('hex'),
-    };
-  }
   if (algorithm === 'sha256') {
     const h = crypto.createHash('sha256');
     return { update: (b) => void h.update(b), digest: () => h.digest('hex') };
   }
-  const h = xxh3.Xxh3.withSeed();
-  return { update: (b) => void h.update(b), digest: () => h.digest().toString(16).padStart(16, '0') };
+  const instance = wasm[algorithm];
+  let state = instance.init().save();
+  return {
+    update: (b) => void (state = instance.load(state).update(b).save()),
+    digest: () => instance.load(state).digest('hex'),
+  };
 }
 
 export interface HashedFile {

@@ -65,7 +65,7 @@ export interface ConversationItem extends ItemRef {
 export interface ExchangeItem extends ItemRef {
   kind: 'exchange';
   userMessage: string;
-  /** Undefined for the offline provider's stock reply: stored, but never part of a summary (issue 12). */
+  /** Undefined for the offline provider's stock reply: stored, but never part of a summary. */
   assistantMessage: string | undefined;
   /** Completion time of the exchange (epoch µs): the write checks it is still the same exchange. */
   asOfUs: number;
@@ -109,7 +109,8 @@ export type ReadReply<T> = { status: 'ok'; value: T } | { status: 'failed'; erro
 export type WriteReply =
   { status: 'written' } | { status: 'stale' } | { status: 'paused' } | { status: 'failed'; error: WireError };
 
-export interface PortChatMessage {
+/** One message of a chat with the model, as the main thread's ChatProvider takes it. */
+export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
 }
@@ -134,7 +135,7 @@ export interface MemoryPortApi {
   /** Records one item's failure in failed_jobs (retried later with backoff); refused while paused. */
   recordFailure(ref: ItemRef, error: WireError): Promise<WriteReply>;
   /** One chat model call, made by the main thread's ChatProvider. Never writes. */
-  chat(messages: PortChatMessage[]): Promise<ChatCallReply>;
+  chat(messages: ChatMessage[]): Promise<ChatCallReply>;
   /** Embeds texts with the configured endpoint, or answers `local`. Never writes. */
   embed(texts: string[]): Promise<EmbedCallReply>;
 }
@@ -148,8 +149,11 @@ export interface WorkerControlApi {
 
 // ---- what a worker thread is started with ----
 
-export interface PiscinaFile {
+/** A module to run in a thread (a worker or a piscina pool's task file), compiled or from source. */
+export interface WorkerFile {
+  /** Absolute path of the module to run in the thread. */
   filename: string;
+  /** Arguments the thread needs to load it. */
   execArgv: string[];
 }
 
@@ -161,7 +165,7 @@ export interface WorkerSettings {
   /** FLOAT[N] of the embeddings table (src/store/schema.ts EMBEDDING_DIMENSIONS). */
   embeddingDimensions: number;
   /** Piscina task file for a batch of local embeddings (workers/embed-batch), resolved by the main thread. */
-  embedBatchFile: PiscinaFile;
+  embedBatchFile: WorkerFile;
   /** Threads in the embedding pool. */
   embedThreads: number;
 }

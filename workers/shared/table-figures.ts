@@ -37,13 +37,18 @@ export async function readTableFigures(connection: DuckDBConnection): Promise<Ta
   return figures;
 }
 
-/** The row count of every user table, without reading the rows (see TableCounts). */
+/**
+ * The row count of every user table, without reading the rows (see TableCounts). One statement for all of them:
+ * inside the pause window each round trip to DuckDB's threads costs milliseconds on a busy machine.
+ */
 export async function readTableCounts(connection: DuckDBConnection): Promise<TableCounts> {
+  const names = await userTables(connection);
+  if (names.length === 0) return {};
+  const result = await connection.runAndReadAll(
+    names.map((name, i) => `SELECT ${i} AS i, count(*)::BIGINT AS n FROM ${quoteIdent(name)}`).join(' UNION ALL '),
+  );
   const counts: TableCounts = {};
-  for (const name of await userTables(connection)) {
-    const result = await connection.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${quoteIdent(name)}`);
-    counts[name] = { rows: Number(result.getRowObjectsJS()[0]?.n ?? 0) };
-  }
+  for (const row of result.getRowObjectsJS()) counts[names[Number(row.i)]!] = { rows: Number(row.n ?? 0) };
   return counts;
 }
 
