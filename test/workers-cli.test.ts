@@ -23,7 +23,7 @@ describe('the background workers in the REPL', () => {
 
     // The exchange is summarised and embedded in the background: ask until it is in. Each round ends with
     // `/worker embeddings`, whose answer shows that the /search before it has answered.
-    for (let attempt = 0; !/^1\. \d\.\d\d {2}exchange 1 \(conversation 1\): .*DuckDB/m.test(output); attempt++) {
+    for (let attempt = 0; !/^1\. \d\.\d\d {2}conversation 1, exchange 1: .*DuckDB/m.test(output); attempt++) {
       if (attempt > 300) throw new Error(`/search never found the exchange:\n${output}`);
       if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 100));
       child.stdin.write('/search backing up duckdb\n/worker embeddings\n');
