@@ -100,7 +100,7 @@ export default tseslint.config(
     },
   },
   {
-    // Only the database owner may open DuckDB (ARCHITECTURE.md: one instance per file per process). The copy
+    // Only the database owner may open DuckDB (two DuckDB instances on one file lose committed rows silently). The copy
     // engine opens backup copies, never the memory file; a type names a connection and opens nothing.
     files: ['src/**', 'workers/**', 'state-machines/**'],
     ignores: ['src/store/**', 'workers/copy-engine/**'],

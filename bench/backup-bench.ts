@@ -26,7 +26,7 @@ export interface SizeOptions {
   reps: number;
   /** Scratch directory on the file system measured. */
   dir: string;
-  /** Run the seed plan's 8 KiB loop too (slow: about 45 s per GiB). */
+  /** Run the first design's 8 KiB loop too (slow: about 45 s per GiB). */
   seedLoop: boolean;
   online: boolean;
   log: (line: string) => void;

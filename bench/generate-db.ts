@@ -4,7 +4,7 @@ import { EMBEDDING_DIMENSIONS } from '../src/store/schema.js';
 
 // Builds a nu-agent memory file of about `targetBytes` with realistic content: conversations, exchanges with
 // prose, their messages, and FLOAT[N] embeddings (random vectors do not compress, as real ones barely do).
-// Rows go in with INSERT … SELECT over range(): row-by-row inserts were ~50x slower (ARCHITECTURE.md).
+// Rows go in with INSERT … SELECT over range(): row-by-row inserts were ~50x slower (measured on DuckDB 1.5.5).
 // An existing memory grows: its rows stay, new rows take ids after the highest ones, and the sequences move past
 // them so chatting on it afterwards works. Nothing is ever deleted (`npm run gen-db`, bench/gen-db.ts).
 

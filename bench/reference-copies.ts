@@ -6,7 +6,7 @@ import { MemoryStore } from '../src/store/memory-store.js';
 import { fsyncFile } from '../workers/shared/fsync-file.js';
 
 // The yardsticks the copy engine is compared with, each measured in the same run on the same file:
-// `cp` + fsync (the target), the seed plan's 8 KiB read/write loop (for reference), and DuckDB's online
+// `cp` + fsync (the target), the first design's 8 KiB read/write loop (for reference), and DuckDB's online
 // alternative, COPY FROM DATABASE into an attached file.
 
 /** Milliseconds for `cp src dst` followed by an fsync of dst. */
@@ -24,7 +24,7 @@ export async function timeCpWithFsync(src: string, dst: string): Promise<number>
   return ms;
 }
 
-/** Milliseconds for the seed plan's copy: async 8 KiB reads and writes, then fsync. */
+/** Milliseconds for the first design's copy: async 8 KiB reads and writes, then fsync. */
 export async function timeSeedLoopCopy(src: string, dst: string): Promise<number> {
   fs.rmSync(dst, { force: true });
   const start = performance.now();

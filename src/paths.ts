@@ -3,7 +3,7 @@ import path from 'node:path';
 
 // Where nu-agent keeps its data. NUAGENT_HOME moves the whole directory; NUAGENT_DATABASE or --database points
 // at another database file. Paths are resolved once, at start-up, and the
-// resolved database path is what every later reopen uses (ARCHITECTURE.md: never re-derive it).
+// resolved database path is what every later reopen uses (never re-derived from the environment: it may have changed since).
 
 export interface DataPaths {
   home: string;

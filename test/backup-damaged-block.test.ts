@@ -11,7 +11,7 @@ import { tempDir } from './helpers/temp-dir.js';
 
 // A live database that already has a damaged primary-key index block: its copy is byte-for-byte what the source
 // hash says, every row reads and matches, and the first write after restoring it would fail with "Corrupt
-// database file" (ARCHITECTURE.md). The backup's own verification must not call that copy verified.
+// database file" (measured on DuckDB 1.5.5). The backup's own verification must not call that copy verified.
 
 describe('backing up a database with a damaged block', { timeout: 120_000 }, () => {
   it('reports the backup as unverified, names the block, and keeps no copy', async () => {

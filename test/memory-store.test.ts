@@ -67,7 +67,7 @@ describe('MemoryStore', () => {
   it("a backup's close lets another process open and write the file, and the reopen sees that write", async () => {
     // The close is a DETACH from the store's long-lived instance, not the end of an instance: it must release the
     // file's lock and leave no log all the same. Within one process DuckDB's lock proves nothing
-    // (ARCHITECTURE.md), so another process tries.
+    // (measured on DuckDB 1.5.5), so another process tries.
     const db = path.join(tempDir(), 'memory.db');
     const store = await MemoryStore.open(db);
     await store.run(`INSERT INTO conversations (title) VALUES ('before')`);

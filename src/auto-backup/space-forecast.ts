@@ -7,7 +7,7 @@ import { isBackupOf } from '../backup/prune.js';
 // seen across the recent ones (from their manifests' sizes and times, never from the live file: the database
 // may be held by a backup right now). The backup writes a whole temporary copy before retention frees anything,
 // so the free space must hold the whole predicted size. Free space comes from statfs; an unknown figure skips
-// the check, it never means zero (ARCHITECTURE.md).
+// the check, it never means zero (a wrong zero would warn of a full disk that is not).
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** How many of the newest backups the growth is measured over. */

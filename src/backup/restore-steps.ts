@@ -192,7 +192,7 @@ export class RestoreRun {
       const s = (this.faults.statfs ?? fs.statfsSync)(dir);
       have = Number(s.bavail) * Number(s.bsize);
     } catch {
-      return; // an unknown figure skips the check; it never means zero (ARCHITECTURE.md)
+      return; // an unknown figure skips the check; it never means zero
     }
     if (Number.isFinite(have) && have < need) throw messages.restoreNoSpace(dir, formatBytes(need), formatBytes(have));
   }

@@ -6,7 +6,7 @@ import type { KeepWithin } from './retention-calendar.js';
 // Which backups a prune removes. Pure: no disk, no clock (the caller passes `now`), so `/backup prune`,
 // `nu-agent backup prune` and auto-backup's retention all decide the same way, and tests can walk every rule.
 //
-// The rules, from the tools users compare us with (see shared/reference/backup-tools.md):
+// The rules, from the tools users compare us with (restic's forget policy, Litestream's retention, pgBackRest's full/diff counts):
 // - Only backups nu-agent made and can match to their manifest are candidates (state `ok`); anything else is
 //   kept untouched, so a file we did not make is never deleted.
 // - A backup counts for retention only once it is complete and verified (pgBackRest): damaged, missing and

@@ -10,7 +10,7 @@ import { afterOpen, checkBeforeOpen, discardCopies } from './open-checks.js';
 import { openError } from './open-errors.js';
 import { migrate } from './migrate.js';
 
-// The database owner. ARCHITECTURE.md: exactly one DuckDBInstance per file per process, owned by one thread.
+// The database owner. Exactly one DuckDBInstance per file per process, owned by one thread.
 // This module (and src/store/*) is the only code in src/ that imports the DuckDB client; every other component
 // reaches the memory through a MemoryStore, and worker threads through the port built on it, so nothing ever
 // keeps a handle that a close/reopen could leave stale.
@@ -22,7 +22,7 @@ import { migrate } from './migrate.js';
 // after a busy hour 80-400 ms at 1 GiB, all of it inside the window the workers stay paused
 // (`npm run bench`, README "Performance"); DETACH took 3 ms and ATTACH 12-40 ms.
 
-/** A FLOAT[N] value, for embeddings. Bound with its exact array type (ARCHITECTURE.md). */
+/** A FLOAT[N] value, for embeddings. Bound with its exact array type (measured on DuckDB 1.5.5). */
 export class FloatVector {
   constructor(readonly values: readonly number[]) {}
 }
@@ -61,7 +61,7 @@ export interface StoreOptions {
 }
 
 const DUCKDB_OPTIONS = {
-  // Offline by default: an extension that is not built in must fail loudly, never download (ARCHITECTURE.md).
+  // Offline by default: an extension that is not built in must fail loudly, never download (measured on DuckDB 1.5.5).
   autoinstall_known_extensions: 'false',
   autoload_known_extensions: 'false',
 };
@@ -258,7 +258,7 @@ export class MemoryStore implements SqlRunner {
       this.connection = undefined;
     } finally {
       if (andInstance) {
-        // Order matters: DuckDB keeps the instance while any connection is alive (ARCHITECTURE.md).
+        // Order matters: DuckDB keeps the instance while any connection is alive (measured on DuckDB 1.5.5).
         this.session = undefined;
         this.connection = undefined;
         session.connection.closeSync();

@@ -7,7 +7,7 @@ import { HEADERS_BYTES, readDatabaseHeader } from '../../workers/shared/duckdb-f
 import { walkWal } from './wal-check.js';
 import type { WalWalk } from './wal-check.js';
 
-// What the store checks before DuckDB opens the memory file read-write (ARCHITECTURE.md, measured on 1.5.5):
+// What the store checks before DuckDB opens the memory file read-write (measured on DuckDB 1.5.5):
 //
 // - A file shorter than its own header says (blocks in use missing from the end) opened, showed full counts and
 //   took new writes on top of the loss. It is refused, pointing at the backups: nothing was opened or changed.

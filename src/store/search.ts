@@ -3,7 +3,7 @@ import type { SqlRunner } from './memory-store.js';
 
 // /search: rank the stored summaries by cosine similarity to the query's vector. Only vectors made by the same
 // embedding model are comparable, so the others (left from an earlier model, until the embeddings worker
-// recomputes them) are skipped. The query vector is bound as FLOAT[N] (ARCHITECTURE.md), not as a plain list.
+// recomputes them) are skipped. The query vector is bound as FLOAT[N] (measured on DuckDB 1.5.5), not as a plain list.
 
 export interface SearchHit {
   kind: 'conversation' | 'exchange';

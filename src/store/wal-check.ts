@@ -4,7 +4,7 @@ import { duckdbChecksum } from '../../workers/shared/duckdb-file/checksum.js';
 // silently at a damaged entry size, a damaged version entry or a cut (its "torn WAL" case), then checkpoints and
 // deletes the log: committed transactions after that point are gone without a word. A flip in an entry's payload
 // or checksum does fail loudly. Checking every entry this way caught all 19,556 single-byte flips and a WAL cut in
-// half (ARCHITECTURE.md).
+// half (measured on DuckDB 1.5.5).
 //
 // Format (write_ahead_log.cpp, wal_replay.cpp, binary_serializer.cpp, 1.5.5): a version entry, not checksummed,
 // in DuckDB's binary serialization (u16 field ids, LEB128 values, 0xFFFF ends the object): field 100 = 98

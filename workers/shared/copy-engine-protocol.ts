@@ -5,7 +5,7 @@ import type { TableCounts, TableFigures } from './table-figures.js';
 
 // The copy engine's protocol: the only module both the main thread (src/backup/copy-engine.ts) and the piscina
 // tasks (engine.task.ts) import. Tasks return plain result objects, never throw across the thread: Comlink and
-// structured cloning keep only message/name/stack of an Error (ARCHITECTURE.md), and the main side needs the
+// structured cloning keep only message/name/stack of an Error (Node 20), and the main side needs the
 // errno code to say what went wrong.
 
 /** Sent by the copy task through a Comlink proxy; the task's returned value is final (a late message can follow). */

@@ -8,7 +8,7 @@ import { HEADERS_BYTES } from './duckdb-file/database-header.js';
 
 // Hashing a file by re-reading it from disk, in the thread that calls it (a piscina task: never the main thread
 // for a big file). Measured here: XXH3-128 reads + hashes 1 GiB in about 440 ms, SHA-256 at 0.93 GB/s
-// (ARCHITECTURE.md); chunk size changes speed a hundredfold, so chunks are large (4 MiB).
+// (Node 20, this project's bench machine); chunk size changes speed a hundredfold, so chunks are large (4 MiB).
 // The manifest names the algorithm, so a backup is always checked with the hash it was made with.
 
 /**
@@ -81,7 +81,7 @@ export interface ScannedFile {
 /**
  * One sequential read of the file for both the hash and the block check: the bytes land in the block check's
  * WebAssembly memory and each chunk is hashed and checked there, so checking the blocks adds arithmetic, not a
- * second read (ARCHITECTURE.md: about +0.08 s/GiB this way; `npm run bench` measures it). The first read is the
+ * second read (about +0.08 s/GiB measured this way; `npm run bench` measures it). The first read is the
  * 12,288 header bytes, then whole 4 MiB runs of blocks, so no block straddles two chunks.
  */
 export function scanFile(file: string, options: ScanOptions): ScannedFile | 'cancelled' {

@@ -1,6 +1,6 @@
 import type { WireError } from './protocol.js';
 
-// Comlink carries only message/name/stack of a thrown error (ARCHITECTURE.md). Both sides turn errors into this
+// Comlink carries only message/name/stack of a thrown error (Node 20's structured clone). Both sides turn errors into this
 // plain shape before they cross a thread, so a NuError's code and hint survive.
 
 export function toWireError(err: unknown): WireError {
