@@ -31,6 +31,23 @@ async function openApp(env: NodeJS.ProcessEnv = {}) {
 }
 
 describe('REPL session', () => {
+  it('lines up /help: every summary starts in one column, after usages cut to fit it', async () => {
+    const { app, out } = await openApp();
+    const input = new PassThrough();
+    input.end('/help\n');
+    expect(await runRepl(app, { interactive: false, input, errorOutput: new PassThrough() })).toBe(0);
+    const first = out.lines.indexOf('Type a message to chat. Commands:');
+    const rows = out.lines.slice(first + 1, first + 1 + commands.length);
+    const columns = commands.map((command, i) => {
+      const summary = command.help[1]!.trim();
+      expect(rows[i]!.endsWith(summary)).toBe(true); // the summary is never cut
+      return rows[i]!.length - summary.length;
+    });
+    expect(new Set(columns).size).toBe(1);
+    expect(columns[0]).toBeLessThanOrEqual(2 + 28 + 2);
+    expect(out.lines[first + 1 + commands.length]).toMatch(/^Ctrl-C cancels/);
+  });
+
   it('acknowledges Ctrl-C at once, cancels the running command without an Error, warns at an idle prompt, and quits on the second Ctrl-C', async () => {
     const { app, out } = await openApp();
     let started = false;
