@@ -49,8 +49,6 @@ export interface CopyRequest {
 export class CopyEngine {
   /** The clone attempt of each copy in progress, by source: true if it cloned (see hashBesideCopy). */
   private readonly cloneAttempts = new Map<string, Promise<boolean>>();
-  /** Settles when the pool's copy of a source has written every byte, or has ended (see hashBesideCopy). */
-  private readonly writes = new Map<string, Promise<void>>();
 
   private constructor(private readonly pool: Piscina) {}
 
@@ -78,8 +76,6 @@ export class CopyEngine {
       const cloned = await this.tryClone(request);
       if (cloned) return cloned;
     }
-    let written = () => {};
-    this.writes.set(request.source, new Promise<void>((resolve) => (written = resolve)));
     const { port1, port2 } = new MessageChannel();
     // Progress stops at a cancel (the kernel copy runs on to its end, but the user asked to stop) and once the
     // result is in: the worker's last report can arrive after the result, and must not move a finished bar.
@@ -88,7 +84,6 @@ export class CopyEngine {
       progress: (copied, total) => {
         if (!settled && !request.signal?.aborted) request.onProgress?.(copied, total);
       },
-      written,
     };
     Comlink.expose(sink, nodeEndpoint(port1));
     const cancel = cancelFlag(request.signal);
@@ -111,8 +106,6 @@ export class CopyEngine {
       return { bytes: result.bytes, ms: result.ms, method: result.method };
     } finally {
       settled = true;
-      written();
-      this.writes.delete(request.source);
       cancel.dispose();
       port1.close();
     }
@@ -121,10 +114,7 @@ export class CopyEngine {
   /**
    * The source's hash taken beside a copy of it (copy() called first): waits for the copy's clone attempt and
    * is not taken where the file was cloned (rejects as cancelled: a clone needs no source hash, and reading the
-   * whole file beside the clone slowed the clone from a few milliseconds to 60-160 ms on a busy machine). Where
-   * the file is copied, the hash starts once the copy has written every byte, while its fsync waits on the disk:
-   * read beside the kernel copy, it took CPU the copy needed on two cores, and a 1 GiB copy + fsync of long random
-   * text took 3.2-3.4 s instead of 2.5-2.8 s (the hash itself takes 0.6 s; the fsync 2 s, idle).
+   * whole file beside the clone slowed the clone from a few milliseconds to 60-160 ms on a busy machine).
    */
   async hashBesideCopy(
     file: string,
@@ -133,7 +123,6 @@ export class CopyEngine {
   ): Promise<{ bytes: number; hash: string }> {
     if (await this.cloneAttempts.get(file))
       throw new CopyEngineError('not needed: the file was cloned', 'ABORT_ERR', true);
-    await this.writes.get(file);
     return this.hash(file, algorithm, signal);
   }
 

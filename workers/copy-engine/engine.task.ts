@@ -62,7 +62,6 @@ export async function copy(task: CopyTask): Promise<CopyResult> {
       method = await cloneOrCopy(task.source, task.temp);
     }
     clearInterval(poll);
-    void sink.written().catch(() => undefined);
     // The kernel copy cannot be interrupted once started; a cancel that came meanwhile takes effect here.
     if (cancelled(task.cancel)) throw Object.assign(new Error('cancelled'), { code: 'ABORT_ERR' });
     fs.chmodSync(task.temp, 0o600); // the copy holds every conversation: owner only, whatever the source had

@@ -11,8 +11,6 @@ import type { TableCounts, TableFigures } from './table-figures.js';
 /** Sent by the copy task through a Comlink proxy; the task's returned value is final (a late message can follow). */
 export interface ProgressSink {
   progress(copiedBytes: number, totalBytes: number): void;
-  /** The bytes are all written (not yet fsynced): the source hash may start now (CopyEngine.hashBesideCopy). */
-  written(): void;
 }
 
 /**
