@@ -13,6 +13,15 @@ export function fileSize(file: string): number | undefined {
   }
 }
 
+/** The names in dir, or undefined when it cannot be listed (missing, not a directory, not ours to read). */
+export function namesIn(dir: string): string[] | undefined {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The real path of p (links and `..` resolved), or, when p does not exist yet, the real path of its nearest
  * existing ancestor joined with the rest: two names of one file always compare equal.

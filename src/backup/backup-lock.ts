@@ -6,6 +6,7 @@ import type { NuError } from '../errors.js';
 import { foreignOwner, lockHolderState, ownRecord, readOwnerRecord, writeOwnerRecord } from './lock-owner.js';
 import { formatTime } from '../format/time.js';
 import type { HolderState, OwnerRecord } from './lock-owner.js';
+import { namesIn } from '../fs-facts.js';
 
 // One backup (or restore) of a database at a time, across processes. The lock is the directory
 // `<db>.backup-lock`, which appears in one rename already holding its owner record (lock-owner.ts), so it is
@@ -226,12 +227,8 @@ function refuseOlderVersion(lockPath: string): void {
 function removeLeftovers(lockPath: string): void {
   const dir = path.dirname(lockPath);
   const prefix = `${path.basename(lockPath)}.tmp-`;
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir).filter((n) => n.startsWith(prefix));
-  } catch {
-    return;
-  }
+  const names = namesIn(dir)?.filter((n) => n.startsWith(prefix));
+  if (!names) return;
   for (const name of names) {
     const full = path.join(dir, name);
     try {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileSize, realPathOf } from '../fs-facts.js';
+import { fileSize, realPathOf, namesIn } from '../fs-facts.js';
 import { TEMP_MARKER, tempContentBytes } from './durable-file.js';
 import { readManifest } from './manifest.js';
 import { AGE_SUFFIX, MANIFEST_SUFFIX, isEncrypted, manifestPathFor } from './types.js';
@@ -56,12 +56,8 @@ export function catalogBackups(directories: string[], options: CatalogOptions = 
 const RECORDED_GONE = 'recorded as made, but neither the file nor its manifest is there any more';
 
 export function scanDirectory(dir: string, excluded: Set<string> = new Set()): BackupEntry[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
+  const names = namesIn(dir);
+  if (!names) return [];
   const nameSet = new Set(names);
   const entries: BackupEntry[] = [];
   for (const name of names) {

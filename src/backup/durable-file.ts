@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fsyncFile } from '../../workers/shared/fsync-file.js';
+import { namesIn } from '../fs-facts.js';
 
 // The main thread's durable writes all come from here, the fsync of a file included (a copy thread runs it too).
 export { fsyncFile };
@@ -84,12 +85,8 @@ export function removeTempFile(temp: string): void {
 
 /** Unlinks what the private directory holds (never following a link, never recursing), then the directory. */
 function removeTempDir(dir: string): boolean {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return false;
-  }
+  const names = namesIn(dir);
+  if (!names) return false;
   for (const name of names) {
     const full = path.join(dir, name);
     try {
@@ -149,12 +146,8 @@ export function writeFileDurably(finalPath: string, data: string | Uint8Array, m
  * nothing found there can make this fail. Returns the paths removed.
  */
 export function removeStaleTempFiles(dir: string): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
+  const names = namesIn(dir);
+  if (!names) return [];
   const removed: string[] = [];
   for (const name of names) {
     if (!name.includes(TEMP_MARKER)) continue;

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { namesIn } from '../fs-facts.js';
 
 // Which multipart uploads this machine has open, so one left by a dead process (SIGKILL mid-upload) or by a
 // server that died before it could be aborted is found and aborted later, and one still being sent by a live
@@ -49,12 +50,8 @@ export function forgetUpload(home: string, uploadId: string): void {
 /** Uploads noted on this host, at this endpoint and bucket, under `prefix`, whose process is gone. */
 export function abandonedUploads(home: string, where: { endpoint: string; bucket: string; prefix: string }) {
   const dir = path.join(home, DIR_NAME);
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
+  const names = namesIn(dir);
+  if (!names) return [];
   const found: UploadNote[] = [];
   for (const name of names) {
     if (!name.endsWith('.json')) continue;

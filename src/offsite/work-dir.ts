@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DataPaths } from '../paths.js';
+import { namesIn } from '../fs-facts.js';
 
 // The private directories offsite and encrypted backups work in: the plaintext staging copy of an upload or of a
 // local `--encrypt` backup (under NUAGENT_HOME, which is ours and 0700), and the decrypted copy a verify or
@@ -39,12 +40,8 @@ export function sweepAllWorkDirs(paths: Pick<DataPaths, 'home' | 'database'>): s
 /** Removes work directories in `parent` whose process is gone; only private directories of ours, never links. */
 export function sweepWorkDirs(parent: string): string[] {
   const removed: string[] = [];
-  let names: string[];
-  try {
-    names = fs.readdirSync(parent);
-  } catch {
-    return removed;
-  }
+  const names = namesIn(parent);
+  if (!names) return removed;
   for (const name of names) {
     const match = PATTERN.exec(name);
     if (!match || match[1] !== hostTag) continue;
