@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { namesIn } from '../fs-facts.js';
+import { isAlive } from '../backup/durable-file.js';
 
 // Which multipart uploads this machine has open, so one left by a dead process (SIGKILL mid-upload) or by a
 // server that died before it could be aborted is found and aborted later, and one still being sent by a live
@@ -74,15 +75,5 @@ function readTrusted(file: string): UploadNote | undefined {
     return note as UploadNote;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

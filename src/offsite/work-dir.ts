@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { DataPaths } from '../paths.js';
 import { namesIn } from '../fs-facts.js';
+import { isAlive } from '../backup/durable-file.js';
 
 // The private directories offsite and encrypted backups work in: the plaintext staging copy of an upload or of a
 // local `--encrypt` backup (under NUAGENT_HOME, which is ours and 0700), and the decrypted copy a verify or
@@ -54,13 +55,4 @@ export function sweepWorkDirs(parent: string): string[] {
     removed.push(full);
   }
   return removed;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
