@@ -4,12 +4,17 @@ import { createXXHash3, createXXHash128 } from 'hash-wasm';
 import { BlockCheck, readFully } from './duckdb-file/block-check.js';
 import type { BlockCheckResult } from './duckdb-file/block-check.js';
 import { readBuffer } from './duckdb-file/checksum.js';
-import { HEADERS_BYTES } from './duckdb-file/database-header.js';
+import { BLOCK_BYTES, HEADERS_BYTES } from './duckdb-file/database-header.js';
 
 // Hashing a file by re-reading it from disk, in the thread that calls it (a piscina task: never the main thread
-// for a big file). Measured here: XXH3-128 reads + hashes 1 GiB in about 440 ms, SHA-256 at 0.93 GB/s
-// (Node 20, this project's bench machine); chunk size changes speed a hundredfold, so chunks are large (4 MiB).
-// The manifest names the algorithm, so a backup is always checked with the hash it was made with.
+// for a big file). The manifest names the algorithm, so a backup is always checked with the hash it was made with.
+//
+// Chunk size matters twice over. Tiny chunks pay per call (a hundredfold slower at a few KiB); chunks bigger than
+// the core's cache pay in memory traffic: the read copies a chunk out of the page cache and the hash then reads
+// it again, from cache when it fits and from memory when it does not. Reading + XXH3-128 of a page-cached 1 GiB
+// file on this project's 2-core bench machine (Node 20): 256 KiB chunks 450-510 ms, 1 MiB and 4 MiB 900-1100 ms;
+// a plain read alone 235 ms at 128 KiB and 720 ms at 1 MiB. So a chunk is one DuckDB block (256 KiB), which also
+// keeps the block check's chunks whole.
 
 /**
  * Algorithms a manifest may name. `xxh3-128` (what new backups use) is the canonical XXH3-128 digest, hex, 32
@@ -82,12 +87,12 @@ export interface ScannedFile {
  * One sequential read of the file for both the hash and the block check: the bytes land in the block check's
  * WebAssembly memory and each chunk is hashed and checked there, so checking the blocks adds arithmetic, not a
  * second read (about +0.08 s/GiB measured this way; `npm run bench` measures it). The first read is the
- * 12,288 header bytes, then whole 4 MiB runs of blocks, so no block straddles two chunks.
+ * 12,288 header bytes, then one block at a time, so no block straddles two chunks.
  */
 export function scanFile(file: string, options: ScanOptions): ScannedFile | 'cancelled' {
   const hasher = options.algorithm ? createHasher(options.algorithm) : undefined;
   const blocks = options.checkBlocks ? new BlockCheck() : undefined;
-  const buffer = readBuffer();
+  const buffer = readBuffer().subarray(0, BLOCK_BYTES);
   const fd = fs.openSync(file, 'r');
   try {
     let bytes = 0;
