@@ -504,6 +504,15 @@ export const messages = {
       'See /worker status; restarting nu-agent starts them afresh.',
       { cause, op: 'resume workers' },
     ),
+  backupMachineBroke: (cause: unknown, kept: string | undefined) =>
+    e(
+      'BACKUP_SUPERVISOR_BROKE',
+      `the backup failed: its supervisor stopped on an internal error (${messageOf(cause)})`,
+      'Your memory is safe: the database is open and the workers run again' +
+        (kept ? `; the backup at ${kept} was verified and kept` : '; no backup was kept') +
+        '. Run /backup again (`nu-agent backup` at a shell); if it fails the same way, run it with --debug (or /debug on) and report the lines shown.',
+      { cause, op: 'backup' },
+    ),
   // ---- Managing backups: list, verify, prune ----
   backupNotFound: (path: string) =>
     e('BACKUP_NOT_FOUND', `no backup at ${path}`, 'Run /backup list (or `nu-agent backup list`) to see the backups.', {
@@ -620,6 +629,18 @@ export const messages = {
         (safety ? ` and its safety backup at ${safety}` : '') +
         `; copy it to ${database} and start nu-agent again.`,
       { path: database, cause, op: 'restore' },
+    ),
+  restoreMachineBroke: (file: string, cause: unknown, restored: boolean) =>
+    e(
+      'RESTORE_SUPERVISOR_BROKE',
+      restored
+        ? `restoring ${file}: the restored database is in place and checked, but the restore's supervisor then stopped on an internal error (${messageOf(cause)})`
+        : `restoring ${file} failed: its supervisor stopped on an internal error (${messageOf(cause)}); the current database was not changed`,
+      (restored
+        ? "Your memory is now the backup's, and the database is open. "
+        : 'Your memory is safe: the database is open as it was before the restore. Run the restore again; ') +
+        'if this happens again, run it with --debug (or /debug on) and report the lines shown.',
+      { path: file, cause, op: 'restore' },
     ),
   // ---- Auto-backup: schedule, settings, notifications, re-verification ----
   autoBackupCronInvalid: (raw: string, detail: string) =>

@@ -1,5 +1,6 @@
 import type { BackupService } from '../app.js';
-import { messages } from '../errors.js';
+import { isNuError, messages } from '../errors.js';
+import type { NuError } from '../errors.js';
 import { formatBytes } from '../format/size.js';
 import { lostLock } from './backup-lock.js';
 import { BackupRun, HASH_ALGORITHM } from './backup-steps.js';
@@ -8,6 +9,7 @@ import { cleanupAfterCrash } from './inflight.js';
 import { runRestore } from './restore-service.js';
 import type { RestoreFaults } from './restore-steps.js';
 import { asError, runSupervised, safeEmitter } from './supervisor.js';
+import type { SupervisorFaults } from './supervisor.js';
 import type { BackupFailure, BackupOutcome, BackupRequest } from './types.js';
 
 // The BackupService of src/app.ts: the only way anything takes a backup (the /backup command, `nu-agent
@@ -22,6 +24,8 @@ export interface BackupServiceOptions {
   faults?: BackupFaults;
   /** Fault injection for restores (restore-steps.ts). */
   restoreFaults?: RestoreFaults;
+  /** Fault injection for the supervisor itself, backups and restores alike (supervisor.ts). */
+  supervisorFaults?: SupervisorFaults;
 }
 
 export interface BackupServiceHandle extends BackupService {
@@ -65,7 +69,12 @@ export function createBackupService(deps: BackupDeps, options: BackupServiceOpti
       ),
     restore: (request) =>
       oneAtATime(
-        () => runRestore(deps, request, timeouts, { timeoutMs: options.timeoutMs, faults: options.restoreFaults }),
+        () =>
+          runRestore(deps, request, timeouts, {
+            timeoutMs: options.timeoutMs,
+            faults: options.restoreFaults,
+            supervisorFaults: options.supervisorFaults,
+          }),
         (error) => ({ ok: false, error, rolledBack: false, stateDurations: {}, warnings: [] }),
       ),
     async stop() {
@@ -103,8 +112,12 @@ async function runBackup(
     signal: request.signal,
     timeoutMs: options.timeoutMs,
     emit,
+    faults: options.supervisorFaults,
   });
-  if (result.crashed) return failure(result.error, result.stateDurations, run.warnings);
+  if (result.crashed) {
+    const error = result.atRisk ?? messages.backupMachineBroke(result.error, run.kept);
+    return failure(error, result.stateDurations, run.warnings);
+  }
   const { output, stateDurations, durationMs } = result;
   const warnings = [...run.warnings, ...output.laterErrors.map(asError)];
   const { copy, audit, placed, snapshot } = output.facts;
@@ -124,10 +137,14 @@ async function runBackup(
     };
   }
   // The database could not be reopened: the copy was audited and put in place after that (or not), so only now
-  // does the error know whether to name the new backup.
-  const reopen = run.reopenFailure;
+  // does the error know whether to name the new backup. It is the error to read whatever else failed first.
+  const reopen = [output.error, ...output.laterErrors].find(
+    (err) => isNuError(err) && err.code === 'BACKUP_REOPEN_FAILED',
+  ) as NuError | undefined;
   const error = reopen
-    ? messages.backupReopenFailed(run.liveFilePath, placed?.path, reopen.attempts, reopen.cause)
+    ? placed
+      ? messages.backupReopenFailed(run.liveFilePath, placed.path, 1 + timeouts.reopenDelaysMs.length, reopen.cause)
+      : reopen
     : output.error !== undefined
       ? asError(output.error)
       : (lostLock(run.lockLost.signal) ??

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { App } from '../app.js';
-import { errnoOf, isNuError, messages } from '../errors.js';
+import { asError, errnoOf, isNuError, messages } from '../errors.js';
 import type { HeldDatabase } from '../store/memory-store.js';
 import { commitTempFile, createTempFile, removeStaleTempFiles, removeTempFile } from './durable-file.js';
 import type { TableCounts, TableFigures } from '../../workers/shared/table-figures.js';
@@ -108,14 +108,13 @@ export class BackupRun {
   readonly lockLost = new AbortController();
   held: HeldDatabase | undefined;
   pauseRequested = false;
-  /** The reopen failed: the service names the backup in the error once it knows whether it was put in place. */
-  reopenFailure: { attempts: number; cause: unknown } | undefined;
   readonly warnings: Error[] = [];
   private engine: CopyEngine | undefined;
   /** The temporary file this run wrote and has not yet put in place or removed. */
   private temp: string | undefined;
   private manifestWritten: string | undefined;
-  private placed = false;
+  /** Where commit() put the backup: from then on it is a verified backup at its final name, never removed. */
+  private placedAt: string | undefined;
   private createdDirs: string[] = [];
   /** Steps the supervisor left on a cancel; cleanup waits for them before removing what they wrote. */
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -367,7 +366,7 @@ export class BackupRun {
       throw messages.backupCommitFailed(destination, err);
     }
     this.temp = undefined;
-    this.placed = true;
+    this.placedAt = destination;
     clearCopyJournal(this.deps.paths);
     return { path: destination, manifestPath };
   }
@@ -377,7 +376,7 @@ export class BackupRun {
     await Promise.allSettled([...this.inFlight]);
     if (this.temp) removeTempFile(this.temp);
     this.temp = undefined;
-    if (this.manifestWritten && !this.placed) fs.rmSync(this.manifestWritten, { force: true });
+    if (this.manifestWritten && !this.placedAt) fs.rmSync(this.manifestWritten, { force: true });
     for (const dir of this.createdDirs.reverse()) rmdirIfEmpty(dir);
     this.createdDirs = [];
     clearCopyJournal(this.deps.paths);
@@ -398,7 +397,6 @@ export class BackupRun {
         last = err;
       }
     }
-    this.reopenFailure = { attempts: delays.length, cause: last };
     // A backup reopens before its commit, so no backup is in place yet to name (the service names it later).
     throw messages.backupReopenFailed(held.path, undefined, delays.length, last);
   }
@@ -415,6 +413,11 @@ export class BackupRun {
     }
   }
 
+  /** The backup this run put in place, if it got that far (the machine may have broken before it kept the fact). */
+  get kept(): string | undefined {
+    return this.placedAt;
+  }
+
   get liveFilePath(): string {
     return this.deps.store.path;
   }
@@ -424,11 +427,22 @@ export class BackupRun {
     return this.deps.store.fileSize();
   }
 
-  /** Last resort if the supervisor itself broke: never leave the gate shut or the workers parked. */
-  async emergencyCleanup(): Promise<void> {
+  /**
+   * Last resort if the supervisor itself broke: never leave the gate shut or the workers parked. Resolves to the
+   * reopen's failure if the database could not be opened again (the error the user must read), and leaves it
+   * closed when told not to reopen it (a restore whose previous database could not be put back).
+   */
+  async emergencyCleanup(reopen = true): Promise<Error | undefined> {
     await this.discard().catch(() => undefined);
-    if (this.held && !this.held.isOpen) await this.reopen().catch((err: unknown) => this.warnings.push(err as Error));
+    let atRisk: Error | undefined;
+    if (reopen && this.held && !this.held.isOpen) {
+      atRisk = await this.reopen().then(
+        () => undefined,
+        (err: unknown) => asError(err),
+      );
+    }
     await this.resume().catch(() => undefined);
+    return atRisk;
   }
 
   /** Releases what the run holds besides the database: the lock and the copy threads. */

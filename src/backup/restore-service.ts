@@ -1,3 +1,4 @@
+import { messages } from '../errors.js';
 import { formatBytes } from '../format/size.js';
 import type { BackupDeps, StepTimeouts } from './backup-steps.js';
 import { lostLock } from './backup-lock.js';
@@ -5,6 +6,7 @@ import { RestoreRun } from './restore-steps.js';
 import type { RestoreFacts, RestoreFaults } from './restore-steps.js';
 import type { RestoreOutcome, RestoreRequest } from './restore-types.js';
 import { asError, runSupervised, safeEmitter } from './supervisor.js';
+import type { SupervisorFaults } from './supervisor.js';
 
 // One restore through the runner (supervisor.ts, kind 'restore'), as backup-service.ts runs a backup: the same
 // states, the same transitions and debug lines, the same record in backup_runs. The BackupService calls this
@@ -14,6 +16,7 @@ import { asError, runSupervised, safeEmitter } from './supervisor.js';
 export interface RestoreRunOptions {
   timeoutMs?: number | undefined;
   faults?: RestoreFaults | undefined;
+  supervisorFaults?: SupervisorFaults | undefined;
 }
 
 export async function runRestore(
@@ -44,13 +47,20 @@ export async function runRestore(
     signal: request.signal,
     timeoutMs: options.timeoutMs,
     emit,
+    faults: options.supervisorFaults,
   });
   const { rolledBack } = run;
   if (result.crashed) {
+    const shown = request.shownAs ?? request.file;
+    const error =
+      result.atRisk ??
+      (run.rolledBack
+        ? messages.restoreRolledBack(shown, result.error)
+        : messages.restoreMachineBroke(shown, result.error, run.settled));
     return {
       ok: false,
-      error: result.error,
-      rolledBack,
+      error,
+      rolledBack: run.rolledBack,
       stateDurations: result.stateDurations,
       warnings: run.warnings,
     };

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileSize, realPathOf } from '../fs-facts.js';
-import { errnoOf, messages } from '../errors.js';
+import { asError, errnoOf, messages } from '../errors.js';
 import { formatBytes } from '../format/size.js';
 import { migrate } from '../store/migrate.js';
 import { walPaths } from '../store/memory-store.js';
@@ -363,18 +363,23 @@ export class RestoreRun {
     this.previousWals = [];
   }
 
-  /** If the supervisor itself broke: the previous database back in place if the restored one is not settled. */
-  async emergencyCleanup(): Promise<void> {
-    if (this.temp) removeTempFile(this.temp);
-    this.temp = undefined;
+  /**
+   * If the supervisor itself broke. Before the swap: what a discard removes (the copy, the journals, the second
+   * name of the live file), and the live database, never moved, reopened. After it, until the restored database
+   * checked out: the previous database back at the live name and reopened. If that fails, the database stays
+   * closed (the file at the live name may be the unchecked one) and the roll-back's error, which says where the
+   * previous database is, is the one the user reads.
+   */
+  async emergencyCleanup(): Promise<Error | undefined> {
+    if (!this.swapped) await this.discard().catch(() => undefined);
+    if (!this.swapped || this.settled || this.rolledBack) return this.base.emergencyCleanup();
     const held = this.base.held;
-    if (this.swapped && !this.settled && this.previous && held) {
-      await held.close().catch(() => undefined);
-      await this.rollBack(new Error('the supervisor stopped'), () => held.reopen()).catch((err: unknown) =>
-        this.base.warnings.push(err as Error),
-      );
-    }
-    await this.base.emergencyCleanup();
+    if (held?.isOpen) await held.close().catch(() => undefined); // a WAL it leaves is removed by the roll-back
+    const failed = await this.rollBack(new Error('the supervisor stopped'), () => this.base.reopen()).catch(
+      (err: unknown) => (this.rolledBack ? undefined : asError(err)),
+    );
+    const base = await this.base.emergencyCleanup(failed === undefined);
+    return failed ?? base;
   }
 
   async finish(): Promise<void> {

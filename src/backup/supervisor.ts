@@ -1,4 +1,4 @@
-import { createActor, fromPromise, toPromise } from 'xstate';
+import { createActor, enqueueActions, fromPromise, toPromise } from 'xstate';
 import { asError, messageOf } from '../errors.js';
 import { recordBackupRun } from '../store/backup-runs.js';
 import type { BackupRunRecord, BackupRunResult } from '../store/backup-runs.js';
@@ -71,8 +71,12 @@ export interface RunSteps<F extends FactTypes> {
   steps(): StepTable<F>;
   /** Aborted when the backup lock is found lost while the run holds it: the run is cancelled. */
   readonly lockLost: AbortController;
-  /** Last resort if the machine itself broke: never leave the gate shut or the workers parked. */
-  emergencyCleanup(): Promise<void>;
+  /**
+   * Last resort if the machine itself broke: never leave the gate shut, the workers parked or the live database
+   * missing. Resolves to what it could not do that leaves the memory at risk (the database not reopened, a
+   * restore's previous database not put back), which is what the user must read.
+   */
+  emergencyCleanup(): Promise<Error | undefined>;
   /** Releases what the run holds besides the database (the lock, the copy threads), however it ended. */
   finish(): Promise<void>;
 }
@@ -89,6 +93,16 @@ export interface RunOptions<F extends FactTypes> {
   /** Cancels the run (reason `timeout`) after this long; the cancel takes the usual paths back. */
   timeoutMs?: number | undefined;
   emit: (event: BackupEvent) => void;
+  faults?: SupervisorFaults | undefined;
+}
+
+/** Fault injection for tests, through the runner's options (never module mocking). */
+export interface SupervisorFaults {
+  /**
+   * The machine itself breaks, as a defect in it would (an action or guard that throws), when this step's outcome
+   * (done or failed) or a CANCEL arrives: it stops where it stands and the runner's last-resort path takes over.
+   */
+  breakOn?: StepName | 'CANCEL' | undefined;
 }
 
 export type RunResult<F extends FactTypes> =
@@ -99,7 +113,14 @@ export type RunResult<F extends FactTypes> =
       stateDurations: Record<string, number>;
       durationMs: number;
     }
-  | { crashed: true; error: Error; stateDurations: Record<string, number> };
+  | {
+      crashed: true;
+      /** The machine's defect. */
+      error: Error;
+      /** What the last-resort cleanup could not do that leaves the memory at risk: this is the error to show. */
+      atRisk: Error | undefined;
+      stateDurations: Record<string, number>;
+    };
 
 export async function runSupervised<F extends FactTypes>(options: RunOptions<F>): Promise<RunResult<F>> {
   const { emit, run } = options;
@@ -108,9 +129,10 @@ export async function runSupervised<F extends FactTypes>(options: RunOptions<F>)
   let paused = false;
   const lines: StepLines<F> = { ...SHARED_LINES, ...options.lines };
 
-  const record = fromPromise<void, RecordInput>(async ({ input: { ok, error, cancel, facts } }) => {
-    // A refused run never paused anything; a cancel is a cancel even if it surfaced as an error on its way.
-    const result: BackupRunResult = ok ? 'success' : cancel ? 'cancelled' : paused ? 'failed' : 'refused';
+  const recordRun = async ({ ok, error, cancel, facts }: RecordInput, crashed = false) => {
+    // A refused run never paused anything; a cancel is a cancel even if it surfaced as an error on its way; a
+    // broken machine is a failure wherever it broke.
+    const result: BackupRunResult = ok ? 'success' : cancel ? 'cancelled' : paused || crashed ? 'failed' : 'refused';
     await recordBackupRun(options.store, {
       trigger: options.trigger,
       kind: options.kind,
@@ -121,8 +143,11 @@ export async function runSupervised<F extends FactTypes>(options: RunOptions<F>)
       stateDurations,
       error: ok ? undefined : error === undefined ? `cancelled (${cancel})` : messageOf(error),
     });
-  });
-  const actor = createActor(backupMachine.provide({ actors: { ...stepActors(run.steps()), record } }), {
+  };
+  const record = fromPromise<void, RecordInput>(({ input }) => recordRun(input));
+  const inFlight = new StepsInFlight();
+  const machine = breakable(options.faults?.breakOn);
+  const actor = createActor(machine.provide({ actors: { ...stepActors(run.steps(), inFlight), record } }), {
     input: { kind: options.kind },
   });
 
@@ -165,9 +190,15 @@ export async function runSupervised<F extends FactTypes>(options: RunOptions<F>)
       durationMs: Date.now() - startedAt,
     };
   } catch (err) {
-    // Only a defect in the machine gets here; still leave the database open and the workers running.
-    await run.emergencyCleanup();
-    return { crashed: true, error: asError(err), stateDurations };
+    // Only a defect in the machine gets here, and it stopped where it stood: no step of its own will run. The
+    // steps it left running are stopped first (it no longer aborts them), then the run leaves the database open
+    // and the workers running, and the run is recorded as failed like any other.
+    if (current !== undefined) stateDurations[current] = (stateDurations[current] ?? 0) + (Date.now() - enteredAt);
+    await inFlight.stopAll();
+    const atRisk = await run.emergencyCleanup();
+    const facts = typed<F>(actor.getSnapshot().context.facts);
+    await recordRun({ ok: false, error: err, cancel: undefined, facts }, true).catch(() => undefined);
+    return { crashed: true, error: asError(err), atRisk, stateDurations };
   } finally {
     clearTimeout(timer);
     signal.removeEventListener('abort', cancel);
@@ -183,17 +214,41 @@ export async function runSupervised<F extends FactTypes>(options: RunOptions<F>)
  */
 const typed = <F extends FactTypes>(facts: Facts) => facts as Partial<F>;
 
+/**
+ * The steps running now, each with a stop of its own: a machine that breaks stops invoking and leaves the step
+ * it was waiting on running (XState does not stop the children of an actor that failed), so the runner stops it.
+ */
+class StepsInFlight {
+  private readonly running = new Map<Promise<unknown>, AbortController>();
+
+  run<T>(signal: AbortSignal, start: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const stop = new AbortController();
+    const promise = start(AbortSignal.any([signal, stop.signal]));
+    this.running.set(promise, stop);
+    const forget = () => this.running.delete(promise);
+    promise.then(forget, forget);
+    return promise;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const stop of this.running.values()) stop.abort();
+    await Promise.allSettled([...this.running.keys()]);
+  }
+}
+
 /** The step table as the machine's actors. */
-function stepActors<F extends FactTypes>(steps: StepTable<F>) {
+function stepActors<F extends FactTypes>(steps: StepTable<F>, inFlight: StepsInFlight) {
   const actor = (name: StepName) =>
-    fromPromise<unknown, Facts>(async ({ input, signal }) => {
-      // XState starts an invoked actor before it tells subscribers of the state that invoked it: without this
-      // wait, a step's synchronous work (closing the database, say) was counted in the state before.
-      await Promise.resolve();
-      const step = steps[name] as Step<Facts, unknown> | undefined; // see `typed` above
-      if (!step) throw new Error(`this kind of run has no ${name} step`);
-      return step({ input, signal });
-    });
+    fromPromise<unknown, Facts>(({ input, signal }) =>
+      inFlight.run(signal, async (stepSignal) => {
+        // XState starts an invoked actor before it tells subscribers of the state that invoked it: without this
+        // wait, a step's synchronous work (closing the database, say) was counted in the state before.
+        await Promise.resolve();
+        const step = steps[name] as Step<Facts, unknown> | undefined; // see `typed` above
+        if (!step) throw new Error(`this kind of run has no ${name} step`);
+        return step({ input, signal: stepSignal });
+      }),
+    );
   return {
     lock: actor('lock'),
     validate: actor('validate'),
@@ -212,6 +267,48 @@ function stepActors<F extends FactTypes>(steps: StepTable<F>) {
     audit: actor('audit'),
     commit: actor('commit'),
   } satisfies Record<StepName, unknown>;
+}
+
+/**
+ * The machine, or (a test's fault) one whose first guard or action on the named event throws, the way a defect
+ * in an action or guard breaks an XState actor. Every guard and every action but `keep` (which takes parameters
+ * and is never the only thing a transition does) is wrapped, so the break happens before anything else of that
+ * transition.
+ */
+function breakable(breakOn: SupervisorFaults['breakOn']) {
+  if (breakOn === undefined) return backupMachine;
+  const breaks = (event: { type: string }) =>
+    breakOn === 'CANCEL'
+      ? event.type === 'CANCEL'
+      : event.type === `xstate.done.actor.${breakOn}` || event.type === `xstate.error.actor.${breakOn}`;
+  const defect = () => new Error(`the supervisor broke on ${breakOn} (injected fault)`);
+  type Implementations = NonNullable<Parameters<typeof backupMachine.provide>[0]>;
+  type Guard = (args: { event: { type: string } }, params: unknown) => boolean;
+  const { guards, actions } = backupMachine.implementations;
+  const brokenGuards = Object.fromEntries(
+    Object.entries(guards as Record<string, Guard>).map(([name, guard]) => [
+      name,
+      ((args, params) => {
+        if (breaks(args.event)) throw defect();
+        return guard(args, params);
+      }) satisfies Guard,
+    ]),
+  );
+  const brokenActions = Object.fromEntries(
+    Object.entries(actions)
+      .filter(([name]) => name !== 'keep')
+      .map(([name, action]) => [
+        name,
+        enqueueActions(({ event, enqueue }) => {
+          if (breaks(event)) throw defect();
+          enqueue(action as never); // the very action it wraps, as the machine defined it
+        }),
+      ]),
+  );
+  return backupMachine.provide({
+    guards: brokenGuards as Implementations['guards'],
+    actions: brokenActions as Implementations['actions'],
+  });
 }
 
 /** Wraps onEvent so that a display that throws never breaks the run. */
