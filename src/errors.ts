@@ -625,9 +625,11 @@ export const messages = {
     e(
       'RESTORE_ROLLBACK_FAILED',
       `the restore failed and the previous database could not be reopened: ${messageOf(cause)}`,
-      `Quit nu-agent (/exit). The previous database is at ${previous}` +
-        (safety ? ` and its safety backup at ${safety}` : '') +
-        `; copy it to ${database} and start nu-agent again.`,
+      previous === database
+        ? `Quit nu-agent (/exit). The previous database is back at ${database}; start nu-agent again.`
+        : `Quit nu-agent (/exit). The previous database is at ${previous}` +
+            (safety ? ` and its safety backup at ${safety}` : '') +
+            `; copy it to ${database} and start nu-agent again.`,
       { path: database, cause, op: 'restore' },
     ),
   restoreMachineBroke: (file: string, cause: unknown, restored: boolean) =>

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { DuckDBInstance } from '@duckdb/node-api';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import { formatError } from '../src/report.js';
 import { listBackupRuns } from '../src/store/backup-runs.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { WorkerManager } from '../src/workers-host/worker-manager.js';
+import { backupFixture, fillRows, serviceFor } from './helpers/backup-app.js';
 import { Activity, allProcessed, seedChat } from './helpers/workers.js';
 
 // The supervisor's last resort. The machine handles every step's failure itself (backup-machine-graph.test.ts);
@@ -228,5 +230,56 @@ describe('a restore whose supervisor breaks', { timeout: 90_000 }, () => {
     expect(formatError(outcome.error)[1]).toMatch(/^Try: Your memory is now the backup's/);
     expect((await conversationTitles()).length).toBe(requireManifest(world.kept).tables.conversations?.rows);
     await expectRecovered('restore', outcome.error);
+  });
+});
+
+async function conversationsIn(file: string): Promise<number> {
+  const instance = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+  const connection = await instance.connect();
+  try {
+    const reader = await connection.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM conversations`);
+    return Number(reader.getRowObjectsJS()[0]?.n);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+describe('a restore whose supervisor breaks and whose roll-back fails', { timeout: 90_000 }, () => {
+  it('puts the previous database back at the live name, leaves the unchecked one unopened and says where the memory is', async () => {
+    const fixture = await backupFixture(30);
+    const kept = path.join(fixture.dir, 'kept.db');
+    const made = await serviceFor(fixture).run({ trigger: 'manual', destination: kept });
+    if (!made.ok) throw made.error;
+    await fillRows(fixture.store, 5, 1000);
+    const service = serviceFor(fixture, {
+      timeouts: { reopenDelaysMs: [10] },
+      restoreFaults: {
+        beforeReopen: () => {
+          throw new Error('injected: the file cannot be opened');
+        },
+      },
+      supervisorFaults: { breakOn: 'replace' },
+    });
+    const outcome = await service.restore({ file: kept, manifest: requireManifest(kept), trigger: 'manual' });
+
+    expect(outcome.ok).toBe(false);
+    if (outcome.ok) return;
+    // Not "the current database was not changed": the user must learn that the database is closed, and where.
+    expect(outcome.error).toMatchObject({ code: 'RESTORE_ROLLBACK_FAILED' });
+    const [errorLine, tryLine] = formatError(outcome.error);
+    expect(errorLine).toMatch(/^Error: the restore failed and the previous database could not be reopened/);
+    expect(tryLine).toBe(
+      `Try: Quit nu-agent (/exit). The previous database is back at ${fixture.store.path}; start nu-agent again.`,
+    );
+    expect(fixture.store.isOpen).toBe(false);
+    // The previous memory (35 conversations, the backup has 30) is whole at the live name; nothing is beside it.
+    expect(await conversationsIn(fixture.store.path)).toBe(35);
+    expect(fs.readdirSync(fixture.dir).filter((n) => n.startsWith('memory.db'))).toEqual(['memory.db']);
+    expect(allNames(fixture.dir).filter((n) => n.includes(TEMP_MARKER))).toEqual([]);
+    // The workers are not left parked, and the lock is free.
+    expect(fixture.deps.workers.calls.at(-1)).toBe('resumeAll');
+    const lock = await acquireBackupLock(fixture.deps.paths.backupLock);
+    await lock.release();
   });
 });

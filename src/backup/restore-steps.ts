@@ -52,6 +52,8 @@ export interface RestoreFaults {
   beforeReopenRestored?: (() => void) | undefined;
   /** Runs after the restored file was reopened, before it is checked; throw to fail the check half-way. */
   beforeCheck?: (() => Promise<void> | void) | undefined;
+  /** Runs before each attempt (1, 2, …) to reopen whatever is at the live name; throw to make that attempt fail. */
+  beforeReopen?: ((attempt: number) => void) | undefined;
 }
 
 /** Room kept beyond the backup's size for the filesystem's own blocks. */
@@ -127,7 +129,8 @@ export class RestoreRun {
     private readonly faults: RestoreFaults = {},
     private readonly emit: (event: BackupEvent) => void = () => {},
   ) {
-    this.base = new BackupRun(deps, { trigger: request.trigger, signal: request.signal }, timeouts, {}, emit);
+    const reopenFault = { beforeReopen: faults.beforeReopen };
+    this.base = new BackupRun(deps, { trigger: request.trigger, signal: request.signal }, timeouts, reopenFault, emit);
   }
 
   get warnings(): Error[] {
