@@ -245,8 +245,35 @@ async function conversationsIn(file: string): Promise<number> {
   }
 }
 
-describe('a restore whose supervisor breaks and whose roll-back fails', { timeout: 90_000 }, () => {
-  it('puts the previous database back at the live name, leaves the unchecked one unopened and says where the memory is', async () => {
+describe('a supervisor that breaks while the database cannot be reopened', { timeout: 90_000 }, () => {
+  const unopenable = {
+    beforeReopen: () => {
+      throw new Error('injected: the file cannot be opened');
+    },
+  };
+
+  it('a backup broken with the database closed says where the intact database is, not that it is open', async () => {
+    const fixture = await backupFixture(20);
+    const destination = path.join(fixture.dir, 'b.db');
+    const outcome = await serviceFor(fixture, {
+      timeouts: { reopenDelaysMs: [10] },
+      faults: unopenable,
+      supervisorFaults: { breakOn: 'close' },
+    }).run({ trigger: 'manual', destination });
+
+    expect(outcome.ok).toBe(false);
+    if (outcome.ok) return;
+    expect(outcome.error).toMatchObject({ code: 'BACKUP_REOPEN_FAILED' });
+    expect(formatError(outcome.error)[1]).toMatch(
+      new RegExp(`^Try: The database is intact at ${fixture.store.path}\\. Quit nu-agent`),
+    );
+    expect(fixture.store.isOpen).toBe(false);
+    expect(await conversationsIn(fixture.store.path)).toBe(20);
+    expect(fs.existsSync(destination)).toBe(false);
+    expect(fixture.deps.workers.calls.at(-1)).toBe('resumeAll');
+  });
+
+  it('a restore broken just after the swap puts the previous database back at the live name, leaves the unchecked one unopened and says where the memory is', async () => {
     const fixture = await backupFixture(30);
     const kept = path.join(fixture.dir, 'kept.db');
     const made = await serviceFor(fixture).run({ trigger: 'manual', destination: kept });
@@ -254,11 +281,7 @@ describe('a restore whose supervisor breaks and whose roll-back fails', { timeou
     await fillRows(fixture.store, 5, 1000);
     const service = serviceFor(fixture, {
       timeouts: { reopenDelaysMs: [10] },
-      restoreFaults: {
-        beforeReopen: () => {
-          throw new Error('injected: the file cannot be opened');
-        },
-      },
+      restoreFaults: unopenable,
       supervisorFaults: { breakOn: 'replace' },
     });
     const outcome = await service.restore({ file: kept, manifest: requireManifest(kept), trigger: 'manual' });

@@ -149,7 +149,11 @@ async function runBackup(
       ? asError(output.error)
       : (lostLock(run.lockLost.signal) ??
         messages.backupCancelled(output.cancel === 'timeout' ? options.timeoutMs : undefined));
-  return failure(error, stateDurations, warnings);
+  // What failed before the reopen is still worth reading below the reopen's error, which replaces it.
+  const others = reopen
+    ? [output.error, ...output.laterErrors].filter((err) => err !== undefined && err !== reopen)
+    : [];
+  return failure(error, stateDurations, reopen ? [...run.warnings, ...others.map(asError)] : warnings);
 }
 
 function failure(error: Error, stateDurations: Record<string, number>, warnings: Error[] = []): BackupFailure {
