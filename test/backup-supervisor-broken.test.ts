@@ -245,6 +245,25 @@ async function conversationsIn(file: string): Promise<number> {
   }
 }
 
+describe('a supervisor that breaks once the run was recorded', { timeout: 90_000 }, () => {
+  it('records the run once, and the error names the backup that was kept', async () => {
+    const fixture = await backupFixture(20);
+    const destination = path.join(fixture.dir, 'b.db');
+    const outcome = await serviceFor(fixture, { supervisorFaults: { breakOn: 'record' } }).run({
+      trigger: 'manual',
+      destination,
+    });
+
+    expect(outcome.ok).toBe(false);
+    if (outcome.ok) return;
+    expect(formatError(outcome.error)[1]).toContain(`the backup at ${destination} was verified and kept`);
+    expect(await listBackupRuns(fixture.store)).toMatchObject([{ kind: 'backup', result: 'success' }]);
+    expect(fixture.store.isOpen).toBe(true);
+    expect(fixture.deps.workers.calls.at(-1)).toBe('resumeAll');
+    await fixture.close();
+  });
+});
+
 describe('a supervisor that breaks while the database cannot be reopened', { timeout: 90_000 }, () => {
   const unopenable = {
     beforeReopen: () => {

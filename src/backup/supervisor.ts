@@ -102,7 +102,7 @@ export interface SupervisorFaults {
    * The machine itself breaks, as a defect in it would (an action or guard that throws), when this step's outcome
    * (done or failed) or a CANCEL arrives: it stops where it stands and the runner's last-resort path takes over.
    */
-  breakOn?: StepName | 'CANCEL' | undefined;
+  breakOn?: StepName | 'record' | 'CANCEL' | undefined;
 }
 
 export type RunResult<F extends FactTypes> =
@@ -144,7 +144,11 @@ export async function runSupervised<F extends FactTypes>(options: RunOptions<F>)
       error: ok ? undefined : error === undefined ? `cancelled (${cancel})` : messageOf(error),
     });
   };
-  const record = fromPromise<void, RecordInput>(({ input }) => recordRun(input));
+  let recorded = false;
+  const record = fromPromise<void, RecordInput>(({ input }) => {
+    recorded = true;
+    return recordRun(input);
+  });
   const inFlight = new StepsInFlight();
   const machine = breakable(options.faults?.breakOn);
   const actor = createActor(machine.provide({ actors: { ...stepActors(run.steps(), inFlight), record } }), {
@@ -197,7 +201,8 @@ export async function runSupervised<F extends FactTypes>(options: RunOptions<F>)
     await inFlight.stopAll();
     const atRisk = await run.emergencyCleanup();
     const facts = typed<F>(actor.getSnapshot().context.facts);
-    await recordRun({ ok: false, error: err, cancel: undefined, facts }, true).catch(() => undefined);
+    // Once (a machine that broke on leaving `recording` has recorded the run already).
+    if (!recorded) await recordRun({ ok: false, error: err, cancel: undefined, facts }, true).catch(() => undefined);
     return { crashed: true, error: asError(err), atRisk, stateDurations };
   } finally {
     clearTimeout(timer);
