@@ -199,7 +199,7 @@ export async function runSupervised<F extends FactTypes>(options: RunOptions<F>)
     // and the workers running, and the run is recorded as failed like any other.
     if (current !== undefined) stateDurations[current] = (stateDurations[current] ?? 0) + (Date.now() - enteredAt);
     await inFlight.stopAll();
-    const atRisk = await run.emergencyCleanup();
+    const atRisk = await run.emergencyCleanup().catch((cleanupError: unknown) => asError(cleanupError));
     const facts = typed<F>(actor.getSnapshot().context.facts);
     // Once (a machine that broke on leaving `recording` has recorded the run already).
     if (!recorded) await recordRun({ ok: false, error: err, cancel: undefined, facts }, true).catch(() => undefined);
