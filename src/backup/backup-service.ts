@@ -3,7 +3,7 @@ import { isNuError, messages } from '../errors.js';
 import type { NuError } from '../errors.js';
 import { formatBytes } from '../format/size.js';
 import { lostLock } from './backup-lock.js';
-import { BackupRun, HASH_ALGORITHM } from './backup-steps.js';
+import { BackupRun, HASH_ALGORITHM, reopenAttempts } from './backup-steps.js';
 import type { BackupDeps, BackupFacts, BackupFaults, StepTimeouts } from './backup-steps.js';
 import { cleanupAfterCrash } from './inflight.js';
 import { runRestore } from './restore-service.js';
@@ -143,7 +143,7 @@ async function runBackup(
   ) as NuError | undefined;
   const error = reopen
     ? placed
-      ? messages.backupReopenFailed(run.liveFilePath, placed.path, 1 + timeouts.reopenDelaysMs.length, reopen.cause)
+      ? messages.backupReopenFailed(run.liveFilePath, placed.path, reopenAttempts(timeouts), reopen.cause)
       : reopen
     : output.error !== undefined
       ? asError(output.error)

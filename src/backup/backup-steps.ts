@@ -57,6 +57,9 @@ export interface StepTimeouts {
   reopenDelaysMs: number[];
 }
 
+/** How often a reopen tries before it fails: once, then once after each delay. */
+export const reopenAttempts = (timeouts: StepTimeouts): number => 1 + timeouts.reopenDelaysMs.length;
+
 /** Checked before anything is paused: where the backup goes (`defaultName`: we chose the name). */
 export type BackupTarget = ValidatedBackup & { defaultName: boolean };
 
@@ -398,7 +401,7 @@ export class BackupRun {
       }
     }
     // A backup reopens before its commit, so no backup is in place yet to name (the service names it later).
-    throw messages.backupReopenFailed(held.path, undefined, delays.length, last);
+    throw messages.backupReopenFailed(held.path, undefined, reopenAttempts(this.timeouts), last);
   }
 
   /** Opens the gate and resumes the workers; a worker that does not come back is a warning, not a failed backup. */
