@@ -220,6 +220,34 @@ describe('a restore whose supervisor breaks', { timeout: 90_000 }, () => {
     await expectRecovered('restore', outcome.error);
   });
 
+  it.each([
+    ['a failed step', undefined],
+    ['a supervisor that breaks on it', 'replace'],
+  ] as const)(
+    'a swap that fails half-way, after the previous database was set aside, followed by %s: nothing of it is left',
+    async (_what, breakOn) => {
+      const before = await conversationTitles();
+      const outcome = await serviceBreakingOn(breakOn, {
+        restoreFaults: {
+          beforeSwap: () => {
+            throw new Error('injected: the rename failed');
+          },
+        },
+      }).restore({ file: world.kept, manifest: requireManifest(world.kept), trigger: 'manual' });
+
+      expect(outcome.ok).toBe(false);
+      if (outcome.ok) return;
+      expect(outcome.rolledBack).toBe(false);
+      expect(await conversationTitles()).toEqual(before);
+      if (breakOn === undefined) expect(outcome.error.message).toMatch(/injected: the rename failed/);
+      else await expectRecovered('restore', outcome.error);
+      // What expectRecovered checks of the files, for the failed step too.
+      expect(allNames()).not.toContain(`${path.basename(world.paths.database)}.before-restore`);
+      expect(fs.existsSync(restoreJournalPath(world.paths.database))).toBe(false);
+      expect(allNames().filter((n) => n.includes(TEMP_MARKER))).toEqual([]);
+    },
+  );
+
   // Last: this one leaves the restored memory in place.
   it('broken after the restored database was checked: the error says the restore took effect, and it did', async () => {
     const outcome = await restore('resume');

@@ -52,6 +52,8 @@ export interface RestoreFaults {
   beforeReopenRestored?: (() => void) | undefined;
   /** Runs after the restored file was reopened, before it is checked; throw to fail the check half-way. */
   beforeCheck?: (() => Promise<void> | void) | undefined;
+  /** Runs after the previous database was set aside and the journal written, just before the rename; throw to fail it. */
+  beforeSwap?: (() => void) | undefined;
   /** Runs before each attempt (1, 2, …) to reopen whatever is at the live name; throw to make that attempt fail. */
   beforeReopen?: ((attempt: number) => void) | undefined;
 }
@@ -279,6 +281,7 @@ export class RestoreRun {
     // This machine's settings, for the next start to apply should this process die before check() does.
     writeRestoreJournal(live, copy.temp, snapshot.settings);
     this.journalled = true;
+    this.faults.beforeSwap?.();
     commitTempFile(copy.temp, live);
     this.temp = undefined;
     this.swapped = true;
