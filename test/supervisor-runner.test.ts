@@ -6,6 +6,7 @@ import { runSupervised } from '../src/backup/supervisor.js';
 import type { RunSteps, StepTable } from '../src/backup/supervisor.js';
 import type { BackupEvent } from '../src/backup/types.js';
 import type { FactTypes } from '../state-machines/backup-machine.js';
+import { listBackupRuns } from '../src/store/backup-runs.js';
 import { openStore } from './helpers/open-store.js';
 
 // The runner against a real store (backup_runs is real) with steps that do no I/O: what it reports about the
@@ -79,5 +80,50 @@ describe('the supervisor runner', () => {
       audit: 'auditing',
       commit: 'committing',
     });
+  });
+
+  it('stops the step a broken machine left running before its last resort, and records the run as failed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nu-agent-runner-'));
+    dirs.push(dir);
+    const store = await openStore(join(dir, 'memory.db'));
+    const cancel = new AbortController();
+    const order: string[] = [];
+    const steps = quickSteps(() => undefined);
+    // A copy that runs until it is told to stop, as the real one does; the cancel arrives while it runs.
+    steps.copy = ({ signal }) =>
+      new Promise((_resolve, reject) => {
+        cancel.abort();
+        signal.addEventListener('abort', () => {
+          order.push('copy stopped');
+          reject(new Error('copy stopped'));
+        });
+      });
+    const run: RunSteps<FactTypes> = {
+      steps: () => steps,
+      lockLost: new AbortController(),
+      emergencyCleanup: async () => {
+        order.push('emergency cleanup');
+        return undefined;
+      },
+      finish: async () => undefined,
+    };
+    const result = await runSupervised({
+      kind: 'backup',
+      trigger: 'manual',
+      run,
+      lines: {},
+      describe: () => ({ path: 'x.db' }),
+      store,
+      signal: cancel.signal,
+      emit: () => undefined,
+      faults: { breakOn: 'CANCEL' },
+    });
+
+    expect(result).toMatchObject({ crashed: true, error: { message: /broke on CANCEL/ } });
+    expect(order).toEqual(['copy stopped', 'emergency cleanup']);
+    expect(await listBackupRuns(store)).toMatchObject([
+      { result: 'failed', error: expect.stringMatching(/broke on CANCEL/) },
+    ]);
+    await store.close();
   });
 });
