@@ -100,9 +100,24 @@ export function readOwnerRecord(dir: string): OwnerRead {
 export function foreignOwner(stat: fs.Stats): string | undefined {
   const uid = process.getuid?.();
   if (uid === undefined) return undefined; // no POSIX owners and modes (Windows): nothing to go by
-  if (stat.uid !== uid) return `belongs to user ${stat.uid}`;
+  if (stat.uid !== uid) return `belongs to ${describeUser(stat.uid)}`;
   if ((stat.mode & 0o022) !== 0) return 'can be written by other users';
   return undefined;
+}
+
+/** "user 1001 (alice)", or "user 1001" where the name cannot be found in /etc/passwd (LDAP, no such file). */
+export function describeUser(uid: number): string {
+  let name: string | undefined;
+  try {
+    const line = fs
+      .readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.split(':')[2] === String(uid));
+    name = line?.split(':')[0];
+  } catch {
+    // no /etc/passwd (Windows), or unreadable: the number alone
+  }
+  return name ? `user ${uid} (${name})` : `user ${uid}`;
 }
 
 export function lockHolderState(record: OwnerRecord): HolderState {
