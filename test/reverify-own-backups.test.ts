@@ -6,8 +6,12 @@ import { runAutoCommand } from '../src/auto-backup/commands.js';
 import { appConfigStore } from '../src/auto-backup/config-store.js';
 import { retentionFor } from '../src/auto-backup/retention-adapter.js';
 import { buildStatus, statusJson } from '../src/auto-backup/status.js';
+import { catalogBackups } from '../src/backup/catalog.js';
+import { reverifyBackups } from '../src/backup/reverify.js';
 import { manifestPathFor } from '../src/backup/types.js';
 import type { BackupManifest } from '../src/backup/types.js';
+import { runVerifyTaskInThread } from '../src/backup/verify.js';
+import type { RunVerifyTask } from '../src/backup/verify.js';
 import { resolveDataPaths } from '../src/paths.js';
 import { MemoryStore } from '../src/store/memory-store.js';
 import { FakeBackupService } from './helpers/fake-backup-service.js';
@@ -114,7 +118,7 @@ describe.runIf(asRoot)('re-verification in a shared backup directory', { timeout
     expect(run.exitCode).toBe(0);
     expect(run.lines[0]).toBe('Re-verified 1 backup, 0 damaged; 0 left for a later pass.');
     expect(run.lines).toContain(
-      'Skipped 3 backups, never opened: 2 because its file belongs to another user, 1 of another database.',
+      'Skipped 3 backups: 2 because its file belongs to another user, 1 of another database.',
     );
     expect(run.lines.join('\n')).not.toMatch(/DAMAGED/);
     expect(
@@ -132,5 +136,37 @@ describe.runIf(asRoot)('re-verification in a shared backup directory', { timeout
     await auto.idle();
     const manifest = JSON.parse(fs.readFileSync(manifestPathFor(ours), 'utf8')) as BackupManifest;
     expect(manifest.verifications).toHaveLength(2);
+  });
+});
+
+describe('re-verification of a backup replaced while it is read', { timeout: 120_000 }, () => {
+  it('reports it neither intact nor damaged, and records nothing in its manifest', async () => {
+    const home = tempDir();
+    const database = path.join(home, 'memory.db');
+    await addConversations(database, 5);
+    const backup = path.join(home, 'b.db');
+    await handMadeBackup(database, backup, new Date('2025-03-01T02:00:00Z'));
+    const before = fs.readFileSync(manifestPathFor(backup), 'utf8');
+    // The fault: at the moment the read starts, the file at the backup's name becomes another file (a rename
+    // over it, as anyone who may write the directory can do), which the real verification then reads.
+    const swapThenVerify: RunVerifyTask = (task, signal) => {
+      const other = `${backup}.other`;
+      fs.copyFileSync(backup, other);
+      flipMiddleByte(other);
+      fs.renameSync(other, backup);
+      return runVerifyTaskInThread(task, signal);
+    };
+
+    const result = await reverifyBackups(
+      catalogBackups([home], { exclude: [database] }),
+      { maxBytes: 1e12, maxMs: 60_000 },
+      { database, runTask: swapThenVerify },
+    );
+    expect(result).toMatchObject({
+      checked: [],
+      skipped: [{ path: backup, why: 'it was replaced while it was being checked' }],
+      remaining: 0,
+    });
+    expect(fs.readFileSync(manifestPathFor(backup), 'utf8')).toBe(before);
   });
 });

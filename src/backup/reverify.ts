@@ -17,11 +17,13 @@ import type { RunVerifyTask, VerifyOutcome } from './verify.js';
 // next time.
 //
 // The backup directory may be shared: with this user's other databases, and with other users who can put files
-// in it. A pass checks only backups this user made of this database (ownBackup): the manifest names this
+// in it. A pass checks only backups this user made of this database (whyNotOurs): the manifest names this
 // database, and the file and its manifest are regular files of this user that nobody else can write. Anything
 // else is skipped, counted in one line, and never opened: DuckDB would parse a stranger's crafted file, and a
-// stranger's file reported as "damaged" would raise an alarm about a backup that was never ours. A file
-// replaced while it was read (its inode changed) is not reported either way.
+// stranger's file reported as "damaged" would raise an alarm about a backup that was never ours. Each backup is
+// looked at again just before it is read, and a file replaced while it was read (its inode changed) is not
+// reported either way. (DuckDB opens by path, so a swap in the instant between that look and the open is not
+// excluded; in a directory where others cannot rename your files, such as a sticky one, it cannot happen.)
 
 export interface ReverifyLimits {
   maxBytes: number;
@@ -133,10 +135,12 @@ async function pass(
       stoppedBy = 'cancelled';
       break;
     }
-    const before = readOwnManifest(entry.path);
+    // Looked at again just before the read: a pass can be long, and the directory shared.
     const file = identityOf(entry.path);
-    if ('refused' in before || !file) {
-      skipped.push({ path: entry.path, why: 'refused' in before ? before.refused : 'its file changed' });
+    const before = readOwnManifest(entry.path);
+    const why = whyNotOurs(entry, options.database) ?? ('refused' in before ? before.refused : undefined);
+    if (why || !file || 'refused' in before) {
+      skipped.push({ path: entry.path, why: why ?? 'its file is gone' });
       continue;
     }
     const timeout = AbortSignal.timeout(left);
@@ -204,7 +208,7 @@ export function ownBackups(entries: readonly BackupEntry[], database: string): B
   return entries.filter((e) => !whyNotOurs(e, database));
 }
 
-/** One line: how many backups a pass left alone, and why ("Skipped 3 backups, never opened: 2 of …, 1 because …"). */
+/** One line: how many backups a pass left alone, and why ("Skipped 3 backups: 2 of …, 1 because …"). */
 export function describeSkipped(skipped: readonly ReverifySkip[]): string | undefined {
   if (skipped.length === 0) return undefined;
   const counts = new Map<string, number>();
@@ -215,7 +219,7 @@ export function describeSkipped(skipped: readonly ReverifySkip[]): string | unde
       why === OTHER_DATABASE ? `${n} of ${n === 1 ? 'another database' : 'other databases'}` : `${n} because ${why}`,
     );
   const n = skipped.length;
-  return `Skipped ${n} backup${n === 1 ? '' : 's'}, never opened: ${reasons.join(', ')}.`;
+  return `Skipped ${n} backup${n === 1 ? '' : 's'}: ${reasons.join(', ')}.`;
 }
 
 /** The file's device and inode, to tell whether the file read is still the one listed; undefined if gone. */
