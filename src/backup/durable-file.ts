@@ -70,7 +70,8 @@ export function isOurTempDir(dir: string, destination?: string): boolean {
   const match = TEMP_DIR_PATTERN.exec(name);
   if (!match || match[1] !== hostTag) return false;
   if (destination !== undefined) {
-    if (path.dirname(dir) !== path.dirname(destination) || !name.startsWith(nameStartFor(destination))) return false;
+    const beside = path.dirname(tempPrefixFor(destination));
+    if (path.dirname(dir) !== beside || !name.startsWith(nameStartFor(destination))) return false;
   }
   let stat: fs.Stats;
   try {
