@@ -413,6 +413,9 @@ export class BackupRun {
       await this.deps.workers.resumeAll(this.request.resumeTimeoutMs ?? this.timeouts.resumeMs);
     } catch (err) {
       this.warnings.push(messages.backupResumeFailed(err));
+    } finally {
+      // Resumed once is enough: a last resort after this must not ping workers at work (a slow answer recycles one).
+      this.pauseRequested = false;
     }
   }
 
