@@ -25,8 +25,8 @@ async function setup(start: Date, retention?: (paths: ReturnType<typeof resolveD
   const home = tempDir();
   const paths = resolveDataPaths({ NUAGENT_HOME: home });
   const store = await openStore(paths.database, { createParentDir: true });
-  const backups = new FakeBackupService();
   const clock = { now: start };
+  const backups = new FakeBackupService(() => clock.now);
   const auto = new AutoBackup({
     config: appConfigStore(store),
     backups,
