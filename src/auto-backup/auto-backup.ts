@@ -365,6 +365,7 @@ export class AutoBackup {
   ): Promise<{ remote?: OffsiteSent; remoteError?: Error; recordError?: Error }> {
     // Recorded before the first byte leaves: if this process dies during the upload, status can still tell.
     const started = await this.recordRemote({ status: 'sending', at: this.now(), place: settings.remote });
+    options.onEvent?.({ type: 'step', text: `Sending the backup offsite to ${settings.remote}...` });
     try {
       const policy = retentionPolicyOf(settings);
       const remote = await this.deps.offsite!.send(file, settings.remote, {
