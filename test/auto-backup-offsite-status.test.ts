@@ -174,6 +174,14 @@ describe('the outcome of an automatic upload, after the process that made it has
       // The local backup was made and recorded before the upload began.
       expect(after.json.lastStatus).toBe('success');
 
+      // A REPL started afterwards says so before its first prompt.
+      const repl = await runCli(['--database', s.db], '/exit\n', { env: s.env, cwd: s.dir });
+      expect(repl.stdout).toContain(
+        `Notice: The upload of the last automatic backup to s3://bucket/auto/ (started ${started}) never finished: ` +
+          'nu-agent stopped during it. See /backup auto status.',
+      );
+      expect(repl.code).toBe(0);
+
       const again = await cli(s, ['auto-backup', 'run']);
       expect(withoutWaitLines(again.stderr)).toBe('');
       expect(again.code).toBe(0);
