@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
 import { afterEach, describe, expect, it } from 'vitest';
-import { addConversations } from './helpers/hand-made-backup.js';
+import { AutoBackup } from '../src/auto-backup/auto-backup.js';
+import { appConfigStore } from '../src/auto-backup/config-store.js';
+import { lazyOffsitePort } from '../src/auto-backup/offsite-port.js';
+import { buildStatus, formatStatus, statusJson } from '../src/auto-backup/status.js';
+import { resolveDataPaths } from '../src/paths.js';
+import { FakeBackupService, success } from './helpers/fake-backup-service.js';
+import { addConversations, handMadeBackup } from './helpers/hand-made-backup.js';
+import { openStore } from './helpers/open-store.js';
 import { startReceiver } from './helpers/http-receiver.js';
 import type { Receiver } from './helpers/http-receiver.js';
 import { collect, runCli, startCli, waitForOutput, withoutWaitLines } from './helpers/run-cli.js';
@@ -16,6 +23,11 @@ import { tempDir } from './helpers/temp-dir.js';
 // that stops answering, a process killed during its upload.
 
 const UUID = '3fa85f64-5717-4562-b3fc-2c963f66afa6';
+const DAY = 24 * 3600 * 1000;
+// Status shows times in the local zone; this file reads them in UTC wherever it runs.
+process.env.TZ = 'UTC';
+
+const line = (lines: string[], label: string) => lines.find((l) => l.trimStart().startsWith(`${label}:`))?.trim();
 
 interface Setup {
   server: S3Server;
@@ -186,6 +198,87 @@ describe('the outcome of an automatic upload, after the process that made it has
       expect(withoutWaitLines(again.stderr)).toBe('');
       expect(again.code).toBe(0);
       expect(((await statusOf(s)).json.remoteUpload as Record<string, unknown>).status).toBe('sent');
+    },
+  );
+});
+
+describe("the remote's dead man's switch", () => {
+  it(
+    'a remote with no successful upload for twice the schedule’s gap is called out while local backups go on',
+    { timeout: 240_000 },
+    async () => {
+      const server = await startS3Server();
+      const keys = tempDir('nuagent-offsite-keys-');
+      fs.writeFileSync(
+        path.join(keys, 'recipients.txt'),
+        `${await identityToRecipient(await generateX25519Identity())}\n`,
+      );
+      // The S3 client and the encryption read the environment a user would set (this test's thread only).
+      const saved = { ...process.env };
+      Object.assign(process.env, server.env, { NUAGENT_BACKUP_RECIPIENTS: path.join(keys, 'recipients.txt') });
+      cleanups.push(async () => {
+        for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+        Object.assign(process.env, saved);
+      });
+
+      const paths = resolveDataPaths({ NUAGENT_HOME: tempDir('nuagent-offsite-home-') });
+      const store = await openStore(paths.database, { createParentDir: true });
+      const source = path.join(keys, 'source.db');
+      await addConversations(source, 2);
+      const clock = { now: new Date('2025-06-01T02:00:00Z') };
+      const backups = new FakeBackupService(() => clock.now);
+      // Real backup files (a copy and its manifest), so the real upload has something to send.
+      backups.behaviour = async (request) => {
+        const name = `memory-${clock.now.toISOString().slice(0, 10)}-020000.db`;
+        await handMadeBackup(source, path.join(request.directory!, name), clock.now);
+        return success(request, name);
+      };
+      const auto = new AutoBackup({
+        config: appConfigStore(store),
+        backups,
+        paths,
+        offsite: lazyOffsitePort,
+        now: () => clock.now,
+      });
+      cleanups.push(async () => {
+        await auto.shutdown();
+        await store.close();
+      });
+      await auto.set('timeZone', 'UTC');
+      await auto.set('enabled', 'true');
+      await auto.set('remote', 's3://bucket/auto');
+      const status = async () => buildStatus(auto, { kind: 'here', pid: 4242, active: true });
+
+      const first = await auto.run({ trigger: 'auto' });
+      expect(first).toMatchObject({ status: 'success', remote: { url: expect.stringMatching(/^s3:\/\/bucket\//) } });
+      // The server goes away for good; the local backups go on every day.
+      await server.kill();
+      for (let day = 1; day <= 3; day++) {
+        clock.now = new Date(Date.parse('2025-06-01T02:00:00Z') + day * DAY);
+        const run = await auto.run({ trigger: 'auto' });
+        expect(run.status).toBe('success');
+        expect(run.status === 'success' && run.remoteError).toBeInstanceOf(Error);
+      }
+      clock.now = new Date(Date.parse('2025-06-04T02:00:00Z') + 3600 * 1000);
+      const report = await status();
+      const warnings = formatStatus(report).filter((l) => l.includes('WARNING'));
+      expect(warnings).toContain(
+        '  WARNING: no successful offsite upload to s3://bucket/auto/ for 3 d 1 h; the schedule expects one every 1 d',
+      );
+      expect(
+        warnings.some((w) => w.startsWith('  WARNING: the last offsite upload to s3://bucket/auto/ failed: ')),
+      ).toBe(true);
+      expect(warnings.some((w) => w.includes('no successful automatic backup'))).toBe(false);
+      expect(line(formatStatus(report), 'Last upload ok')).toMatch(/ 2025-06-01 02:00:00 \+00:00 \(3 d 1 h ago\)$/);
+      expect(statusJson(report).remoteUpload).toMatchObject({
+        status: 'failed',
+        lastSentAt: '2025-06-01T02:00:00.000Z',
+        overdue: { sinceMs: 3 * DAY + 3600 * 1000, expectedEveryMs: DAY },
+      });
+
+      // Without a remote place nothing is expected there.
+      await auto.set('remote', 'off');
+      expect((await status()).remoteOverdue).toBeUndefined();
     },
   );
 });
