@@ -276,9 +276,12 @@ describe("the remote's dead man's switch", () => {
         overdue: { sinceMs: 3 * DAY + 3600 * 1000, expectedEveryMs: DAY },
       });
 
-      // Without a remote place nothing is expected there.
+      // Turned off, the remote is no longer expected to get backups: no warning about it, its history in --json.
       await auto.set('remote', 'off');
-      expect((await status()).remoteOverdue).toBeUndefined();
+      const off = await status();
+      expect(off.remoteOverdue).toBeUndefined();
+      expect(formatStatus(off).filter((l) => l.includes('upload'))).toEqual([]);
+      expect(statusJson(off).remoteUpload).toMatchObject({ status: 'failed', lastSentAt: '2025-06-01T02:00:00.000Z' });
     },
   );
 });

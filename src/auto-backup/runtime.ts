@@ -183,7 +183,7 @@ async function listen(
 async function noticeFromLastTime(auto: AutoBackup): Promise<void> {
   const { settings, state } = await auto.load();
   // Nothing uploads before start-up is over: a `sending` left in the record is an upload that never finished.
-  const remote = remoteOutcome(state, false);
+  const remote = settings.remote ? remoteOutcome(state, false) : undefined;
   if (remote === 'interrupted' && state.remoteStartedAt)
     auto.addNotice(
       `The upload of the last automatic backup to ${state.remotePlace ?? settings.remote} ` +

@@ -154,7 +154,7 @@ export function formatStatus(report: StatusReport): string[] {
   lines.push(row('Scheduler', schedulerText(report)));
   lines.push(row('Directory', settings.directory));
   if (settings.remote) lines.push(row('Remote', `${settings.remote} (same retention, automatic backups only)`));
-  if (settings.remote || report.remote) {
+  if (settings.remote) {
     lines.push(row('Last upload', lastUploadText(report)));
     lines.push(row('Last upload ok', state.remoteLastSentAt ? when(state.remoteLastSentAt, report) : 'never'));
   }
@@ -226,8 +226,10 @@ export function formatStatus(report: StatusReport): string[] {
   return lines;
 }
 
+/** Only while a remote place is set: once it is turned off, an old upload's failure is history, not news. */
 function remoteWarnings(report: StatusReport): string[] {
   const { state } = report;
+  if (!report.settings.remote) return [];
   const place = state.remotePlace ?? report.settings.remote;
   const out: string[] = [];
   if (report.remote === 'failed')
