@@ -16,6 +16,7 @@ import { collect, runCli, startCli, waitForOutput, withoutWaitLines } from './he
 import { startS3Server } from './helpers/s3-server.js';
 import type { S3Server } from './helpers/s3-server.js';
 import { tempDir } from './helpers/temp-dir.js';
+import { until } from './helpers/until.js';
 
 // What an automatic backup's upload to the `remote` place leaves behind for status, --json and monitoring, end to
 // end: the compiled CLI (run `npm run build` first) against a real S3-compatible server on 127.0.0.1 and a real
@@ -202,53 +203,56 @@ describe('the outcome of an automatic upload, after the process that made it has
   );
 });
 
+/** An AutoBackup in this process with the real upload to a real S3 server; the backups themselves are made by hand. */
+async function inProcess() {
+  const server = await startS3Server();
+  const keys = tempDir('nuagent-offsite-keys-');
+  fs.writeFileSync(path.join(keys, 'recipients.txt'), `${await identityToRecipient(await generateX25519Identity())}\n`);
+  // The S3 client and the encryption read the environment a user would set (this test's thread only).
+  const saved = { ...process.env };
+  Object.assign(process.env, server.env, { NUAGENT_BACKUP_RECIPIENTS: path.join(keys, 'recipients.txt') });
+  cleanups.push(async () => {
+    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+    Object.assign(process.env, saved);
+  });
+
+  const paths = resolveDataPaths({ NUAGENT_HOME: tempDir('nuagent-offsite-home-') });
+  const store = await openStore(paths.database, { createParentDir: true });
+  const source = path.join(keys, 'source.db');
+  await addConversations(source, 2);
+  const clock = { now: new Date('2025-06-01T02:00:00Z') };
+  const backups = new FakeBackupService(() => clock.now);
+  // Real backup files (a copy and its manifest), so the real upload has something to send.
+  backups.behaviour = async (request) => {
+    const name = `memory-${clock.now.toISOString().slice(0, 10)}-020000.db`;
+    await handMadeBackup(source, path.join(request.directory!, name), clock.now);
+    return success(request, name);
+  };
+  const auto = new AutoBackup({
+    config: appConfigStore(store),
+    backups,
+    paths,
+    offsite: lazyOffsitePort,
+    now: () => clock.now,
+  });
+  cleanups.push(async () => {
+    await auto.shutdown();
+    await store.close();
+  });
+  await auto.set('timeZone', 'UTC');
+  await auto.set('enabled', 'true');
+  await auto.set('remote', 's3://bucket/auto');
+  const status = async () => buildStatus(auto, { kind: 'here', pid: 4242, active: true });
+
+  return { server, auto, clock, status };
+}
+
 describe("the remote's dead man's switch", () => {
   it(
     'a remote with no successful upload for twice the schedule’s gap is called out while local backups go on',
     { timeout: 240_000 },
     async () => {
-      const server = await startS3Server();
-      const keys = tempDir('nuagent-offsite-keys-');
-      fs.writeFileSync(
-        path.join(keys, 'recipients.txt'),
-        `${await identityToRecipient(await generateX25519Identity())}\n`,
-      );
-      // The S3 client and the encryption read the environment a user would set (this test's thread only).
-      const saved = { ...process.env };
-      Object.assign(process.env, server.env, { NUAGENT_BACKUP_RECIPIENTS: path.join(keys, 'recipients.txt') });
-      cleanups.push(async () => {
-        for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-        Object.assign(process.env, saved);
-      });
-
-      const paths = resolveDataPaths({ NUAGENT_HOME: tempDir('nuagent-offsite-home-') });
-      const store = await openStore(paths.database, { createParentDir: true });
-      const source = path.join(keys, 'source.db');
-      await addConversations(source, 2);
-      const clock = { now: new Date('2025-06-01T02:00:00Z') };
-      const backups = new FakeBackupService(() => clock.now);
-      // Real backup files (a copy and its manifest), so the real upload has something to send.
-      backups.behaviour = async (request) => {
-        const name = `memory-${clock.now.toISOString().slice(0, 10)}-020000.db`;
-        await handMadeBackup(source, path.join(request.directory!, name), clock.now);
-        return success(request, name);
-      };
-      const auto = new AutoBackup({
-        config: appConfigStore(store),
-        backups,
-        paths,
-        offsite: lazyOffsitePort,
-        now: () => clock.now,
-      });
-      cleanups.push(async () => {
-        await auto.shutdown();
-        await store.close();
-      });
-      await auto.set('timeZone', 'UTC');
-      await auto.set('enabled', 'true');
-      await auto.set('remote', 's3://bucket/auto');
-      const status = async () => buildStatus(auto, { kind: 'here', pid: 4242, active: true });
-
+      const { server, auto, clock, status } = await inProcess();
       const first = await auto.run({ trigger: 'auto' });
       expect(first).toMatchObject({ status: 'success', remote: { url: expect.stringMatching(/^s3:\/\/bucket\//) } });
       // The server goes away for good; the local backups go on every day.
@@ -282,6 +286,34 @@ describe("the remote's dead man's switch", () => {
       expect(off.remoteOverdue).toBeUndefined();
       expect(formatStatus(off).filter((l) => l.includes('upload'))).toEqual([]);
       expect(statusJson(off).remoteUpload).toMatchObject({ status: 'failed', lastSentAt: '2025-06-01T02:00:00.000Z' });
+    },
+  );
+});
+
+describe('an upload under way', () => {
+  it(
+    'is in progress while this process uploads, not "never finished"; cancelled, it is recorded as failed',
+    { timeout: 240_000 },
+    async () => {
+      const { server, auto, status } = await inProcess();
+      server.pause();
+      const stop = new AbortController();
+      const run = auto.run({ trigger: 'auto', signal: stop.signal });
+      await until(async () => (await status()).remote === 'sending');
+      const during = formatStatus(await status());
+      expect(line(during, 'Last upload')).toMatch(
+        /^Last upload:\s+started 2025-06-01 02:00:00 \+00:00 \(.*\), in progress$/,
+      );
+      expect(during.filter((l) => l.includes('upload'))).toHaveLength(2);
+      expect(during.some((l) => l.includes('WARNING'))).toBe(false);
+
+      stop.abort();
+      const result = await run;
+      server.resume();
+      expect(result.status === 'success' && result.remoteError).toBeInstanceOf(Error);
+      const after = await status();
+      expect(after.remote).toBe('failed');
+      expect(statusJson(after).remoteUpload).toMatchObject({ status: 'failed', lastSentAt: null });
     },
   );
 });
