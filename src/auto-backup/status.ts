@@ -153,8 +153,8 @@ export function formatStatus(report: StatusReport): string[] {
   lines.push(row('Next run', settings.enabled && state.nextRunAt ? when(state.nextRunAt, report) : 'none (disabled)'));
   lines.push(row('Scheduler', schedulerText(report)));
   lines.push(row('Directory', settings.directory));
-  if (settings.remote) lines.push(row('Remote', `${settings.remote} (same retention, automatic backups only)`));
   if (settings.remote) {
+    lines.push(row('Remote', `${settings.remote} (same retention, automatic backups only)`));
     lines.push(row('Last upload', lastUploadText(report)));
     lines.push(row('Last upload ok', state.remoteLastSentAt ? when(state.remoteLastSentAt, report) : 'never'));
   }
@@ -236,7 +236,7 @@ function remoteWarnings(report: StatusReport): string[] {
     out.push(`the last offsite upload to ${place} failed: ${state.remoteError ?? 'unknown error'}`);
   if (report.remote === 'interrupted')
     out.push(
-      `the offsite upload to ${place} started ${formatTime(state.remoteStartedAt!)} never finished ` +
+      `the offsite upload to ${place} started ${state.remoteStartedAt ? formatTime(state.remoteStartedAt) : 'earlier'} never finished ` +
         '(nu-agent stopped during it); run /backup auto run (or nu-agent auto-backup run) to send a new backup',
     );
   if (report.remoteOverdue)
