@@ -65,6 +65,8 @@ export interface SizeReport {
   cliRatioToCp: number;
   /** The pause window of the `nu-agent backup` command, from its --json stateDurations. */
   cliPauseWindowMs: number;
+  /** The time in each state of that command (its --json stateDurations): where the whole command's time goes. */
+  cliStateMs: Record<string, number>;
 }
 
 /** The states between asking the workers to pause and their resuming (whichever a run passes). */
@@ -201,6 +203,7 @@ export async function benchSize(options: SizeOptions): Promise<SizeReport> {
     cliBackupMs: cli.ms,
     cliRatioToCp: cli.ms / cpFsyncMs,
     cliPauseWindowMs: cli.pauseWindowMs,
+    cliStateMs: cli.stateMs,
   };
 }
 
@@ -229,7 +232,7 @@ async function makeWorkersBusy(store: MemoryStore): Promise<void> {
 async function timeCliBackup(
   env: NodeJS.ProcessEnv,
   destination: string,
-): Promise<{ ms: number; pauseWindowMs: number; copy: string }> {
+): Promise<{ ms: number; pauseWindowMs: number; copy: string; stateMs: Record<string, number> }> {
   const start = performance.now();
   const stdout = await new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, 'backup', destination, '--json'], {
@@ -250,7 +253,7 @@ async function timeCliBackup(
   const pauseWindowMs = PAUSED_STATES.reduce((total, name) => total + (json.stateDurations[name] ?? 0), 0);
   fs.rmSync(destination, { force: true });
   fs.rmSync(destination + '.manifest.json', { force: true });
-  return { ms, pauseWindowMs, copy: json.copy };
+  return { ms, pauseWindowMs, copy: json.copy, stateMs: json.stateDurations };
 }
 
 function medianStates(all: Record<string, number>[]): Record<string, number> {

@@ -258,11 +258,11 @@ function printTable(sizes: SizeReport[], copies: CopyBenchReport[], pauses: Paus
   console.log('\nbackups (medians)');
   printRows(rows);
   if (sizes.length) {
-    console.log('\ntime in each supervisor state, ms (median)');
+    console.log('\ntime in each supervisor state, ms (median of the backups | the one `nu-agent backup`)');
     const states = [...new Set(sizes.flatMap((s) => Object.keys(s.stateMs)))];
     printRows([
       ['state', ...sizes.map((s) => `${s.sizeMiB} ${s.content} ${s.fileSystem.split(' ')[0]}`)],
-      ...states.map((st) => [st, ...sizes.map((s) => f(s.stateMs[st], 1))]),
+      ...states.map((st) => [st, ...sizes.map((s) => `${f(s.stateMs[st], 1)} | ${f(s.cliStateMs[st], 0)}`)]),
     ]);
   }
   for (const c of copies) {

@@ -153,6 +153,24 @@ describe('backup service', { timeout: 60_000 }, () => {
     await fixture.close();
   });
 
+  it('fails the backup, resumes workers and leaves no temporary file when the disk reports a write-back error', async () => {
+    const fixture = await backupFixture(50);
+    const destination = path.join(fixture.dir, 'b.db');
+    const outcome = await serviceFor(fixture, { faults: { copy: { writebackError: 'EIO' } } }).run({
+      trigger: 'manual',
+      destination,
+    });
+    const { error } = failed(outcome);
+    expect(error.code).toBe('BACKUP_COPY_FAILED');
+    expect(error.message).toMatch(/write-back failed/);
+    expect(fs.existsSync(destination)).toBe(false);
+    expect(leftovers(fixture.dir)).toEqual([]);
+    expect(fixture.deps.workers.calls).toEqual(['pauseAll', 'waitUntilAllPaused', 'resumeAll']);
+    await expectUsable(fixture);
+    expect((await listBackupRuns(fixture.store))[0]?.result).toBe('failed');
+    await fixture.close();
+  });
+
   it('aborts, naming the worker, and resumes when a worker will not pause', async () => {
     const workers = recordingWorkers({
       waitUntilAllPaused: async (ms) => {

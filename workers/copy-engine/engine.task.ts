@@ -24,10 +24,10 @@ import type {
 //
 // How to copy was measured (bench/backup-copy.ts, 1 GiB, ext4, copy + fsync): fs.copyFile 1.02-1.15 s, `cp` +
 // sync 0.89-1.05 s, a synchronous 8 MiB read/write loop 1.21-1.32 s. The kernel copy wins and leaves this thread
-// free to poll the destination's size for progress; COPYFILE_FICLONE makes it a copy-on-write clone where the
-// filesystem offers one (cloneOrCopy) and the kernel copy elsewhere. The source is hashed by a second task in
-// another thread at the same time (reading the page-cached source costs little next to the copy), which keeps
-// the pause close to `cp` speed on two cores.
+// free to poll the destination's size for progress. A reflink clone, where the file system offers one, is made
+// on the main thread before any task runs (src/backup/clone-file.ts); the copy task is for the other file
+// systems. The source is hashed by a second task in another thread at the same time, one block at a time
+// (file-hash.ts), while the copy mostly waits on the disk.
 
 const cancelled = (flag: SharedArrayBuffer) => Atomics.load(new Int32Array(flag), CANCEL_INDEX) !== 0;
 const cancelError = (): TaskError => ({ message: 'cancelled', code: 'ABORT_ERR', cancelled: true });
@@ -54,9 +54,10 @@ export async function copy(task: CopyTask): Promise<CopyResult> {
         // not created yet
       }
     }, task.pollMs);
-    const method: CopyMethod = task.fault ? 'injected-fault' : 'kernel';
-    if (task.fault) copyUntilFault(task.source, task.temp, task.fault.failAtByte);
-    else await kernelCopy(task.source, task.temp);
+    const fault = task.fault;
+    const method: CopyMethod = fault && 'failAtByte' in fault ? 'injected-fault' : 'kernel';
+    if (fault && 'failAtByte' in fault) copyUntilFault(task.source, task.temp, fault.failAtByte);
+    else await kernelCopy(task.source, task.temp, fault?.writebackError);
     clearInterval(poll);
     // The kernel copy cannot be interrupted once started; a cancel that came meanwhile takes effect here.
     if (cancelled(task.cancel)) throw Object.assign(new Error('cancelled'), { code: 'ABORT_ERR' });
@@ -84,41 +85,49 @@ export async function copy(task: CopyTask): Promise<CopyResult> {
  * 24 GiB machine), so a plain copy of a 1 GiB file fills the page cache in well under a second and its fsync
  * then waits for all of it to reach the disk: `cp` + fsync works the same way. Asking for the write-back from the
  * start (fdatasync after fdatasync on a second descriptor, each taking what was written since the last) keeps the
- * disk busy during the copy, so the final fsync finds little left: 1 GiB, ext4, 2 cores, copy + fsync 2.0-2.2 s
- * against 2.3-2.9 s without (/work/exp/copyhash.mjs in the session's notes; `npm run bench` measures the window).
+ * disk busy during the copy, so the final fsync finds little left. Measured on 1 GiB, ext4, 2 cores, the source
+ * hashed beside it: copy + fsync 2.0-2.1 s with, 2.3-2.9 s without, `cp` + sync 2.2-2.5 s (`npm run bench`
+ * reports the engine alone against `cp` + fsync, and the window of whole backups).
  *
  * A failed fdatasync fails the copy: Linux reports a write-back error once per open file, so the final fsync,
  * on a descriptor opened later, might not see an error this one was told of.
  */
-async function kernelCopy(source: string, temp: string): Promise<void> {
+async function kernelCopy(source: string, temp: string, writebackError?: string): Promise<void> {
   let copying = true;
   // EXCL: the temporary name is new; never write through a file someone else made.
   const copied = fs.promises.copyFile(source, temp, fs.constants.COPYFILE_EXCL).finally(() => {
     copying = false;
   });
-  const writeback = startWriteback(temp, () => copying);
+  const writeback = writeBackWhileCopying(temp, () => copying, writebackError);
   const [copy, flushed] = await Promise.allSettled([copied, writeback]);
   if (copy.status === 'rejected') throw copy.reason;
   if (flushed.status === 'rejected') throw flushed.reason;
 }
 
-async function startWriteback(temp: string, copying: () => boolean): Promise<void> {
-  let handle: fs.promises.FileHandle | undefined;
+/** fdatasync after fdatasync until the copy ends (at least one once the file exists). */
+async function writeBackWhileCopying(temp: string, copying: () => boolean, injected?: string): Promise<void> {
+  const handle = await openOnceCreated(temp, copying);
+  if (!handle) return; // the copy ended without creating the file: its own error says why
   try {
-    while (copying()) {
-      if (!handle) {
-        try {
-          handle = await fs.promises.open(temp, 'r'); // inside our own 0700 directory (durable-file.ts)
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-          await new Promise((resolve) => setTimeout(resolve, 5)); // the copy has not created it yet
-          continue;
-        }
-      }
+    do {
+      if (injected) throw Object.assign(new Error(`write-back failed (injected ${injected})`), { code: injected });
       await handle.datasync();
-    }
+    } while (copying());
   } finally {
-    await handle?.close();
+    await handle.close();
+  }
+}
+
+/** The temporary file once the copy has created it (inside our own 0700 directory: durable-file.ts). */
+async function openOnceCreated(temp: string, copying: () => boolean): Promise<fs.promises.FileHandle | undefined> {
+  for (;;) {
+    const running = copying(); // read before trying: a copy that ended before a failed open created nothing
+    try {
+      return await fs.promises.open(temp, 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !running) return undefined;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
 

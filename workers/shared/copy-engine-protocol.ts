@@ -20,9 +20,12 @@ export interface ProgressSink {
 export const CANCEL_INDEX = 0;
 
 /** Fault injection for tests: the copy stops with an error once this many bytes are written. */
-export interface CopyFault {
-  failAtByte: number;
-}
+/**
+ * Faults a test injects through the copy task (the seam; never in normal runs): a disk that fills up after
+ * failAtByte bytes, or a write-back that reports an error (errno code, e.g. EIO), which a real disk does only
+ * when it fails.
+ */
+export type CopyFault = { failAtByte: number } | { writebackError: string };
 
 export interface CopyTask {
   op: 'copy';
