@@ -337,13 +337,20 @@ export const messages = {
       `If no nu-agent is backing up or restoring this database, remove ${lockPath} and try again.`,
       { path: lockPath, op: 'backup' },
     ),
-  backupLockForeign: (lockPath: string, why: string) =>
-    e(
-      'BACKUP_LOCK_FOREIGN',
-      `the backup lock ${lockPath} was not made by nu-agent for this user: ${why}`,
-      `Someone else can write to ${nodePath.dirname(lockPath)}: find out who made it before removing it, and keep the database in a directory only you can write.`,
-      { path: lockPath, op: 'backup' },
-    ),
+  backupLockForeign: (lockPath: string, why: string, otherUser: string | undefined) =>
+    otherUser
+      ? e(
+          'BACKUP_LOCK_FOREIGN',
+          `the backup lock ${lockPath} belongs to ${otherUser}, not to you: nu-agent did not make it, and it never trusts or removes a lock another user made, so no backup or restore of this database can run while it is there`,
+          `Ask ${otherUser} or an administrator to remove ${lockPath}. Other users can create files in ${nodePath.dirname(lockPath)}: keep the database in a directory only you can write.`,
+          { path: lockPath, op: 'backup' },
+        )
+      : e(
+          'BACKUP_LOCK_FOREIGN',
+          `the backup lock ${lockPath} was not made by nu-agent: ${why}`,
+          `If no nu-agent is backing up or restoring this database, remove ${lockPath} and try again.`,
+          { path: lockPath, op: 'backup' },
+        ),
   backupLockLost: (lockPath: string, why: string) =>
     e(
       'BACKUP_LOCK_LOST',

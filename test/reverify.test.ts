@@ -36,7 +36,8 @@ const manifestOf = (file: string) => JSON.parse(fs.readFileSync(manifestPathFor(
 async function setup(options: { verifyTask?: RunVerifyTask } = {}) {
   const home = tempDir();
   const paths = resolveDataPaths({ NUAGENT_HOME: home });
-  const source = path.join(home, 'source.db');
+  // The backups are of the database itself: a pass checks only this database's backups.
+  const source = paths.database;
   await addConversations(source, 20);
   const dir = path.join(home, 'backups');
   fs.mkdirSync(dir, { recursive: true });
@@ -196,10 +197,17 @@ describe('scheduled re-verification', { timeout: 180_000 }, () => {
   });
 
   it('stops at the time bound without recording the check it cut short', async () => {
-    const { files, dir } = await setup();
+    const { files, dir, paths } = await setup();
     const endless: RunVerifyTask = (_task, signal) =>
       new Promise((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('timed out'))));
-    const result = await reverifyBackups(catalogBackups([dir]), { maxBytes: 1e12, maxMs: 50 }, { runTask: endless });
+    const result = await reverifyBackups(
+      catalogBackups([dir]),
+      { maxBytes: 1e12, maxMs: 50 },
+      {
+        database: paths.database,
+        runTask: endless,
+      },
+    );
     expect(result).toMatchObject({ checked: [], remaining: 3, stoppedBy: 'time' });
     expect(manifestOf(files.old).verifications).toBeUndefined();
   });

@@ -128,8 +128,11 @@ async function openWhenNoBackupRuns(paths: DataPaths): Promise<MemoryStore> {
     });
   } catch (err) {
     // A lock we cannot even try to take (a read-only directory) means no backup can run there either; one
-    // held by another process, or not made by nu-agent, means the file must not be opened.
-    if (isNuError(err)) throw err;
+    // held by another process of ours means the file must not be opened. One another user planted is no
+    // nu-agent's of ours (backup-lock.ts): the memory opens, and backups say why they refuse.
+    if (isNuError(err) && err.code === 'BACKUP_LOCK_FOREIGN')
+      process.stderr.write(`Warning: ${err.message}.\n${err.hint ? `${formatHint(err.hint)}\n` : ''}`);
+    else if (isNuError(err)) throw err;
   }
   try {
     return await open();

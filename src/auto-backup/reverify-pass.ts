@@ -2,7 +2,7 @@ import { acquireBackupLock } from '../backup/backup-lock.js';
 import { catalogBackups } from '../backup/catalog.js';
 import type { BackupEntry } from '../backup/backup-entry.js';
 import { failedReverification } from '../backup/retention.js';
-import { reverifyBackups } from '../backup/reverify.js';
+import { describeSkipped, ownBackups, reverifyBackups } from '../backup/reverify.js';
 import type { ReverifyResult } from '../backup/reverify.js';
 import type { RunVerifyTask } from '../backup/verify.js';
 import { isNuError, messageOf } from '../errors.js';
@@ -30,8 +30,14 @@ export interface ReverifySummary {
   dueAt?: Date | undefined;
 }
 
-export function catalogFor(paths: DataPaths, directory: string): BackupEntry[] {
+/** Every backup in the directory, whoever made it (a pass sorts out which are ours, and says how many are not). */
+function catalogAll(paths: DataPaths, directory: string): BackupEntry[] {
   return catalogBackups([directory], { exclude: [paths.database, `${paths.database}.wal`] });
+}
+
+/** This user's backups of this database: what status counts and what decides when a pass is due. */
+export function catalogFor(paths: DataPaths, directory: string): BackupEntry[] {
+  return ownBackups(catalogAll(paths, directory), paths.database);
 }
 
 export function summarizeReverify(entries: readonly BackupEntry[], settings: AutoBackupSettings): ReverifySummary {
@@ -76,9 +82,9 @@ export async function runReverifyPass(options: PassOptions): Promise<ReverifyRun
   }
   try {
     const result = await reverifyBackups(
-      catalogFor(paths, settings.directory),
+      catalogAll(paths, settings.directory),
       { maxBytes: settings.reverifyMaxBytes, maxMs: settings.reverifyMaxSeconds * 1000 },
-      { now: options.now, signal: options.signal, runTask: options.runTask },
+      { database: paths.database, now: options.now, signal: options.signal, runTask: options.runTask },
     );
     return { status: 'done', directory: settings.directory, result };
   } finally {
@@ -96,6 +102,8 @@ export function describeReverify(run: ReverifyRun): string[] {
     lines.push(`  ${c.ok ? 'ok     ' : 'DAMAGED'}  ${c.path}${c.ok ? '' : `: ${c.problem}`} (${c.durationMs} ms)`);
     if (c.notRecorded) lines.push(`           ${c.notRecorded}`);
   }
+  const skipped = describeSkipped(run.result.skipped);
+  if (skipped) lines.push(skipped);
   const damaged = checked.filter((c) => !c.ok).length;
   if (checked.length > 0) {
     const stop =

@@ -3,7 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { messages } from '../errors.js';
 import type { NuError } from '../errors.js';
-import { foreignOwner, lockHolderState, ownRecord, readOwnerRecord, writeOwnerRecord } from './lock-owner.js';
+import {
+  describeUser,
+  foreignOwner,
+  lockHolderState,
+  ownRecord,
+  readOwnerRecord,
+  writeOwnerRecord,
+} from './lock-owner.js';
 import { formatTime } from '../format/time.js';
 import type { HolderState, OwnerRecord } from './lock-owner.js';
 import { namesIn } from '../fs-facts.js';
@@ -22,6 +29,13 @@ import { namesIn } from '../fs-facts.js';
 // Take it before opening the database when a process opens the database only to back it up (`nu-agent backup`):
 // a process that opened the file during another's closed window would make that one's reopen fail.
 // Within one process the lock is counted, so the CLI can hold it around the App it creates for the backup.
+//
+// A lock entry this user did not make (another user's, where others may create files beside the database) is
+// never trusted and never removed, and the refusal says whose it is at once, without waiting. It cannot be a
+// live nu-agent of this user (their locks are directories of ours, 0700, holding an owner record), so opening
+// the database beside it is safe (create-app.ts): only backups and restores are refused while it is there.
+// Moving the lock elsewhere would end that refusal, but every process of this user on this database (another
+// NUAGENT_HOME, an older version) must see the same lock, and only the name beside the database is sure to be.
 
 const WATCH_MS = 1000;
 /** The first release's lock is an empty directory whose mtime its holder refreshes every second. */
@@ -148,7 +162,7 @@ function take(lockPath: string): Held {
       }
       const current = examine(lockPath);
       if (current.kind === 'gone') continue;
-      if (current.kind === 'foreign') throw messages.backupLockForeign(lockPath, current.why);
+      if (current.kind === 'foreign') throw messages.backupLockForeign(lockPath, current.why, current.otherUser);
       if (current.kind === 'unknown') throw refusal(lockPath, { state: 'unknown', why: current.why });
       const state = lockHolderState(current.record);
       if (state !== 'dead') {
@@ -164,7 +178,7 @@ function take(lockPath: string): Held {
 
 type Examined =
   | { kind: 'gone' }
-  | { kind: 'foreign'; why: string }
+  | { kind: 'foreign'; why: string; otherUser?: string | undefined }
   | { kind: 'unknown'; why: string }
   | { kind: 'held'; record: OwnerRecord };
 
@@ -176,6 +190,8 @@ function examine(lockPath: string): Examined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'gone' };
     throw err;
   }
+  const otherUser = otherUserOf(stat);
+  if (otherUser) return { kind: 'foreign', why: `it belongs to ${otherUser}`, otherUser };
   if (!stat.isDirectory()) return { kind: 'foreign', why: 'it is not a directory' };
   const foreign = foreignOwner(stat);
   if (foreign) return { kind: 'foreign', why: `it ${foreign}` };
@@ -219,8 +235,15 @@ function refuseOlderVersion(lockPath: string): void {
   } catch {
     return;
   }
-  if (foreignOwner(stat)?.startsWith('belongs')) throw messages.backupLockForeign(lockPath, `it ${foreignOwner(stat)}`);
+  const otherUser = otherUserOf(stat);
+  if (otherUser) throw messages.backupLockForeign(lockPath, `it belongs to ${otherUser}`, otherUser);
   if (Date.now() - stat.mtimeMs < OLDER_VERSION_FRESH_MS) throw refusal(lockPath, { state: 'older-version' });
+}
+
+/** "user 1001 (alice)" when another user owns the entry, else undefined (also where there are no owners). */
+function otherUserOf(stat: fs.Stats): string | undefined {
+  const uid = process.getuid?.();
+  return uid !== undefined && stat.uid !== uid ? describeUser(stat.uid) : undefined;
 }
 
 /** Directories a crash left between mkdir and rename (ours, of dead holders, or never completed). */

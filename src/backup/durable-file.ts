@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fsyncFile } from '../../workers/shared/fsync-file.js';
 import { namesIn } from '../fs-facts.js';
+import { IDENTITY_IN_NAME, identityFromName, identityTag, isProcessAlive } from './lock-owner.js';
+import type { ProcessIdentity } from './lock-owner.js';
 
 // The main thread's durable writes all come from here, the fsync of a file included (a copy thread runs it too).
 export { fsyncFile };
@@ -16,8 +18,11 @@ export { fsyncFile };
 // inside a private directory of its own, made by mkdtemp (mode 0700, a fresh random name created exclusively):
 // nobody else can open the copy whatever mode the copy itself has while it is written (fs.copyFile gives it the
 // source's mode until we chmod it), and nobody can plant a file or a link at its name. Such a directory is
-// `.<name>.nu-agent-tmp-<host>-<pid>-<6 random>`, and cleanup removes only what passes isOurTempDir: that exact
-// pattern, made on this host, a real directory (lstat: a link is never followed), owned by this user, private.
+// `.<name>.nu-agent-tmp-<host>-<pid>-<start>-<boot>-<6 random>`, and cleanup removes only what passes isOurTempDir:
+// that exact pattern, made on this host, a real directory (lstat: a link is never followed), owned by this user,
+// private; and only once the process named is gone. The name carries the process's start time and boot
+// (lock-owner.ts identityTag), so a pid reused by another program does not keep a crashed copy forever; names
+// of older versions (`<host>-<pid>-<6 random>`) are still recognised and judged by their pid alone.
 
 export const TEMP_MARKER = '.nu-agent-tmp-';
 /** The copy's name inside its private directory. */
@@ -27,18 +32,25 @@ const MAX_NAME_IN_TEMP = 120;
 
 const hostTag = crypto.createHash('sha256').update(os.hostname()).digest('hex').slice(0, 8);
 const myUid = () => (typeof process.getuid === 'function' ? process.getuid() : -1);
-const TEMP_DIR_PATTERN = new RegExp(`^\\..*${escapeRegExp(TEMP_MARKER)}([0-9a-f]{8})-(\\d+)-[A-Za-z0-9]{6}$`);
+const TEMP_DIR_PATTERN = new RegExp(
+  `^\\..*${escapeRegExp(TEMP_MARKER)}([0-9a-f]{8})-${IDENTITY_IN_NAME}-[A-Za-z0-9]{6}$`,
+);
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** The fixed part of the temporary directory names for destination; mkdtemp adds six random characters. */
-function tempPrefixFor(destination: string): string {
+/** The part of the temporary directory names for destination that any process of this host writes alike. */
+function nameStartFor(destination: string): string {
   let base = path.basename(destination);
   if (Buffer.byteLength(base) > MAX_NAME_IN_TEMP)
     base = crypto.createHash('sha256').update(base).digest('hex').slice(0, 32);
-  return path.join(path.dirname(destination), `.${base}${TEMP_MARKER}${hostTag}-${process.pid}-`);
+  return `.${base}${TEMP_MARKER}${hostTag}-`;
+}
+
+/** The fixed part of this process's temporary directory names for destination; mkdtemp adds six random characters. */
+function tempPrefixFor(destination: string): string {
+  return path.join(path.dirname(destination), `${nameStartFor(destination)}${identityTag()}-`);
 }
 
 /**
@@ -58,9 +70,8 @@ export function isOurTempDir(dir: string, destination?: string): boolean {
   const match = TEMP_DIR_PATTERN.exec(name);
   if (!match || match[1] !== hostTag) return false;
   if (destination !== undefined) {
-    const prefix = tempPrefixFor(destination);
-    const expected = path.basename(prefix).replace(/-\d+-$/, '-');
-    if (path.dirname(dir) !== path.dirname(prefix) || !name.startsWith(expected)) return false;
+    const beside = path.dirname(tempPrefixFor(destination));
+    if (path.dirname(dir) !== beside || !name.startsWith(nameStartFor(destination))) return false;
   }
   let stat: fs.Stats;
   try {
@@ -71,9 +82,10 @@ export function isOurTempDir(dir: string, destination?: string): boolean {
   return stat.isDirectory() && stat.uid === myUid() && (stat.mode & 0o077) === 0;
 }
 
-/** The pid recorded in a temporary directory's name. */
-function pidOf(dir: string): number {
-  return Number(TEMP_DIR_PATTERN.exec(path.basename(dir))?.[2]);
+/** The process named in a temporary directory's name. */
+function ownerOf(dir: string): ProcessIdentity {
+  const match = TEMP_DIR_PATTERN.exec(path.basename(dir));
+  return identityFromName(match?.[2], match?.[3], match?.[4]);
 }
 
 /** Removes a temporary file made by createTempFile and its private directory; anything else is left alone. */
@@ -153,8 +165,7 @@ export function removeStaleTempFiles(dir: string): string[] {
     if (!name.includes(TEMP_MARKER)) continue;
     const full = path.join(dir, name);
     if (!isOurTempDir(full)) continue;
-    const pid = pidOf(full);
-    if (pid === process.pid || isAlive(pid)) continue; // still being written, here or by another live process
+    if (isProcessAlive(ownerOf(full))) continue; // still being written, here or by another live process
     if (removeTempDir(full)) removed.push(full);
   }
   return removed;
@@ -164,8 +175,10 @@ export function removeStaleTempFiles(dir: string): string[] {
 export function removeCrashedTemp(temp: string, destination: string): string | undefined {
   const dir = path.dirname(temp);
   if (path.basename(temp) !== TEMP_FILE_NAME || !isOurTempDir(dir, destination)) return undefined;
-  const pid = pidOf(dir);
-  if (pid !== process.pid && isAlive(pid)) return undefined;
+  const owner = ownerOf(dir);
+  // One named with this process's pid is a predecessor's (the caller's journal said so): this process has
+  // started no copy yet when it cleans up after a crash.
+  if (owner.pid !== process.pid && isProcessAlive(owner)) return undefined;
   return removeTempDir(dir) ? dir : undefined;
 }
 
@@ -175,16 +188,5 @@ export function tempContentBytes(dir: string): number | undefined {
     return fs.lstatSync(path.join(dir, TEMP_FILE_NAME)).size;
   } catch {
     return undefined;
-  }
-}
-
-/** True when a process with this pid exists (EPERM: it exists but belongs to someone else). */
-export function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DataPaths } from '../paths.js';
-import { isAlive, removeCrashedTemp, removeStaleTempFiles } from './durable-file.js';
+import { removeCrashedTemp, removeStaleTempFiles } from './durable-file.js';
+import { isProcessAlive, ownIdentity } from './lock-owner.js';
 
 // A crash (SIGKILL, power loss) during the copy leaves a temporary directory beside the destination, wherever the
 // user pointed the backup. Before the copy starts, a small journal names it; start-up reads the journal and
@@ -18,6 +19,9 @@ import { isAlive, removeCrashedTemp, removeStaleTempFiles } from './durable-file
 
 export interface CopyJournal {
   pid: number;
+  /** The process's start time and boot (lock-owner.ts), so a reused pid is not taken for it; absent in old journals. */
+  startTicks?: string | undefined;
+  bootId?: string | undefined;
   host: string;
   temp: string;
   destination: string;
@@ -36,7 +40,7 @@ export function writeCopyJournal(
 ) {
   const file = copyJournalPath(paths);
   fs.mkdirSync(paths.home, { recursive: true, mode: 0o700 });
-  const full: CopyJournal = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), ...note };
+  const full: CopyJournal = { ...ownIdentity(), host: os.hostname(), startedAt: new Date().toISOString(), ...note };
   const temp = `${file}.${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
   try {
     fs.writeFileSync(temp, JSON.stringify(full) + '\n', { mode: 0o600, flag: 'wx' });
@@ -62,9 +66,11 @@ export function cleanupAfterCrash(paths: Pick<DataPaths, 'home' | 'database'>): 
   } catch {
     return [];
   }
-  const { pid, host, temp, destination } = note;
+  const { pid, host, temp, destination, startTicks, bootId } = note;
   if (typeof temp !== 'string' || typeof destination !== 'string' || host !== os.hostname()) return [];
-  if (typeof pid !== 'number' || (pid !== process.pid && isAlive(pid))) return []; // another nu-agent copies now
+  if (typeof pid !== 'number') return [];
+  const identity = { pid, startTicks: asText(startTicks), bootId: asText(bootId) };
+  if (pid !== process.pid && isProcessAlive(identity)) return []; // another nu-agent copies now
   const removed: string[] = [];
   const dir = removeCrashedTemp(temp, destination);
   if (dir) removed.push(dir);
@@ -73,6 +79,8 @@ export function cleanupAfterCrash(paths: Pick<DataPaths, 'home' | 'database'>): 
   fs.rmSync(file, { force: true });
   return removed;
 }
+
+const asText = (value: unknown) => (typeof value === 'string' ? value : undefined);
 
 /** A regular file (not a link) owned by this user, writable by nobody else, in a directory only we can write. */
 function trusted(file: string): boolean {

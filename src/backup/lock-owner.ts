@@ -100,9 +100,24 @@ export function readOwnerRecord(dir: string): OwnerRead {
 export function foreignOwner(stat: fs.Stats): string | undefined {
   const uid = process.getuid?.();
   if (uid === undefined) return undefined; // no POSIX owners and modes (Windows): nothing to go by
-  if (stat.uid !== uid) return `belongs to user ${stat.uid}`;
+  if (stat.uid !== uid) return `belongs to ${describeUser(stat.uid)}`;
   if ((stat.mode & 0o022) !== 0) return 'can be written by other users';
   return undefined;
+}
+
+/** "user 1001 (alice)", or "user 1001" where the name cannot be found in /etc/passwd (LDAP, no such file). */
+export function describeUser(uid: number): string {
+  let name: string | undefined;
+  try {
+    const line = fs
+      .readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.split(':')[2] === String(uid));
+    name = line?.split(':')[0];
+  } catch {
+    // no /etc/passwd (Windows), or unreadable: the number alone
+  }
+  return name ? `user ${uid} (${name})` : `user ${uid}`;
 }
 
 export function lockHolderState(record: OwnerRecord): HolderState {
@@ -125,6 +140,76 @@ export function lockHolderState(record: OwnerRecord): HolderState {
   if (record.startTicks && stat.startTicks !== record.startTicks) return 'dead'; // the pid was reused
   if (stat.state === 'Z' || stat.state === 'X') return 'dead';
   return stat.state === 'T' || stat.state === 't' ? 'stopped' : 'running';
+}
+
+/**
+ * A process as a record or a file name can carry it: its pid and, where /proc tells them, its start time and the
+ * boot it started in. A pid alone is reused by the system, so a pid-only record of a crashed process could look
+ * alive for as long as some unrelated program holds that pid.
+ */
+export interface ProcessIdentity {
+  pid: number;
+  startTicks?: string | undefined;
+  bootId?: string | undefined;
+}
+
+let mine: ProcessIdentity | undefined;
+
+/** This process's identity (computed once: none of it changes while the process lives). */
+export function ownIdentity(): ProcessIdentity {
+  mine ??= { pid: process.pid, startTicks: procStat(process.pid)?.startTicks, bootId: bootId() };
+  return mine;
+}
+
+/** Another process's identity as /proc shows it now (what a test compares a record with). */
+export function identityOf(pid: number): ProcessIdentity {
+  return { pid, startTicks: procStat(pid)?.startTicks, bootId: bootId() };
+}
+
+/**
+ * Whether the process a record of this host names still runs. The safe side is "alive": a record is judged dead
+ * only on proof (kill says ESRCH, the host rebooted since, or the pid now belongs to a process started at another
+ * time). A record without a start time (written before records carried one) falls back to the pid alone; so does
+ * a system without /proc (macOS, the BSDs): there a reused pid keeps a crashed process's leftovers until the pid
+ * is free again, which wastes space but never removes what a live process still uses.
+ */
+export function isProcessAlive(id: ProcessIdentity): boolean {
+  if (!Number.isInteger(id.pid) || id.pid <= 0) return false;
+  try {
+    process.kill(id.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false; // EPERM: it exists, another user's
+  }
+  const boot = bootId();
+  if (id.bootId && boot && shortBootId(id.bootId) !== shortBootId(boot)) return false;
+  if (!id.startTicks) return true;
+  const stat = procStat(id.pid);
+  // /proc/<pid> gone although kill found the pid: it exited meanwhile, or (hidepid) it is another user's
+  // process, which a process of ours never is. No /proc at all: the pid is all there is to go by.
+  if (!stat) return !fs.existsSync('/proc/self/stat');
+  if (stat.startTicks !== id.startTicks) return false;
+  return stat.state !== 'Z' && stat.state !== 'X';
+}
+
+/**
+ * The identity as it goes into a file name: `<pid>`, or `<pid>-<startTicks>-<8 hex of the boot id>`; matched
+ * by IDENTITY_IN_NAME, read back by identityFromName.
+ */
+export function identityTag(): string {
+  const { pid, startTicks, bootId: boot } = ownIdentity();
+  return startTicks && boot ? `${pid}-${startTicks}-${shortBootId(boot)}` : String(pid);
+}
+
+/** A regular expression source with three groups (pid, start ticks, boot): what identityTag writes. */
+export const IDENTITY_IN_NAME = '(\\d+)(?:-(\\d+)-([0-9a-f]{8}))?';
+
+export function identityFromName(pid: string | undefined, startTicks?: string, boot?: string): ProcessIdentity {
+  return { pid: Number(pid), startTicks: startTicks || undefined, bootId: boot || undefined };
+}
+
+/** Enough of a boot id to tell two boots apart (a file name has no room for all 36 characters). */
+function shortBootId(id: string): string {
+  return id.replace(/-/g, '').slice(0, 8).toLowerCase();
 }
 
 /** State (field 3) and start time (field 22) of /proc/<pid>/stat; the name in field 2 may hold spaces and ')'. */

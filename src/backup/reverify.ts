@@ -1,4 +1,7 @@
+import fs from 'node:fs';
 import type { BackupEntry } from './backup-entry.js';
+import { foreignOwner } from './lock-owner.js';
+import { isBackupOf } from './prune.js';
 import { failedReverification } from './retention.js';
 import { appendVerification, readOwnManifest } from './verification-history.js';
 import { CopyEngine } from './copy-engine.js';
@@ -12,6 +15,15 @@ import type { RunVerifyTask, VerifyOutcome } from './verify.js';
 // row), and appends the result to the backup's manifest. It reads backup files only: the database stays open
 // and the workers keep working. A pass is bounded by bytes and by time; what it does not reach is first in line
 // next time.
+//
+// The backup directory may be shared: with this user's other databases, and with other users who can put files
+// in it. A pass checks only backups this user made of this database (whyNotOurs): the manifest names this
+// database, and the file and its manifest are regular files of this user that nobody else can write. Anything
+// else is skipped, counted in one line, and never opened: DuckDB would parse a stranger's crafted file, and a
+// stranger's file reported as "damaged" would raise an alarm about a backup that was never ours. Each backup is
+// looked at again just before it is read, and a file replaced while it was read (its inode changed) is not
+// reported either way. (DuckDB opens by path, so a swap in the instant between that look and the open is not
+// excluded; in a directory where others cannot rename your files, such as a sticky one, it cannot happen.)
 
 export interface ReverifyLimits {
   maxBytes: number;
@@ -27,8 +39,16 @@ export interface ReverifyCheck {
   notRecorded?: string | undefined;
 }
 
+/** A backup the pass left alone, and why: not this user's backup of this database. */
+export interface ReverifySkip {
+  path: string;
+  why: string;
+}
+
 export interface ReverifyResult {
   checked: ReverifyCheck[];
+  /** Backups in the directory that are not this user's backups of this database: never opened. */
+  skipped: ReverifySkip[];
   /** Backups left for a later pass. */
   remaining: number;
   /** Why the pass stopped before the end of the list. */
@@ -36,6 +56,8 @@ export interface ReverifyResult {
 }
 
 export interface ReverifyOptions {
+  /** The database whose backups are checked; backups of other databases in the directory are skipped. */
+  database: string;
   now?: () => Date;
   signal?: AbortSignal | undefined;
   /** The verification runner (a copy-engine thread by default). */
@@ -62,7 +84,7 @@ export function reverifyOrder(entries: readonly BackupEntry[]): BackupEntry[] {
 export async function reverifyBackups(
   entries: readonly BackupEntry[],
   limits: ReverifyLimits,
-  options: ReverifyOptions = {},
+  options: ReverifyOptions,
 ): Promise<ReverifyResult> {
   // One copy-engine pool for the whole pass, started only if there is something to check.
   let engine: CopyEngine | undefined;
@@ -86,7 +108,13 @@ async function pass(
   options: ReverifyOptions,
 ): Promise<ReverifyResult> {
   const now = options.now ?? (() => new Date());
-  const order = reverifyOrder(entries);
+  const skipped: ReverifySkip[] = [];
+  const order = reverifyOrder(entries).filter((entry) => {
+    const why = whyNotOurs(entry, options.database);
+    if (why) skipped.push({ path: entry.path, why });
+    return !why;
+  });
+  const skippedBefore = skipped.length;
   const started = Date.now();
   const checked: ReverifyCheck[] = [];
   let bytes = 0;
@@ -107,8 +135,14 @@ async function pass(
       stoppedBy = 'cancelled';
       break;
     }
+    // Looked at again just before the read: a pass can be long, and the directory shared.
+    const file = identityOf(entry.path);
     const before = readOwnManifest(entry.path);
-    if ('refused' in before) continue;
+    const why = whyNotOurs(entry, options.database) ?? ('refused' in before ? before.refused : undefined);
+    if (why || !file || 'refused' in before) {
+      skipped.push({ path: entry.path, why: why ?? 'its file is gone' });
+      continue;
+    }
     const timeout = AbortSignal.timeout(left);
     const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
     const t0 = Date.now();
@@ -123,6 +157,11 @@ async function pass(
       stoppedBy = options.signal?.aborted ? 'cancelled' : 'time';
       break;
     }
+    if (identityOf(entry.path) !== file) {
+      // What was read may not be the backup that was listed: neither intact nor damaged is known of it.
+      skipped.push({ path: entry.path, why: 'it was replaced while it was being checked' });
+      continue;
+    }
     const durationMs = Date.now() - t0;
     bytes += size;
     const problem = outcome.ok ? undefined : problemOf(outcome);
@@ -134,7 +173,63 @@ async function pass(
     });
     checked.push({ path: entry.path, ok: outcome.ok, problem, durationMs, notRecorded });
   }
-  return { checked, remaining: order.length - checked.length, stoppedBy };
+  return { checked, skipped, remaining: order.length - checked.length - (skipped.length - skippedBefore), stoppedBy };
+}
+
+const OTHER_DATABASE = 'it is a backup of another database';
+
+/**
+ * Why a backup is not one this user made of database, or undefined when it is: its manifest names database,
+ * and the file and the manifest are regular files of this user that nobody else can write (lstat: a link is
+ * never followed). The manifest's fileName agreeing with the file is already part of the entry's `ok` state.
+ */
+export function whyNotOurs(entry: BackupEntry, database: string): string | undefined {
+  if (!entry.manifest || !entry.manifestPath) return 'it has no manifest';
+  if (!isBackupOf(entry.manifest, database)) return OTHER_DATABASE;
+  for (const [file, what] of [
+    [entry.path, 'its file'],
+    [entry.manifestPath, 'its manifest'],
+  ] as const) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.lstatSync(file);
+    } catch {
+      return `${what} is gone`;
+    }
+    if (!stat.isFile()) return `${what} is not a regular file`;
+    const foreign = foreignOwner(stat);
+    if (foreign) return `${what} ${foreign.startsWith('belongs') ? 'belongs to another user' : foreign}`;
+  }
+  return undefined;
+}
+
+/** The entries that are this user's backups of database (what status counts and reports as damaged). */
+export function ownBackups(entries: readonly BackupEntry[], database: string): BackupEntry[] {
+  return entries.filter((e) => !whyNotOurs(e, database));
+}
+
+/** One line: how many backups a pass left alone, and why ("Skipped 3 backups: 2 of …, 1 because …"). */
+export function describeSkipped(skipped: readonly ReverifySkip[]): string | undefined {
+  if (skipped.length === 0) return undefined;
+  const counts = new Map<string, number>();
+  for (const s of skipped) counts.set(s.why, (counts.get(s.why) ?? 0) + 1);
+  const reasons = [...counts]
+    .sort(([a, m], [b, n]) => n - m || (a < b ? -1 : 1))
+    .map(([why, n]) =>
+      why === OTHER_DATABASE ? `${n} of ${n === 1 ? 'another database' : 'other databases'}` : `${n} because ${why}`,
+    );
+  const n = skipped.length;
+  return `Skipped ${n} backup${n === 1 ? '' : 's'}: ${reasons.join(', ')}.`;
+}
+
+/** The file's device and inode, to tell whether the file read is still the one listed; undefined if gone. */
+function identityOf(file: string): string | undefined {
+  try {
+    const stat = fs.lstatSync(file);
+    return stat.isFile() ? `${stat.dev}:${stat.ino}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function problemOf(outcome: VerifyOutcome): string {

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { namesIn } from '../fs-facts.js';
-import { isAlive } from '../backup/durable-file.js';
+import { isProcessAlive, ownIdentity } from '../backup/lock-owner.js';
 
 // Which multipart uploads this machine has open, so one left by a dead process (SIGKILL mid-upload) or by a
 // server that died before it could be aborted is found and aborted later, and one still being sent by a live
@@ -12,11 +12,16 @@ import { isAlive } from '../backup/durable-file.js';
 // server hands out an upload id and removed once the upload is completed or aborted.
 //
 // The notes live in NUAGENT_HOME/offsite-uploads (ours, 0700), one file per upload, written by rename; a note
-// is trusted only when it is a regular file of this user that nobody else can write, made on this host.
+// is trusted only when it is a regular file of this user that nobody else can write, made on this host. A note
+// names its process by pid, start time and boot (lock-owner.ts), so an upload whose process died is found even
+// when another program has its pid now; a note written before notes carried them is judged by its pid alone.
 
 export interface UploadNote {
   host: string;
   pid: number;
+  /** The process's start time and boot (lock-owner.ts ProcessIdentity); absent in notes of older versions. */
+  startTicks?: string | undefined;
+  bootId?: string | undefined;
   endpoint: string;
   bucket: string;
   key: string;
@@ -29,10 +34,13 @@ const DIR_NAME = 'offsite-uploads';
 const fileFor = (home: string, uploadId: string) =>
   path.join(home, DIR_NAME, `${crypto.createHash('sha256').update(uploadId).digest('hex').slice(0, 32)}.json`);
 
-export function noteUpload(home: string, note: Omit<UploadNote, 'host' | 'pid' | 'startedAt'>): void {
+export function noteUpload(
+  home: string,
+  note: Omit<UploadNote, 'host' | 'pid' | 'startTicks' | 'bootId' | 'startedAt'>,
+): void {
   const dir = path.join(home, DIR_NAME);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const full: UploadNote = { host: os.hostname(), pid: process.pid, startedAt: new Date().toISOString(), ...note };
+  const full: UploadNote = { host: os.hostname(), ...ownIdentity(), startedAt: new Date().toISOString(), ...note };
   const file = fileFor(home, note.uploadId);
   const temp = `${file}.${process.pid}-${crypto.randomBytes(6).toString('hex')}`;
   try {
@@ -59,7 +67,7 @@ export function abandonedUploads(home: string, where: { endpoint: string; bucket
     const note = readTrusted(path.join(dir, name));
     if (!note || note.host !== os.hostname() || note.endpoint !== where.endpoint || note.bucket !== where.bucket)
       continue;
-    if (!note.key.startsWith(where.prefix) || note.pid === process.pid || isAlive(note.pid)) continue;
+    if (!note.key.startsWith(where.prefix) || isProcessAlive(note)) continue;
     found.push(note);
   }
   return found;
@@ -72,6 +80,7 @@ function readTrusted(file: string): UploadNote | undefined {
     const note = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<UploadNote>;
     const strings = [note.host, note.endpoint, note.bucket, note.key, note.uploadId];
     if (strings.some((s) => typeof s !== 'string') || typeof note.pid !== 'number') return undefined;
+    if ([note.startTicks, note.bootId].some((s) => s !== undefined && typeof s !== 'string')) return undefined;
     return note as UploadNote;
   } catch {
     return undefined;
