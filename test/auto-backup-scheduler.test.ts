@@ -34,9 +34,9 @@ async function setup(start: Date) {
   const home = tempDir();
   const paths = resolveDataPaths({ NUAGENT_HOME: home });
   const store = await openStore(paths.database, { createParentDir: true });
-  const backups = new FakeBackupService();
   const retention = new RecordingRetention();
   const clock = { now: start };
+  const backups = new FakeBackupService(() => clock.now);
   const auto = new AutoBackup({ config: appConfigStore(store), backups, paths, retention, now: () => clock.now });
   const stored = async () =>
     Object.fromEntries(

@@ -25,8 +25,8 @@ async function setup(start: Date, retention?: (paths: ReturnType<typeof resolveD
   const home = tempDir();
   const paths = resolveDataPaths({ NUAGENT_HOME: home });
   const store = await openStore(paths.database, { createParentDir: true });
-  const backups = new FakeBackupService();
   const clock = { now: start };
+  const backups = new FakeBackupService(() => clock.now);
   const auto = new AutoBackup({
     config: appConfigStore(store),
     backups,
@@ -95,6 +95,32 @@ describe('auto-backup status', () => {
     expect(line(lines, 'Consecutive failures')).toMatch(/1$/);
     expect(lines).toContain('  WARNING: the last automatic backup failed');
     expect(lines).toContain('  WARNING: no automatic backup has succeeded yet');
+  });
+
+  it('the last run shows the snapshot time of the backup it made, and its start time only when it failed', async () => {
+    const { auto, clock, status, backups, paths } = await setup(new Date('2025-06-01T02:00:00Z'));
+    // The workers take a while to pause: the snapshot is taken 90 s after the run started.
+    backups.behaviour = async (request) => {
+      clock.now = new Date('2025-06-01T02:01:30Z');
+      return success(request, 'memory-2025-06-01-020130.db');
+    };
+    await auto.run({ trigger: 'auto' });
+    clock.now = new Date('2025-06-01T03:00:00Z');
+    let lines = await status();
+    expect(line(lines, 'Last run')).toMatch(/ 2025-06-01 02:01:30 \+00:00 \(58 min ago\), success$/);
+    expect(line(lines, 'Last success')).toMatch(/ 2025-06-01 02:01:30 \+00:00 \(58 min ago\)$/);
+    const json = (await runAutoCommand(['status'], { auto, scheduler: HERE, cwd: paths.home, trigger: 'external' }))
+      .data as Record<string, unknown>;
+    expect(json).toMatchObject({ lastRunAt: '2025-06-01T02:01:30.000Z', lastSuccessAt: '2025-06-01T02:01:30.000Z' });
+
+    backups.behaviour = async () => {
+      clock.now = new Date('2025-06-01T03:01:30Z');
+      return failure('disk full');
+    };
+    await auto.run({ trigger: 'auto' });
+    lines = await status();
+    expect(line(lines, 'Last run')).toMatch(/ 2025-06-01 03:00:00 \+00:00 \(1 min ago\), failed: disk full$/);
+    expect(line(lines, 'Last success')).toMatch(/ 2025-06-01 02:01:30 \+00:00 \(1 h ago\)$/);
   });
 
   it('calls out a long time without a successful backup', async () => {

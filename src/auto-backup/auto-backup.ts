@@ -18,8 +18,8 @@ import type { PruneCandidate, RetentionPolicy, RetentionPort } from './retention
 import { LOCAL_TIME_ZONE, nextRunAfter } from './schedule.js';
 import { prepareSetting, settingsFromStored } from './settings.js';
 import type { AutoBackupSettings, LoadedSettings, SettingName } from './settings.js';
-import { stateAfterRun, stateFromStored, storedFromState } from './state.js';
-import type { AutoBackupState, RunRecord } from './state.js';
+import { stateAfterRemote, stateAfterRun, stateFromStored, storedFromState } from './state.js';
+import type { AutoBackupState, RemoteRecord, RunRecord } from './state.js';
 
 // One automatic backup, start to finish: refuse to overlap, run through the one BackupService (the supervisor),
 // record what happened, and prune only after a success. The scheduler, the control socket, `/backup auto run`
@@ -323,7 +323,8 @@ export class AutoBackup {
       return failed;
     }
 
-    const recordError = await this.record({ status: 'success', at: startedAt, path: outcome.path }, settings);
+    // A backup is known by its snapshot time everywhere (its name, its manifest, list): the record says the same.
+    let recordError = await this.record({ status: 'success', at: outcome.snapshotAt, path: outcome.path }, settings);
     let pruned: PruneCandidate[] = [];
     let pruneError: Error | undefined;
     const retention = this.deps.retention;
@@ -341,6 +342,7 @@ export class AutoBackup {
       }
     }
     const offsite = settings.remote && this.deps.offsite ? await this.sendOffsite(outcome.path, settings, options) : {};
+    recordError ??= offsite.recordError;
     const result: AutoRunResult = {
       status: 'success',
       path: outcome.path,
@@ -360,7 +362,10 @@ export class AutoBackup {
     file: string,
     settings: AutoBackupSettings,
     options: RunOptions,
-  ): Promise<{ remote?: OffsiteSent; remoteError?: Error }> {
+  ): Promise<{ remote?: OffsiteSent; remoteError?: Error; recordError?: Error }> {
+    // Recorded before the first byte leaves: if this process dies during the upload, status can still tell.
+    const started = await this.recordRemote({ status: 'sending', at: this.now(), place: settings.remote });
+    options.onEvent?.({ type: 'step', text: `Sending the backup offsite to ${settings.remote}...` });
     try {
       const policy = retentionPolicyOf(settings);
       const remote = await this.deps.offsite!.send(file, settings.remote, {
@@ -369,14 +374,31 @@ export class AutoBackup {
         signal: options.signal,
         onEvent: options.onEvent,
       });
-      return { remote };
+      const ended = await this.recordRemote({
+        status: 'sent',
+        at: this.now(),
+        url: remote.url,
+        objectKey: remote.objectKey,
+      });
+      return { remote, recordError: started ?? ended };
     } catch (err) {
       const remoteError = asError(err);
+      const ended = await this.recordRemote({ status: 'failed', at: this.now(), error: messageOf(err) });
       if (options.unattended)
         this.addNotice(
           `The automatic backup succeeded, but sending it to ${settings.remote} failed: ${messageOf(err)}`,
         );
-      return { remoteError };
+      return { remoteError, recordError: started ?? ended };
+    }
+  }
+
+  /** Writes where the upload stands; a failure to write is returned (the upload goes on regardless). */
+  private async recordRemote(record: RemoteRecord): Promise<Error | undefined> {
+    try {
+      await this.deps.config.write(storedFromState(stateAfterRemote(record)));
+      return undefined;
+    } catch (err) {
+      return asError(err);
     }
   }
 

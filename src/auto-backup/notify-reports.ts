@@ -10,19 +10,34 @@ import type { AutoRunResult, AutoTrigger } from './auto-backup.js';
 export function backupReport(result: AutoRunResult, trigger: AutoTrigger, database: string): NotifyReport {
   const base = { event: 'backup' as const, trigger, database };
   switch (result.status) {
-    case 'success':
-      return {
+    case 'success': {
+      const made = `${result.path} (${formatBytes(result.sizeBytes)}, ${result.durationMs} ms)`;
+      const pruning = result.pruneError ? `; pruning old backups failed: ${messageOf(result.pruneError)}` : '';
+      const local = {
         ...base,
-        status: 'success',
         path: result.path,
         sizeBytes: result.sizeBytes,
         durationMs: result.durationMs,
         stateDurations: result.stateDurations,
-        error: result.pruneError,
-        summary:
-          `backup ok: ${result.path} (${formatBytes(result.sizeBytes)}, ${result.durationMs} ms)` +
-          (result.pruneError ? `; pruning old backups failed: ${messageOf(result.pruneError)}` : ''),
       };
+      // The job the user configured includes the copy off the machine: a local backup alone is not "ok" to
+      // monitoring, or a check would stay green while nothing reaches the remote.
+      if (result.remoteError)
+        return {
+          ...local,
+          status: 'offsite-failed',
+          error: result.remoteError,
+          remoteError: result.remoteError,
+          summary: `backup ok locally; offsite upload FAILED: ${messageOf(result.remoteError)} (local: ${made})${pruning}`,
+        };
+      return {
+        ...local,
+        status: 'success',
+        error: result.pruneError,
+        remote: result.remote?.url,
+        summary: `backup ok: ${made}${result.remote ? `; sent offsite: ${result.remote.url}` : ''}${pruning}`,
+      };
+    }
     case 'failed':
       return {
         ...base,

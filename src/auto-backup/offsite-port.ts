@@ -6,7 +6,10 @@ import type { RetentionPolicy } from './retention-port.js';
 // is set, so the S3 client stays out of every start that does not use it.
 
 export interface OffsiteSent {
+  /** The backup as `backup list|restore s3://…` name it. */
   url: string;
+  /** The stored object's key in the bucket (`.age` when encrypted). */
+  objectKey: string;
   /** Remote backups removed by the retention. */
   pruned: string[];
   /** Planned removals that did not happen, with why. */

@@ -18,7 +18,8 @@ import type { RetentionPort } from './retention-port.js';
 import type { DeliveryPolicy } from '../notify/deliver.js';
 import { AutoBackupScheduler } from './scheduler.js';
 import type { SchedulerPlace } from './status.js';
-import { overdue } from './status.js';
+import { overdue, remoteOverdue } from './status.js';
+import { remoteOutcome } from './state.js';
 import { formatSpan, formatTime } from '../format/time.js';
 
 // The auto-backup as a part of the running application. Every process that opens the database gets the
@@ -178,9 +179,22 @@ async function listen(
   return undefined;
 }
 
-/** At start-up: the last automatic backup failed, or none succeeded for a long time. */
+/** At start-up: the last automatic backup (or its upload) failed, or none succeeded for a long time. */
 async function noticeFromLastTime(auto: AutoBackup): Promise<void> {
   const { settings, state } = await auto.load();
+  // Nothing uploads before start-up is over: a `sending` left in the record is an upload that never finished.
+  const remote = settings.remote ? remoteOutcome(state, false) : undefined;
+  if (remote === 'interrupted' && state.remoteStartedAt)
+    auto.addNotice(
+      `The upload of the last automatic backup to ${state.remotePlace ?? settings.remote} ` +
+        `(started ${formatTime(state.remoteStartedAt)}) never finished: nu-agent stopped during it. ` +
+        'See /backup auto status.',
+    );
+  if (remote === 'failed')
+    auto.addNotice(
+      `The upload of the last automatic backup to ${state.remotePlace ?? settings.remote} failed: ` +
+        `${state.remoteError ?? 'unknown error'}. See /backup auto status.`,
+    );
   if (!settings.enabled) return;
   if (state.lastStatus === 'failed' && state.lastRunAt) {
     auto.addNotice(
@@ -191,4 +205,10 @@ async function noticeFromLastTime(auto: AutoBackup): Promise<void> {
   const late = overdue(settings, state, auto.now());
   if (late)
     auto.addNotice(`No automatic backup has succeeded for ${formatSpan(late.sinceMs)}. See /backup auto status.`);
+  const remoteLate = remoteOverdue(settings, state, auto.now());
+  if (remoteLate)
+    auto.addNotice(
+      `No automatic backup has reached ${settings.remote} for ${formatSpan(remoteLate.sinceMs)}. ` +
+        'See /backup auto status.',
+    );
 }

@@ -3,8 +3,13 @@
 // is being copied. A skipped run is recorded as skipped and a failed one as failed: neither touches
 // last_success_at, which is what "overdue" is measured from (a skipped run counted as a success would hide
 // that no backup has been made).
+//
+// The upload to the `remote` place has its own keys, since it happens after the run is recorded a success: it
+// is recorded `sending` before the first byte leaves, and `sent` or `failed` when it ends. A `sending` read by a
+// process that is not uploading means the process stopped during the upload (killed, crashed, power lost).
 
 export type RunStatus = 'success' | 'failed' | 'skipped';
+export type RemoteStatus = 'sending' | 'sent' | 'failed';
 
 export interface AutoBackupState {
   lastRunAt?: Date | undefined;
@@ -20,6 +25,21 @@ export interface AutoBackupState {
   notifyLastAt?: Date | undefined;
   /** What could not be delivered that time (URLs masked); empty when everything arrived. */
   notifyLastFailure?: string | undefined;
+  /** How the last upload to the remote place went, or that it is (or was left) under way. */
+  remoteStatus?: RemoteStatus | undefined;
+  /** The `remote` setting the last upload went to. */
+  remotePlace?: string | undefined;
+  remoteStartedAt?: Date | undefined;
+  remoteEndedAt?: Date | undefined;
+  /** The backup as stored there (what `backup list|restore s3://…` names), after `sent`. */
+  remoteUrl?: string | undefined;
+  /** The stored object's key in the bucket, after `sent`. */
+  remoteObjectKey?: string | undefined;
+  /** Why the last upload failed; empty unless `failed`. */
+  remoteError?: string | undefined;
+  /** When an upload last succeeded, and what it stored: kept across failures (the remote's "overdue"). */
+  remoteLastSentAt?: Date | undefined;
+  remoteLastSentUrl?: string | undefined;
 }
 
 export const STATE_KEYS = {
@@ -32,6 +52,15 @@ export const STATE_KEYS = {
   consecutiveFailures: 'auto_backup.consecutive_failures',
   notifyLastAt: 'auto_backup.notify_last_at',
   notifyLastFailure: 'auto_backup.notify_last_failure',
+  remoteStatus: 'auto_backup.remote_status',
+  remotePlace: 'auto_backup.remote_place',
+  remoteStartedAt: 'auto_backup.remote_started_at',
+  remoteEndedAt: 'auto_backup.remote_ended_at',
+  remoteUrl: 'auto_backup.remote_url',
+  remoteObjectKey: 'auto_backup.remote_object_key',
+  remoteError: 'auto_backup.remote_error',
+  remoteLastSentAt: 'auto_backup.remote_last_sent_at',
+  remoteLastSentUrl: 'auto_backup.remote_last_sent_url',
 } as const satisfies Record<keyof AutoBackupState, string>;
 
 function date(raw: string | undefined): Date | undefined {
@@ -43,6 +72,7 @@ function date(raw: string | undefined): Date | undefined {
 export function stateFromStored(stored: ReadonlyMap<string, string>): AutoBackupState {
   const status = stored.get(STATE_KEYS.lastStatus);
   const failures = Number(stored.get(STATE_KEYS.consecutiveFailures) ?? '0');
+  const remote = stored.get(STATE_KEYS.remoteStatus);
   return {
     lastRunAt: date(stored.get(STATE_KEYS.lastRunAt)),
     lastStatus: status === 'success' || status === 'failed' || status === 'skipped' ? status : undefined,
@@ -53,6 +83,15 @@ export function stateFromStored(stored: ReadonlyMap<string, string>): AutoBackup
     consecutiveFailures: Number.isSafeInteger(failures) && failures >= 0 ? failures : 0,
     notifyLastAt: date(stored.get(STATE_KEYS.notifyLastAt)),
     notifyLastFailure: stored.get(STATE_KEYS.notifyLastFailure) || undefined,
+    remoteStatus: remote === 'sending' || remote === 'sent' || remote === 'failed' ? remote : undefined,
+    remotePlace: stored.get(STATE_KEYS.remotePlace) || undefined,
+    remoteStartedAt: date(stored.get(STATE_KEYS.remoteStartedAt)),
+    remoteEndedAt: date(stored.get(STATE_KEYS.remoteEndedAt)),
+    remoteUrl: stored.get(STATE_KEYS.remoteUrl) || undefined,
+    remoteObjectKey: stored.get(STATE_KEYS.remoteObjectKey) || undefined,
+    remoteError: stored.get(STATE_KEYS.remoteError) || undefined,
+    remoteLastSentAt: date(stored.get(STATE_KEYS.remoteLastSentAt)),
+    remoteLastSentUrl: stored.get(STATE_KEYS.remoteLastSentUrl) || undefined,
   };
 }
 
@@ -94,4 +133,47 @@ export function stateAfterRun(before: AutoBackupState, run: RunRecord): Partial<
     case 'skipped':
       return { lastRunAt: run.at, lastStatus: 'skipped', lastError: run.reason };
   }
+}
+
+export type RemoteRecord =
+  | { status: 'sending'; at: Date; place: string }
+  | { status: 'sent'; at: Date; url: string; objectKey: string }
+  | { status: 'failed'; at: Date; error: string };
+
+/** The state after an upload starts or ends. A start clears the previous outcome, never the last success. */
+export function stateAfterRemote(record: RemoteRecord): Partial<AutoBackupState> {
+  switch (record.status) {
+    case 'sending':
+      return {
+        remoteStatus: 'sending',
+        remotePlace: record.place,
+        remoteStartedAt: record.at,
+        remoteEndedAt: undefined,
+        remoteUrl: undefined,
+        remoteObjectKey: undefined,
+        remoteError: undefined,
+      };
+    case 'sent':
+      return {
+        remoteStatus: 'sent',
+        remoteEndedAt: record.at,
+        remoteUrl: record.url,
+        remoteObjectKey: record.objectKey,
+        remoteLastSentAt: record.at,
+        remoteLastSentUrl: record.url,
+      };
+    case 'failed':
+      return { remoteStatus: 'failed', remoteEndedAt: record.at, remoteError: record.error };
+  }
+}
+
+/**
+ * The last upload as a reader should take it: a `sending` left by a process that is not uploading now was
+ * interrupted (only the process that holds the database can be uploading, and it is the one reading).
+ */
+export type RemoteOutcome = RemoteStatus | 'interrupted';
+
+export function remoteOutcome(state: AutoBackupState, uploadingHere: boolean): RemoteOutcome | undefined {
+  if (state.remoteStatus === 'sending' && !uploadingHere) return 'interrupted';
+  return state.remoteStatus;
 }

@@ -14,11 +14,13 @@ import type { BackupDirSummary, PruneCandidate } from './retention-port.js';
 import { LOCAL_TIME_ZONE, localTimeZone, longestInterval } from './schedule.js';
 import { SETTINGS } from './settings.js';
 import type { AutoBackupSettings } from './settings.js';
-import type { AutoBackupState } from './state.js';
+import { remoteOutcome } from './state.js';
+import type { AutoBackupState, RemoteOutcome } from './state.js';
 
 // `auto-backup status`: every setting, the schedule, the last run and its result, what the backup directory
 // holds and what the next prune would remove. A long time without a successful backup is called out in words
 // (the "dead man's switch" users of other tools asked for): an absent failure must not look like a success.
+// With a `remote` place, the same goes for the copies sent there: a local success says nothing about the remote.
 
 /** Where the scheduler stands, as the asker knows it. */
 export type SchedulerPlace = { kind: 'here'; pid: number; active: boolean } | { kind: 'none' }; // no nu-agent is running; the CLI opened the database itself
@@ -33,6 +35,10 @@ export interface StatusReport {
   now: Date;
   /** When the last success is older than twice the longest gap of the schedule. */
   overdue?: { sinceMs: number; expectedEveryMs: number } | undefined;
+  /** How the last upload to the remote place went (`interrupted`: the process stopped during it). */
+  remote?: RemoteOutcome | undefined;
+  /** When the last successful upload is older than twice the longest gap of the schedule (`remote` set). */
+  remoteOverdue?: { sinceMs: number; expectedEveryMs: number } | undefined;
   backups?: BackupDirSummary | { error: string } | undefined;
   nextPrune?: PruneCandidate[] | { error: string } | undefined;
   reverify?: ReverifySummary | { error: string } | undefined;
@@ -46,6 +52,8 @@ export async function buildStatus(auto: AutoBackup, scheduler: SchedulerPlace): 
   const zone = settings.timeZone === LOCAL_TIME_ZONE ? localTimeZone() : settings.timeZone;
   const report: StatusReport = { settings, zone, problems, scheduler, state, now };
   report.overdue = overdue(settings, state, now);
+  report.remote = remoteOutcome(state, auto.isRunning);
+  report.remoteOverdue = remoteOverdue(settings, state, now);
   const retention = auto.retention;
   if (retention) {
     const policy = retentionPolicyOf(settings);
@@ -75,6 +83,16 @@ export function overdue(
   const every = longestInterval(settings.cron, settings.timeZone, now);
   const since = now.getTime() - state.lastSuccessAt.getTime();
   return every !== undefined && since > 2 * every ? { sinceMs: since, expectedEveryMs: every } : undefined;
+}
+
+/** Enabled with a remote place, and the last successful upload is older than twice the schedule's longest gap. */
+export function remoteOverdue(
+  settings: AutoBackupSettings,
+  state: AutoBackupState,
+  now: Date,
+): { sinceMs: number; expectedEveryMs: number } | undefined {
+  if (!settings.remote || !state.remoteLastSentAt) return undefined;
+  return overdue(settings, { ...state, lastSuccessAt: state.remoteLastSentAt }, now);
 }
 
 function when(date: Date, report: StatusReport): string {
@@ -112,6 +130,7 @@ export function formatStatus(report: StatusReport): string[] {
       `the last ${state.consecutiveFailures === 1 ? 'automatic backup' : `${state.consecutiveFailures} automatic backups`} failed`,
     );
   }
+  warnings.push(...remoteWarnings(report));
   if (state.notifyLastFailure) warnings.push(`a notification could not be delivered: ${state.notifyLastFailure}`);
   if (report.reverify && !('error' in report.reverify) && report.reverify.damaged.length > 0) {
     const n = report.reverify.damaged.length;
@@ -134,7 +153,11 @@ export function formatStatus(report: StatusReport): string[] {
   lines.push(row('Next run', settings.enabled && state.nextRunAt ? when(state.nextRunAt, report) : 'none (disabled)'));
   lines.push(row('Scheduler', schedulerText(report)));
   lines.push(row('Directory', settings.directory));
-  if (settings.remote) lines.push(row('Remote', `${settings.remote} (same retention, automatic backups only)`));
+  if (settings.remote) {
+    lines.push(row('Remote', `${settings.remote} (same retention, automatic backups only)`));
+    lines.push(row('Last upload', lastUploadText(report)));
+    lines.push(row('Last upload ok', state.remoteLastSentAt ? when(state.remoteLastSentAt, report) : 'never'));
+  }
   lines.push(
     row(
       'Retention',
@@ -201,6 +224,45 @@ export function formatStatus(report: StatusReport): string[] {
     for (const c of prune) lines.push(`    ${c.path} (${c.reason})`);
   }
   return lines;
+}
+
+/** Only while a remote place is set: once it is turned off, an old upload's failure is history, not news. */
+function remoteWarnings(report: StatusReport): string[] {
+  const { state } = report;
+  if (!report.settings.remote) return [];
+  const place = state.remotePlace ?? report.settings.remote;
+  const out: string[] = [];
+  if (report.remote === 'failed')
+    out.push(`the last offsite upload to ${place} failed: ${state.remoteError ?? 'unknown error'}`);
+  if (report.remote === 'interrupted')
+    out.push(
+      `the offsite upload to ${place} started ${state.remoteStartedAt ? formatTime(state.remoteStartedAt) : 'earlier'} never finished ` +
+        '(nu-agent stopped during it); run /backup auto run (or nu-agent auto-backup run) to send a new backup',
+    );
+  if (report.remoteOverdue)
+    out.push(
+      `no successful offsite upload to ${report.settings.remote} for ${formatSpan(report.remoteOverdue.sinceMs)}; ` +
+        `the schedule expects one every ${formatSpan(report.remoteOverdue.expectedEveryMs)}`,
+    );
+  return out;
+}
+
+function lastUploadText(report: StatusReport): string {
+  const { state } = report;
+  const started = state.remoteStartedAt ? when(state.remoteStartedAt, report) : 'at an unknown time';
+  const ended = state.remoteEndedAt ? when(state.remoteEndedAt, report) : 'at an unknown time';
+  switch (report.remote) {
+    case undefined:
+      return 'none yet';
+    case 'sending':
+      return `started ${started}, in progress`;
+    case 'interrupted':
+      return `started ${started}, never finished (nu-agent stopped during the upload)`;
+    case 'sent':
+      return `${ended}, sent: ${state.remoteUrl ?? 'unknown'}`;
+    case 'failed':
+      return `${ended}, FAILED: ${state.remoteError ?? 'no reason recorded'}`;
+  }
 }
 
 function notifyText(report: StatusReport): string {
@@ -270,6 +332,7 @@ export function statusJson(report: StatusReport): Record<string, unknown> {
     lastSuccessAt: iso(report.state.lastSuccessAt),
     consecutiveFailures: report.state.consecutiveFailures,
     overdue: report.overdue ?? null,
+    remoteUpload: remoteJson(report),
     backups: report.backups ?? null,
     nextPrune: report.nextPrune ?? null,
     notify: {
@@ -280,6 +343,24 @@ export function statusJson(report: StatusReport): Record<string, unknown> {
     },
     reverify: reverifyJson(report),
     space: report.space ?? null,
+  };
+}
+
+function remoteJson(report: StatusReport): Record<string, unknown> | null {
+  const s = report.state;
+  if (!report.settings.remote && !report.remote && !s.remoteLastSentAt) return null;
+  const iso = (d: Date | undefined) => d?.toISOString() ?? null;
+  return {
+    status: report.remote ?? null,
+    place: s.remotePlace ?? null,
+    startedAt: iso(s.remoteStartedAt),
+    endedAt: iso(s.remoteEndedAt),
+    url: s.remoteUrl ?? null,
+    objectKey: s.remoteObjectKey ?? null,
+    error: s.remoteError ?? null,
+    lastSentAt: iso(s.remoteLastSentAt),
+    lastSentUrl: s.remoteLastSentUrl ?? null,
+    overdue: report.remoteOverdue ?? null,
   };
 }
 

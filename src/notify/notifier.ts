@@ -7,7 +7,8 @@ import { pingUrl } from './url.js';
 // Tells the outside world how automatic backups and re-verifications went, through the URLs the user set
 // (nothing is sent without one). Two kinds, as monitoring services expect them:
 // - a healthchecks-style ping: GET <url>/start when a run starts, POST <url> with a short text when it
-//   succeeded, POST <url>/fail when it failed (healthchecks.io, Uptime Kuma push monitors, Cronitor-style);
+//   succeeded, POST <url>/fail when it failed, found damage, or made the backup but could not send it to the
+//   `remote` place (healthchecks.io, Uptime Kuma push monitors, Cronitor-style);
 // - a JSON webhook: POST of the run's result.
 // Every delivery runs in the background: the backup neither waits for it nor fails because of it. The outcome is
 // handed to `record` (status shows it); idle() lets a short-lived process (cron's `auto-backup run`) wait for
@@ -21,7 +22,8 @@ export interface NotifyTargets {
 /** What happened, as the webhook's JSON carries it (and the ping's text summarises). */
 export interface NotifyReport {
   event: 'backup' | 'reverify' | 'test';
-  status: 'success' | 'failed' | 'skipped' | 'damaged';
+  /** `offsite-failed`: the local backup was made, but its upload to the `remote` place failed. */
+  status: 'success' | 'failed' | 'skipped' | 'damaged' | 'offsite-failed';
   trigger?: string | undefined;
   database?: string | undefined;
   path?: string | undefined;
@@ -29,6 +31,10 @@ export interface NotifyReport {
   durationMs?: number | undefined;
   stateDurations?: Record<string, number> | undefined;
   error?: unknown;
+  /** Where the backup was sent (its s3:// URL), when it was. */
+  remote?: string | undefined;
+  /** Why the upload to the remote place failed, when it did. */
+  remoteError?: unknown;
   /** For re-verification: what was checked and what was found damaged. */
   checked?: number | undefined;
   damaged?: { path: string; problem: string }[] | undefined;
@@ -98,7 +104,7 @@ export class Notifier {
     const jobs: Promise<NotifyOutcome['results'][number] | undefined>[] = [];
     if (start) jobs.push(start.then((r) => r && { ...r, channel: 'ping' as const }));
     if (targets.pingUrl) {
-      const failed = report.status === 'failed' || report.status === 'damaged';
+      const failed = report.status !== 'success' && report.status !== 'skipped';
       const request = {
         url: pingUrl(targets.pingUrl, failed ? 'fail' : ''),
         method: 'POST' as const,
@@ -159,6 +165,8 @@ export function webhookJson(report: NotifyReport, at: Date): Record<string, unkn
     stateDurations: report.stateDurations ?? null,
     error: report.error === undefined ? null : messageOf(report.error),
     hint: isNuError(report.error) ? (report.error.hint ?? null) : null,
+    remote: report.remote ?? null,
+    remoteError: report.remoteError === undefined ? null : messageOf(report.remoteError),
     checked: report.checked ?? null,
     damaged: report.damaged ?? null,
     summary: report.summary,

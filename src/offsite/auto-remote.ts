@@ -27,6 +27,7 @@ export const offsiteForAutoBackup: OffsitePort = {
       });
       return {
         url: upload.url,
+        objectKey: upload.objectKey,
         pruned: pruned.removed.map((p) => p.entry.path),
         pruneFailures: pruned.failed.map((f) => `${f.entry.path}: ${f.error}`),
       };

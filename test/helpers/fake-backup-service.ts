@@ -10,6 +10,12 @@ import { NuError } from '../../src/errors.js';
 export class FakeBackupService implements BackupService {
   readonly requests: BackupRequest[] = [];
   private running = 0;
+  /**
+   * With a clock (the auto-backup's clock seam), a successful run's snapshot is stamped with its time, as the
+   * real service stamps it with the moment the file was quiescent.
+   */
+  constructor(private readonly clock?: () => Date) {}
+
   /** What the next run does; by default, succeeds at once. */
   behaviour: (request: BackupRequest) => Promise<BackupOutcome> = async (request) => success(request);
 
@@ -21,7 +27,8 @@ export class FakeBackupService implements BackupService {
     this.requests.push(request);
     this.running++;
     try {
-      return await this.behaviour(request);
+      const outcome = await this.behaviour(request);
+      return outcome.ok && this.clock ? { ...outcome, snapshotAt: this.clock() } : outcome;
     } finally {
       this.running--;
     }
